@@ -1,0 +1,227 @@
+//! cgroups for cella containers on pure v1, pure v2 and hybrid machines.
+//!
+//! The layout is read once from /proc/self/mountinfo. A container's cgroup is
+//! one directory per mounted hierarchy (v1 controllers, named v1 hierarchies
+//! such as name=systemd, and the v2 tree), all at the same relative path.
+
+mod hierarchy;
+
+pub use hierarchy::{Hierarchy, Layout, Mode};
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cgroup {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("reading /proc/self/mountinfo: {0}")]
+    Mountinfo(#[source] io::Error),
+    #[error("no cgroup filesystem is mounted (looked in /proc/self/mountinfo)")]
+    NoCgroupFs,
+    #[error("invalid cgroupsPath {0:?}: it must not contain '..'")]
+    BadPath(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A container's cgroup: the same relative path in every hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroup {
+    /// One directory per hierarchy, e.g. /sys/fs/cgroup/memory/cella/ID.
+    pub dirs: Vec<PathBuf>,
+}
+
+impl Cgroup {
+    /// Resolves `cgroups_path` (absolute from each hierarchy's root, or
+    /// relative to this process's own cgroup there) against the layout.
+    pub fn resolve(layout: &Layout, cgroups_path: &str) -> Result<Cgroup> {
+        if cgroups_path.split('/').any(|c| c == "..") {
+            return Err(Error::BadPath(cgroups_path.into()));
+        }
+        let dirs = layout
+            .hierarchies
+            .iter()
+            .map(|h| {
+                let rel = if let Some(abs) = cgroups_path.strip_prefix('/') {
+                    PathBuf::from(abs)
+                } else {
+                    Path::new(h.own.trim_start_matches('/')).join(cgroups_path)
+                };
+                h.mountpoint.join(rel)
+            })
+            .collect();
+        Ok(Cgroup { dirs })
+    }
+
+    /// Creates every directory (and missing parents). On v1 cpuset, copies
+    /// cpuset.cpus and cpuset.mems down from the parent, since an empty
+    /// cpuset refuses tasks. On failure, removes what it created.
+    pub fn create(&self) -> Result<()> {
+        for (i, dir) in self.dirs.iter().enumerate() {
+            if let Err(e) = create_dir(dir) {
+                for done in &self.dirs[..i] {
+                    let _ = std::fs::remove_dir(done);
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves process `pid` into the cgroup in every hierarchy.
+    pub fn add_pid(&self, pid: i32) -> Result<()> {
+        let mut buf = pid.to_string();
+        buf.push('\n');
+        for dir in &self.dirs {
+            let p = dir.join("cgroup.procs");
+            std::fs::write(&p, &buf).map_err(io_err("join", &p))?;
+        }
+        Ok(())
+    }
+
+    /// Host PIDs of every process in the cgroup (read from the first hierarchy
+    /// that exists), sorted.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        for dir in &self.dirs {
+            let p = dir.join("cgroup.procs");
+            match std::fs::read_to_string(&p) {
+                Ok(text) => {
+                    let mut v: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+                    v.sort_unstable();
+                    return Ok(v);
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("read", &p)(e)),
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Sends `sig` to every process in the cgroup. Returns how many were signalled.
+    pub fn signal_all(&self, sig: i32) -> Result<usize> {
+        let pids = self.pids()?;
+        let mut n = 0;
+        for pid in pids {
+            if cella_sys::process::kill(pid, sig).is_ok() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Removes every directory; retries briefly while the kernel is still
+    /// reaping exiting tasks (EBUSY). Missing directories are fine. Parents
+    /// that `create` made (such as `cella/`) are removed when left empty.
+    pub fn remove(&self) -> Result<()> {
+        for dir in &self.dirs {
+            remove_dir_retrying(dir)?;
+            if let Some(parent) = dir.parent() {
+                // Best effort: the shared parent stays if other containers use it.
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn exists(&self) -> bool {
+        self.dirs.iter().any(|d| d.is_dir())
+    }
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let parent = dir.parent().ok_or_else(|| io_err("create", dir)(e))?;
+            create_dir(parent)?;
+            match std::fs::create_dir(dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+                Err(e) => return Err(io_err("create", dir)(e)),
+            }
+        }
+        Err(e) => return Err(io_err("create", dir)(e)),
+    }
+    copy_cpuset_from_parent(dir)
+}
+
+fn copy_cpuset_from_parent(dir: &Path) -> Result<()> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let own = dir.join(file);
+        let Ok(cur) = std::fs::read_to_string(&own) else {
+            return Ok(());
+        };
+        if !cur.trim().is_empty() {
+            continue;
+        }
+        let Some(parent) = dir.parent() else { continue };
+        let from = parent.join(file);
+        let val = std::fs::read_to_string(&from).map_err(io_err("read", &from))?;
+        std::fs::write(&own, val.trim()).map_err(io_err("write", &own))?;
+    }
+    Ok(())
+}
+
+fn remove_dir_retrying(dir: &Path) -> Result<()> {
+    // Child cgroups made inside the container (cgroup namespace) go first.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                remove_dir_retrying(&e.path())?;
+            }
+        }
+    }
+    let mut delay = std::time::Duration::from_millis(1);
+    for _ in 0..12 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(io_err("remove", dir)(e)),
+        }
+    }
+    std::fs::remove_dir(dir).map_err(io_err("remove (still busy)", dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout() -> Layout {
+        Layout::parse(
+            "31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n\
+             35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n\
+             41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
+            "4:memory:/user/shell\n0::/\n",
+        )
+    }
+
+    #[test]
+    fn absolute_and_relative_paths() {
+        let l = layout();
+        let abs = Cgroup::resolve(&l, "/cella/abc").unwrap();
+        assert_eq!(abs.dirs[0], Path::new("/sys/fs/cgroup/memory/cella/abc"));
+        assert_eq!(abs.dirs[1], Path::new("/sys/fs/cgroup/unified/cella/abc"));
+        let rel = Cgroup::resolve(&l, "c1").unwrap();
+        assert_eq!(rel.dirs[0], Path::new("/sys/fs/cgroup/memory/user/shell/c1"));
+        assert!(Cgroup::resolve(&l, "/a/../../etc").is_err());
+    }
+}

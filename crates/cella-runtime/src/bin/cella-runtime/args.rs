@@ -1,0 +1,139 @@
+//! Command-line parsing with urfave/cli's conventions, which runc's clients
+//! rely on: `-name` and `--name`, `--name value` and `--name=value`, boolean
+//! flags with an optional `=true|false`, options before positionals, `--`.
+
+use anyhow::{bail, Result};
+
+pub struct Opt {
+    names: &'static [&'static str],
+    takes_value: bool,
+}
+
+impl Opt {
+    pub const fn value(names: &'static [&'static str]) -> Opt {
+        Opt {
+            names,
+            takes_value: true,
+        }
+    }
+    pub const fn flag(names: &'static [&'static str]) -> Opt {
+        Opt {
+            names,
+            takes_value: false,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// (canonical name, value); flags have "true" or "false".
+    values: Vec<(&'static str, String)>,
+    pub positional: Vec<String>,
+}
+
+impl Parsed {
+    pub fn value(&self, name: &str) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn flag(&self, name: &str) -> bool {
+        self.value(name) == Some("true")
+    }
+    /// Exactly one positional argument: the container ID.
+    pub fn one_id(&self) -> Result<&str> {
+        match self.positional.as_slice() {
+            [id] => Ok(id),
+            [] => bail!("a container ID is required"),
+            more => bail!("expected one container ID, got {}: {more:?}", more.len()),
+        }
+    }
+}
+
+pub fn parse(args: &[String], opts: &[Opt]) -> Result<Parsed> {
+    let mut p = Parsed::default();
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--" {
+            p.positional.extend(args[i + 1..].iter().cloned());
+            break;
+        }
+        let Some(body) = a
+            .strip_prefix("--")
+            .or_else(|| a.strip_prefix('-'))
+            .filter(|b| !b.is_empty())
+        else {
+            p.positional.extend(args[i..].iter().cloned());
+            break;
+        };
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        let Some(opt) = opts.iter().find(|o| o.names.contains(&name)) else {
+            bail!("unknown option {a:?}");
+        };
+        let canonical = opt.names[0];
+        if opt.takes_value {
+            let v = match inline {
+                Some(v) => v.to_string(),
+                None => {
+                    i += 1;
+                    match args.get(i) {
+                        Some(v) => v.clone(),
+                        None => bail!("option {a:?} needs a value"),
+                    }
+                }
+            };
+            p.values.push((canonical, v));
+        } else {
+            let v = match inline {
+                None | Some("true") | Some("1") => "true",
+                Some("false") | Some("0") => "false",
+                Some(other) => bail!("option --{name} takes true or false, not {other:?}"),
+            };
+            p.values.push((canonical, v.to_string()));
+        }
+        i += 1;
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTS: &[Opt] = &[Opt::value(&["bundle", "b"]), Opt::flag(&["detach", "d"])];
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn urfave_forms() {
+        for form in [
+            &["--bundle", "/b", "id"][..],
+            &["-b", "/b", "id"],
+            &["--bundle=/b", "id"],
+            &["-bundle", "/b", "id"],
+        ] {
+            let p = parse(&v(form), OPTS).unwrap();
+            assert_eq!(p.value("bundle"), Some("/b"));
+            assert_eq!(p.positional, ["id"]);
+        }
+        let p = parse(&v(&["-d", "id", "--not-an-option"]), OPTS).unwrap();
+        assert!(p.flag("detach"));
+        assert_eq!(p.positional, ["id", "--not-an-option"]);
+        assert!(!parse(&v(&["--detach=false", "x"]), OPTS).unwrap().flag("detach"));
+    }
+
+    #[test]
+    fn errors() {
+        assert!(parse(&v(&["--nope"]), OPTS).is_err());
+        assert!(parse(&v(&["--bundle"]), OPTS).is_err());
+        assert!(parse(&v(&[]), OPTS).unwrap().one_id().is_err());
+    }
+}

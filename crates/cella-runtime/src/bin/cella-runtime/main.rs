@@ -1,0 +1,312 @@
+//! cella-runtime: runc's command line over the cella runtime library.
+
+mod args;
+
+use anyhow::{bail, Context, Result};
+use args::Opt;
+use cella_runtime::create::{ConsoleTarget, CreateOptions};
+use cella_runtime::{lifecycle, log};
+use std::io::Write;
+use std::path::PathBuf;
+
+const USAGE: &str = "usage: cella-runtime [global options] COMMAND [options] [ID] [...]
+
+An OCI runtime with runc's command line.
+
+commands:
+  create   create a container from a bundle; it waits for `start`
+  start    run the process of a created container
+  run      create and start a container (waits for it unless --detach)
+  state    print a container's OCI state as JSON
+  kill     send a signal to a container's init (or --all its processes)
+  delete   delete a container (--force: also a running one)
+  list     list containers (--format table|json, -q)
+  spec     write a default config.json (--rootless, --bundle DIR)
+  features print what this build supports, as JSON
+
+global options:
+  --root DIR          state directory (default /run/cella, or $XDG_RUNTIME_DIR/cella)
+  --log FILE          write log lines to FILE instead of stderr
+  --log-format FMT    text or json (runc's json lines: level, msg, time)
+  --debug             log debug lines
+  --systemd-cgroup    use the systemd cgroup driver (not available yet)
+  -v, --version       print the version";
+
+const GLOBAL: &[Opt] = &[
+    Opt::value(&["root"]),
+    Opt::value(&["log"]),
+    Opt::value(&["log-format"]),
+    Opt::flag(&["debug"]),
+    Opt::flag(&["systemd-cgroup"]),
+    Opt::value(&["rootless"]),
+    Opt::value(&["criu"]),
+    Opt::flag(&["version", "v"]),
+    Opt::flag(&["help", "h"]),
+];
+
+const CREATE: &[Opt] = &[
+    Opt::value(&["bundle", "b"]),
+    Opt::value(&["pid-file"]),
+    Opt::value(&["console-socket"]),
+    Opt::value(&["preserve-fds"]),
+    Opt::flag(&["no-pivot"]),
+    Opt::flag(&["no-new-keyring"]),
+    Opt::flag(&["detach", "d"]),
+    Opt::flag(&["keep"]),
+];
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let code = match real_main(&argv) {
+        Ok(code) => code,
+        Err(e) => {
+            log::error(&format!("{e:#}"));
+            1
+        }
+    };
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
+}
+
+fn real_main(argv: &[String]) -> Result<i32> {
+    let global = args::parse(argv, GLOBAL)?;
+    let log_file = match global.value("log") {
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("open log file {p}"))?,
+        ),
+        None => None,
+    };
+    let json = match global.value("log-format") {
+        None | Some("text") => false,
+        Some("json") => true,
+        Some(other) => bail!("--log-format {other:?}: use text or json"),
+    };
+    log::init(log_file, json, global.flag("debug"));
+    if global.flag("version") {
+        println!("cella-runtime version {}", env!("CARGO_PKG_VERSION"));
+        println!("commit: {}", env!("CELLA_COMMIT"));
+        println!("spec: {}", cella_spec::OCI_VERSION);
+        return Ok(0);
+    }
+    let (cmd, rest) = match global.positional.split_first() {
+        Some((c, r)) if !global.flag("help") => (c.as_str(), r),
+        _ => {
+            println!("{USAGE}");
+            return Ok(if global.flag("help") { 0 } else { 1 });
+        }
+    };
+    let root = global
+        .value("root")
+        .map(PathBuf::from)
+        .unwrap_or_else(cella_runtime::container::default_root);
+    log::debug(|| format!("command {cmd} {rest:?} root {}", root.display()));
+    match cmd {
+        "create" | "run" => {
+            // Runs from a sealed memfd copy from here on (CVE-2019-5736).
+            cella_runtime::selfexe::ensure_sealed()?;
+            let p = args::parse(rest, CREATE)?;
+            let id = p.one_id()?;
+            if cmd == "create" && (p.flag("detach") || p.flag("keep")) {
+                bail!("create: --detach and --keep belong to `run`");
+            }
+            let opts = CreateOptions {
+                root,
+                id: id.to_string(),
+                bundle: PathBuf::from(p.value("bundle").unwrap_or(".")),
+                pid_file: p.value("pid-file").map(PathBuf::from),
+                console: match p.value("console-socket") {
+                    Some(s) => ConsoleTarget::Socket(PathBuf::from(s)),
+                    None if cmd == "run" && !p.flag("detach") => ConsoleTarget::Caller,
+                    None => ConsoleTarget::None,
+                },
+                preserve_fds: match p.value("preserve-fds") {
+                    Some(n) => n
+                        .parse()
+                        .with_context(|| format!("--preserve-fds {n:?} is not a number"))?,
+                    None => 0,
+                },
+                no_pivot: p.flag("no-pivot"),
+                no_new_keyring: p.flag("no-new-keyring"),
+                systemd_cgroup: global.flag("systemd-cgroup"),
+            };
+            if cmd == "create" {
+                cella_runtime::create::create(&opts)?;
+                Ok(0)
+            } else {
+                run::run(&opts, p.flag("detach"), p.flag("keep"))
+            }
+        }
+        "start" => {
+            let p = args::parse(rest, &[])?;
+            lifecycle::start(&root, p.one_id()?)?;
+            Ok(0)
+        }
+        "state" => {
+            let p = args::parse(rest, &[])?;
+            let st = lifecycle::state(&root, p.one_id()?)?;
+            println!("{}", serde_json::to_string_pretty(&st)?);
+            Ok(0)
+        }
+        "kill" => {
+            let p = args::parse(rest, &[Opt::flag(&["all", "a"])])?;
+            let (id, sig) = match p.positional.as_slice() {
+                [id] => (id, "SIGTERM"),
+                [id, sig] => (id, sig.as_str()),
+                _ => bail!("kill: usage: cella-runtime kill [--all] ID [SIGNAL]"),
+            };
+            let n = cella_spec::signal::parse(sig)
+                .with_context(|| format!("kill: {sig:?} is not a signal name or number"))?;
+            lifecycle::kill(&root, id, n, p.flag("all"))?;
+            Ok(0)
+        }
+        "delete" => {
+            let p = args::parse(rest, &[Opt::flag(&["force", "f"])])?;
+            lifecycle::delete(&root, p.one_id()?, p.flag("force"))?;
+            Ok(0)
+        }
+        "list" | "ls" => {
+            let p = args::parse(rest, &[Opt::value(&["format", "f"]), Opt::flag(&["quiet", "q"])])?;
+            list(&root, p.value("format").unwrap_or("table"), p.flag("quiet"))
+        }
+        "spec" => {
+            let p = args::parse(rest, &[Opt::flag(&["rootless"]), Opt::value(&["bundle", "b"])])?;
+            let spec = if p.flag("rootless") {
+                cella_spec::defaults::rootless_spec(cella_sys::process::geteuid(), cella_sys::process::getgid())
+            } else {
+                cella_spec::defaults::default_spec()
+            };
+            let path = PathBuf::from(p.value("bundle").unwrap_or(".")).join("config.json");
+            if path.exists() {
+                bail!("{} exists: remove it first", path.display());
+            }
+            std::fs::write(&path, serde_json::to_string_pretty(&spec)? + "\n")
+                .with_context(|| format!("write {}", path.display()))?;
+            Ok(0)
+        }
+        "features" => {
+            args::parse(rest, &[])?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&cella_runtime::features::features())?
+            );
+            Ok(0)
+        }
+        other => bail!("unknown command {other:?}: see `cella-runtime --help`"),
+    }
+}
+
+fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<i32> {
+    let entries = lifecycle::list(root)?;
+    if quiet {
+        for e in &entries {
+            println!("{}", e.id);
+        }
+        return Ok(0);
+    }
+    match format {
+        "json" => println!("{}", serde_json::to_string(&entries)?),
+        "table" => {
+            let rows: Vec<[String; 6]> =
+                std::iter::once(["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from))
+                    .chain(entries.iter().map(|e| {
+                        [
+                            e.id.clone(),
+                            e.pid.to_string(),
+                            e.status.as_str().into(),
+                            e.bundle.clone(),
+                            e.created.clone(),
+                            e.owner.clone(),
+                        ]
+                    }))
+                    .collect();
+            let mut widths = [0usize; 6];
+            for r in &rows {
+                for (w, c) in widths.iter_mut().zip(r) {
+                    *w = (*w).max(c.len());
+                }
+            }
+            for r in &rows {
+                let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                println!("{}", line.join("   ").trim_end());
+            }
+        }
+        other => bail!("list: --format {other:?}: use table or json"),
+    }
+    Ok(0)
+}
+
+mod run {
+    //! `run`: create + start, then (unless detached) wait for the container,
+    //! forwarding signals and proxying a terminal, and delete it afterwards.
+
+    use anyhow::Result;
+    use cella_runtime::create::{create, CreateOptions};
+    use cella_runtime::lifecycle;
+    use cella_sys::process::{waitpid, Exit};
+
+    const FORWARDED: [i32; 8] = [
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGTERM,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGWINCH,
+        libc::SIGCHLD,
+    ];
+
+    pub fn run(opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
+        if detach {
+            create(opts)?;
+            start_or_remove(opts)?;
+            return Ok(0);
+        }
+        // Signals are blocked before the init is cloned (it unblocks them
+        // before exec) and read from a signalfd.
+        cella_sys::process::set_child_subreaper()?;
+        let sigfd = cella_sys::process::signalfd_for(&FORWARDED)?;
+        let created = create(opts)?;
+        start_or_remove(opts)?;
+        let pid = created.state.pid;
+        let forward = |sig: i32| {
+            if sig != libc::SIGCHLD {
+                let _ = cella_sys::process::kill(pid, sig);
+            }
+        };
+        if let Some(master) = &created.console_master {
+            cella_runtime::console::proxy(master, &sigfd, forward)?;
+        }
+        let exit = wait_for(pid, &sigfd, forward)?;
+        if !keep {
+            lifecycle::delete(&opts.root, &opts.id, true)?;
+        }
+        Ok(exit.shell_code())
+    }
+
+    fn start_or_remove(opts: &CreateOptions) -> Result<()> {
+        if let Err(e) = lifecycle::start(&opts.root, &opts.id) {
+            let _ = lifecycle::delete(&opts.root, &opts.id, true);
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// Reaps children until the init is among them.
+    fn wait_for(pid: i32, sigfd: &std::os::fd::OwnedFd, mut forward: impl FnMut(i32)) -> Result<Exit> {
+        use std::os::fd::{AsFd, AsRawFd};
+        loop {
+            while let Some((who, exit)) = waitpid(-1, true)? {
+                if who == pid {
+                    return Ok(exit);
+                }
+            }
+            cella_sys::fd::poll_readable(sigfd.as_fd(), -1)?;
+            let sig = cella_sys::process::read_signal(sigfd.as_raw_fd())?;
+            forward(sig);
+        }
+    }
+}

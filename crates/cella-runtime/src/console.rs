@@ -1,0 +1,109 @@
+//! Terminals: the container side creates a pty and sends its master over the
+//! console socket (SCM_RIGHTS), as runc does; `run` in the foreground can
+//! receive it itself and copy between the pty and its own terminal.
+
+use crate::error::{Context, Error, Result};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+/// In the container (after pivot_root): opens a pty from /dev/ptmx, sends the
+/// master over `socket`, makes the slave the controlling terminal and stdio,
+/// and binds it over /dev/console.
+pub fn setup_in_container(socket: &OwnedFd, size: Option<cella_spec::ConsoleSize>) -> Result<()> {
+    let (master, slave_path) =
+        cella_sys::process::open_pty(Path::new("/dev/ptmx")).op(|| "open a pty from /dev/ptmx".into())?;
+    let slave =
+        cella_sys::fd::open(Path::new(&slave_path), libc::O_RDWR, 0).at("open pty slave", Path::new(&slave_path))?;
+    if let Some(sz) = size {
+        set_size(slave.as_raw_fd(), sz.height as u16, sz.width as u16);
+    }
+    let console = Path::new("/dev/console");
+    if std::fs::symlink_metadata(console).is_err() {
+        let _ = std::fs::File::create(console);
+    }
+    cella_sys::mount::mount(
+        Some(Path::new(&slave_path)),
+        &cella_sys::mount::Target::Path(console),
+        None,
+        libc::MS_BIND,
+        None,
+    )
+    .at("bind the pty over", console)?;
+    cella_sys::fd::send_with_fd(socket.as_fd(), slave_path.as_bytes(), Some(master.as_raw_fd()))
+        .op(|| "send the pty master over the console socket".into())?;
+    drop(master);
+    cella_sys::process::setsid().op(|| "setsid".into())?;
+    cella_sys::process::set_controlling_tty(slave.as_raw_fd()).op(|| "make the pty the controlling terminal".into())?;
+    for fd in 0..3 {
+        cella_sys::fd::dup_to(slave.as_raw_fd(), fd).op(|| format!("dup the pty onto fd {fd}"))?;
+    }
+    Ok(())
+}
+
+fn set_size(fd: RawFd, rows: u16, cols: u16) {
+    cella_sys::process::set_winsize(fd, rows, cols);
+}
+
+/// Receives the pty master on the runtime's end of a console socket pair.
+pub fn receive_master(sock: &OwnedFd) -> Result<OwnedFd> {
+    let mut buf = [0u8; 256];
+    let (_, fd) = cella_sys::fd::recv_with_fd(sock.as_fd(), &mut buf).op(|| "receive the pty master".into())?;
+    fd.ok_or_else(|| Error::Init("the container sent no pty master".into()))
+}
+
+/// Copies stdin to the pty and the pty to stdout until the pty closes, with
+/// the local terminal in raw mode and window size changes passed on.
+/// `signals` is a signalfd; `on_signal` handles every signal but SIGWINCH.
+pub fn proxy(master: &OwnedFd, signals: &OwnedFd, mut on_signal: impl FnMut(i32)) -> Result<()> {
+    let m = master.as_raw_fd();
+    let tty = cella_sys::process::isatty(0);
+    let saved = if tty {
+        cella_sys::process::make_raw(0).ok()
+    } else {
+        None
+    };
+    if tty {
+        cella_sys::process::copy_winsize(0, m);
+    }
+    let mut stdin_open = true;
+    let mut buf = [0u8; 8192];
+    let result = loop {
+        let mut fds = vec![m, signals.as_raw_fd()];
+        if stdin_open {
+            fds.push(0);
+        }
+        let ready = match cella_sys::fd::poll_many(&fds, -1) {
+            Ok(r) => r,
+            Err(e) => break Err(e).op(|| "poll".into()),
+        };
+        if ready[1] {
+            if let Ok(sig) = cella_sys::process::read_signal(signals.as_raw_fd()) {
+                if sig == libc::SIGWINCH && tty {
+                    cella_sys::process::copy_winsize(0, m);
+                } else {
+                    on_signal(sig);
+                }
+            }
+        }
+        if ready[0] {
+            match cella_sys::fd::read_raw(m, &mut buf) {
+                Ok(0) | Err(_) => break Ok(()),
+                Ok(n) => {
+                    let _ = cella_sys::fd::write_all_raw(1, &buf[..n]);
+                }
+            }
+        }
+        if stdin_open && ready[2] {
+            match cella_sys::fd::read_raw(0, &mut buf) {
+                Ok(0) | Err(_) => stdin_open = false,
+                Ok(n) => {
+                    let _ = cella_sys::fd::write_all_raw(m, &buf[..n]);
+                }
+            }
+        }
+    };
+    if let Some(t) = saved {
+        cella_sys::process::restore_termios(0, &t);
+    }
+    result
+}

@@ -1,0 +1,245 @@
+//! A container's state directory: `<root>/<id>/` holding `state.json`, the
+//! `start.sock` that the waiting init listens on, and nothing else.
+//!
+//! The directory is created with mkdir(2), so of two concurrent `create`s of
+//! one ID exactly one wins; every command that changes a container holds an
+//! exclusive flock on the directory while it works.
+
+use crate::error::{Context, Error, Result};
+use cella_spec::{Hooks, State, Status};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const START_SOCKET: &str = "start.sock";
+
+/// What cella keeps about a container between commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Persisted {
+    pub id: String,
+    pub oci_version: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// Host PID of the container's init.
+    pub pid: i32,
+    /// The init's start time (field 22 of /proc/PID/stat), to tell it from a reused PID.
+    pub pid_start: u64,
+    pub created: String,
+    pub owner: u32,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub hooks: Option<Hooks>,
+    #[serde(default)]
+    pub cgroup_dirs: Vec<PathBuf>,
+    /// Whether the container has its own PID namespace (then killing init ends all).
+    #[serde(default)]
+    pub own_pid_ns: bool,
+}
+
+/// The default state root: /run/cella for root, $XDG_RUNTIME_DIR/cella otherwise.
+pub fn default_root() -> PathBuf {
+    if cella_sys::process::geteuid() == 0 {
+        return PathBuf::from("/run/cella");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => Path::new(&d).join("cella"),
+        _ => PathBuf::from(format!("/tmp/cella-{}", cella_sys::process::geteuid())),
+    }
+}
+
+/// An open, locked state directory.
+pub struct StateDir {
+    pub dir: PathBuf,
+    _lock: OwnedFd,
+}
+
+impl StateDir {
+    /// Creates `<root>/<id>` (failing if it exists) and locks it.
+    pub fn create(root: &Path, id: &str) -> Result<StateDir> {
+        crate::ids::validate(id)?;
+        match std::fs::create_dir(root) {
+            Ok(()) => set_mode(root, 0o700)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(root).at("create state root", root)?;
+                set_mode(root, 0o700)?;
+            }
+            Err(e) => return Err(e).at("create state root", root),
+        }
+        let dir = root.join(id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(Error::Exists(id.into())),
+            Err(e) => return Err(e).at("create state directory", &dir),
+        }
+        set_mode(&dir, 0o711)?;
+        let lock = lock_dir(&dir, false)?;
+        Ok(StateDir { dir, _lock: lock })
+    }
+
+    /// Opens and locks the state directory of an existing container.
+    pub fn open(root: &Path, id: &str) -> Result<StateDir> {
+        crate::ids::validate(id)?;
+        let dir = root.join(id);
+        let lock = match cella_sys::fd::open(&dir, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(id.into(), root.display().to_string()))
+            }
+            Err(e) => return Err(e).at("open state directory", &dir),
+        };
+        cella_sys::fd::flock_exclusive(lock.as_fd(), false).at("lock state directory", &dir)?;
+        Ok(StateDir { dir, _lock: lock })
+    }
+
+    pub fn load(&self) -> Result<Persisted> {
+        read_persisted(&self.dir)
+    }
+
+    /// Writes state.json atomically (temporary file, then rename).
+    pub fn save(&self, p: &Persisted) -> Result<()> {
+        let tmp = self.dir.join(".state.json.tmp");
+        let text = serde_json::to_vec(p).expect("state serialises");
+        std::fs::write(&tmp, text).at("write", &tmp)?;
+        let dst = self.dir.join(STATE_FILE);
+        std::fs::rename(&tmp, &dst).at("rename into place", &dst)
+    }
+
+    /// The lock's fd number, which a forked child must close so as not to hold the lock.
+    pub(crate) fn lock_raw_fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self._lock.as_raw_fd()
+    }
+
+    pub fn start_socket(&self) -> PathBuf {
+        self.dir.join(START_SOCKET)
+    }
+
+    /// Removes the directory and everything in it.
+    pub fn remove(self) -> Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).at("remove state directory", &self.dir),
+        }
+    }
+}
+
+fn set_mode(p: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).at("chmod", p)
+}
+
+fn lock_dir(dir: &Path, nonblock: bool) -> Result<OwnedFd> {
+    let fd = cella_sys::fd::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0).at("open state directory", dir)?;
+    cella_sys::fd::flock_exclusive(fd.as_fd(), nonblock).at("lock state directory", dir)?;
+    Ok(fd)
+}
+
+/// True when someone else holds the directory's lock (a create in progress).
+pub fn is_locked(dir: &Path) -> bool {
+    match cella_sys::fd::open(dir, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+        Ok(fd) => cella_sys::fd::flock_exclusive(fd.as_fd(), true).is_err(),
+        Err(_) => false,
+    }
+}
+
+pub fn read_persisted(dir: &Path) -> Result<Persisted> {
+    let p = dir.join(STATE_FILE);
+    let text = std::fs::read(&p).at("read", &p)?;
+    serde_json::from_slice(&text).map_err(|e| Error::Config(format!("{}: {e}", p.display())))
+}
+
+/// The process state letter and start time from /proc/PID/stat.
+pub fn proc_stat(pid: i32) -> Option<(u8, u64)> {
+    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(&text[close + 2..]).ok()?;
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.bytes().next()?;
+    // Field 3 is `state`; start time is field 22, i.e. 19 fields further.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+impl Persisted {
+    /// True when the init process is alive (not a zombie) and is the one we started.
+    pub fn init_alive(&self) -> bool {
+        if self.pid <= 0 {
+            return false;
+        }
+        match proc_stat(self.pid) {
+            Some((state, start)) => start == self.pid_start && state != b'Z' && state != b'X',
+            None => false,
+        }
+    }
+
+    pub fn status(&self, dir: &Path) -> Status {
+        if !self.init_alive() {
+            return Status::Stopped;
+        }
+        if dir.join(START_SOCKET).exists() {
+            return Status::Created;
+        }
+        if self.frozen() {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+
+    fn frozen(&self) -> bool {
+        self.cgroup_dirs.iter().any(|d| {
+            let v1 = std::fs::read_to_string(d.join("freezer.state")).map(|s| s.trim() == "FROZEN");
+            let v2 = std::fs::read_to_string(d.join("cgroup.freeze")).map(|s| s.trim() == "1");
+            v1.unwrap_or(false) || v2.unwrap_or(false)
+        })
+    }
+
+    /// The OCI state document.
+    pub fn oci_state(&self, status: Status) -> State {
+        State {
+            oci_version: self.oci_version.clone(),
+            id: self.id.clone(),
+            status,
+            pid: if status == Status::Stopped { 0 } else { self.pid },
+            bundle: self.bundle.display().to_string(),
+            annotations: self.annotations.clone(),
+        }
+    }
+
+    pub fn cgroup(&self) -> cella_cgroups::Cgroup {
+        cella_cgroups::Cgroup {
+            dirs: self.cgroup_dirs.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_stat() {
+        let (state, start) = proc_stat(std::process::id() as i32).unwrap();
+        assert!(state == b'R' || state == b'S');
+        assert!(start > 0);
+    }
+
+    #[test]
+    fn concurrent_create_of_one_id_has_one_winner() {
+        let root = std::env::temp_dir().join(format!("cella-unit-{}", std::process::id()));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let r = root.clone();
+                std::thread::spawn(move || StateDir::create(&r, "same").map(drop).is_ok())
+            })
+            .collect();
+        let wins = handles.into_iter().map(|h| h.join().unwrap()).filter(|&w| w).count();
+        assert_eq!(wins, 1);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

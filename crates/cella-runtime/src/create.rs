@@ -1,0 +1,315 @@
+//! `create`, the runtime's side: validate, make the state directory and
+//! cgroup, clone the container init into its namespaces, serve its requests
+//! (id maps, hooks), and record the result. Any failure undoes all of it.
+
+use crate::channel::{tag, Channel};
+use crate::container::{proc_stat, Persisted, StateDir};
+use crate::error::{Context, Error, Result};
+use crate::init::{self, InitContext};
+use crate::nsplan::NsPlan;
+use crate::userns;
+use cella_spec::{NamespaceKind, Spec, Status};
+use cella_sys::ns::{clone3, Forked, CLONE_NEWCGROUP};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+
+/// Where the pty master of a terminal container goes.
+pub enum ConsoleTarget {
+    None,
+    /// Sent over this Unix socket (`--console-socket`).
+    Socket(PathBuf),
+    /// Kept by the caller (`run` in the foreground proxies it).
+    Caller,
+}
+
+pub struct CreateOptions {
+    pub root: PathBuf,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console: ConsoleTarget,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub systemd_cgroup: bool,
+}
+
+pub struct Created {
+    pub state: Persisted,
+    /// The pty master when `ConsoleTarget::Caller` was asked for.
+    pub console_master: Option<OwnedFd>,
+}
+
+/// Undoes a partial create unless disarmed.
+struct Cleanup {
+    state_dir: Option<StateDir>,
+    cgroup: Option<cella_cgroups::Cgroup>,
+    pids: Vec<i32>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            let _ = cella_sys::process::kill(pid, libc::SIGKILL);
+            let _ = cella_sys::process::waitpid(pid, false);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.signal_all(libc::SIGKILL);
+            if let Err(e) = cg.remove() {
+                crate::log::warn(&format!("cleanup after failed create: {e}"));
+            }
+        }
+        if let Some(dir) = self.state_dir.take() {
+            if let Err(e) = dir.remove() {
+                crate::log::warn(&format!("cleanup after failed create: {e}"));
+            }
+        }
+    }
+}
+
+fn read_spec(bundle: &Path) -> Result<Spec> {
+    let p = bundle.join("config.json");
+    let text = std::fs::read(&p).at("read", &p)?;
+    serde_json::from_slice(&text).map_err(|e| Error::Config(format!("{}: {e}", p.display())))
+}
+
+pub fn create(opts: &CreateOptions) -> Result<Created> {
+    crate::ids::validate(&opts.id)?;
+    let bundle = std::fs::canonicalize(&opts.bundle).at("open bundle", &opts.bundle)?;
+    let spec = read_spec(&bundle)?;
+    crate::validate::validate(&spec)?;
+    let process = spec.process.as_ref().expect("validated");
+    if process.terminal && matches!(opts.console, ConsoleTarget::None) {
+        return Err(Error::Usage(
+            "process.terminal is true but no --console-socket was given: pass one, or set terminal to false".into(),
+        ));
+    }
+    if opts.systemd_cgroup {
+        return Err(Error::Usage(
+            "--systemd-cgroup: the systemd cgroup driver is not available in cella-runtime yet; run without it (cgroupfs driver)".into(),
+        ));
+    }
+    let rootfs = bundle.join(&spec.root.as_ref().expect("validated").path);
+    let rootfs = std::fs::canonicalize(&rootfs).at("open rootfs", &rootfs)?;
+    let plan = NsPlan::from_spec(&spec)?;
+    let linux = spec.linux();
+    warn_unenforced(&spec);
+
+    let state_dir = StateDir::create(&opts.root, &opts.id)?;
+    let mut cleanup = Cleanup {
+        state_dir: None,
+        cgroup: None,
+        pids: Vec::new(),
+    };
+    let state_path = state_dir.dir.clone();
+    cleanup.state_dir = Some(state_dir);
+
+    // cgroup: created before the child so that it can be joined before the
+    // cgroup namespace is made (the container then sees its cgroup as /).
+    let (layout, cgroup) = setup_cgroup(&spec, &opts.id)?;
+    cleanup.cgroup = cgroup.clone();
+
+    let start_path = state_path.join(crate::container::START_SOCKET);
+    let listener = UnixListener::bind(&start_path).at("listen on", &start_path)?;
+    let (console_sock, console_keep): (Option<OwnedFd>, Option<OwnedFd>) = match &opts.console {
+        _ if !process.terminal => (None, None),
+        ConsoleTarget::Socket(p) => (
+            Some(UnixStream::connect(p).at("connect to console socket", p)?.into()),
+            None,
+        ),
+        ConsoleTarget::Caller => {
+            let (a, b) = cella_sys::fd::seqpacket_pair().op(|| "socketpair".into())?;
+            (Some(a), Some(b))
+        }
+        ConsoleTarget::None => (None, None),
+    };
+    let (ours, theirs) = cella_sys::fd::seqpacket_pair().op(|| "socketpair".into())?;
+    let chan = Channel(ours);
+    let map_writer = userns::choose(&linux.uid_mappings, &linux.gid_mappings);
+    let new_user = plan.creates(NamespaceKind::User);
+    let lock_fd = cleanup.state_dir.as_ref().map(|d| d.lock_raw_fd()).unwrap_or(-1);
+
+    let clone_flags = if plan.is_simple() {
+        plan.new & !CLONE_NEWCGROUP
+    } else {
+        0
+    };
+    let child = match clone3(clone_flags).op(|| format!("clone3 with namespace flags {clone_flags:#x}"))? {
+        Forked::Child => {
+            drop(chan);
+            cella_sys::fd::close_raw(lock_fd);
+            let cx = InitContext {
+                spec: &spec,
+                id: &opts.id,
+                bundle: &bundle,
+                rootfs: &rootfs,
+                plan: &plan,
+                chan: Channel(theirs),
+                start_listener: listener,
+                console: console_sock,
+                preserve_fds: opts.preserve_fds,
+                no_pivot: opts.no_pivot,
+                no_new_keyring: opts.no_new_keyring,
+                cgroup_layout: layout.as_ref(),
+                cgroup: cgroup.as_ref(),
+                setgroups_allowed: !(new_user && map_writer == userns::MapWriter::OwnIdsOnly),
+            };
+            init::run(cx)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(theirs);
+    drop(listener);
+    drop(console_sock);
+    cleanup.pids.push(child);
+
+    if plan.is_simple() && new_user {
+        userns::write(child, map_writer, &linux.uid_mappings, &linux.gid_mappings)?;
+    }
+    if let Some(cg) = &cgroup {
+        cg.add_pid(child)?;
+    }
+    chan.send(tag::GO, &[])?;
+
+    let mut init_pid = child;
+    let mut state = Persisted {
+        id: opts.id.clone(),
+        oci_version: spec.oci_version.clone(),
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        pid: init_pid,
+        pid_start: 0,
+        created: crate::log::rfc3339_now(),
+        owner: cella_sys::process::geteuid(),
+        annotations: spec.annotations.clone(),
+        hooks: spec.hooks.clone(),
+        cgroup_dirs: cgroup.as_ref().map(|c| c.dirs.clone()).unwrap_or_default(),
+        own_pid_ns: plan.creates(NamespaceKind::Pid),
+    };
+    loop {
+        let (t, payload) = chan.recv().map_err(|e| match e {
+            Error::Init(_) => Error::Init("the container init exited during setup".into()),
+            other => other,
+        })?;
+        match t {
+            tag::MAP_ME => {
+                userns::write(child, map_writer, &linux.uid_mappings, &linux.gid_mappings)?;
+                chan.send(tag::GO, &[])?;
+            }
+            tag::PID => {
+                init_pid = i32::from_ne_bytes(
+                    payload
+                        .get(..4)
+                        .and_then(|b| b.try_into().ok())
+                        .ok_or_else(|| Error::Init("malformed PID message".into()))?,
+                );
+                if init_pid != child {
+                    // The intermediate process exits once it has forked the init.
+                    let _ = cella_sys::process::waitpid(child, false);
+                    cleanup.pids.retain(|&p| p != child);
+                    cleanup.pids.push(init_pid);
+                }
+                state.pid = init_pid;
+            }
+            tag::HOOKS => {
+                let json = serde_json::to_vec(&state.oci_state(Status::Creating)).expect("state serialises");
+                if let Some(h) = &spec.hooks {
+                    crate::hooks::run_all("prestart", &h.prestart, &json)?;
+                    crate::hooks::run_all("createRuntime", &h.create_runtime, &json)?;
+                }
+                chan.send(tag::HOOKS_DONE, &json)?;
+            }
+            tag::ERROR => return Err(Error::Init(String::from_utf8_lossy(&payload).into_owned())),
+            tag::CREATED => break,
+            other => {
+                return Err(Error::Init(format!(
+                    "protocol error: unexpected message {:?}",
+                    other as char
+                )))
+            }
+        }
+    }
+    state.pid_start = proc_stat(init_pid)
+        .map(|(_, s)| s)
+        .ok_or_else(|| Error::Init("the container init exited right after setup".into()))?;
+    let console_master = match console_keep {
+        Some(sock) => Some(crate::console::receive_master(&sock)?),
+        None => None,
+    };
+    let dir = cleanup.state_dir.as_ref().expect("set above");
+    dir.save(&state)?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, init_pid)?;
+    }
+    // Success: keep everything.
+    cleanup.state_dir.take();
+    cleanup.cgroup = None;
+    cleanup.pids.clear();
+    Ok(Created { state, console_master })
+}
+
+/// Resolves and creates the container's cgroup. Without permission (a
+/// rootless caller with no delegated cgroup) it warns once and goes on.
+fn setup_cgroup(spec: &Spec, id: &str) -> Result<(Option<cella_cgroups::Layout>, Option<cella_cgroups::Cgroup>)> {
+    let layout = match cella_cgroups::Layout::detect() {
+        Ok(l) => l,
+        Err(e) => {
+            crate::log::warn(&format!("no cgroups: {e}; the container runs without resource control"));
+            return Ok((None, None));
+        }
+    };
+    let path = spec
+        .linux()
+        .cgroups_path
+        .clone()
+        .unwrap_or_else(|| format!("/cella/{id}"));
+    let cg = cella_cgroups::Cgroup::resolve(&layout, &path)?;
+    match cg.create() {
+        Ok(()) => Ok((Some(layout), Some(cg))),
+        Err(cella_cgroups::Error::Io { source, .. })
+            if cella_sys::process::geteuid() != 0
+                && matches!(
+                    source.raw_os_error(),
+                    Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
+                ) =>
+        {
+            crate::log::warn(&format!(
+                "rootless: no delegated cgroup at {path:?}; the container runs without cgroup limits"
+            ));
+            Ok((Some(layout), None))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn warn_unenforced(spec: &Spec) {
+    let Some(res) = spec.linux().resources.as_ref().and_then(|r| r.as_object()) else {
+        return;
+    };
+    let limited: Vec<&str> = res
+        .iter()
+        .filter(|(k, v)| k.as_str() != "devices" && !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if !limited.is_empty() {
+        crate::log::warn(&format!(
+            "linux.resources {limited:?} are not enforced by this version of cella-runtime"
+        ));
+    }
+}
+
+/// Writes the PID atomically (temporary file and rename), as clients poll it.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().at("getcwd", path)?.join(path)
+    };
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
+    std::fs::write(&tmp, pid.to_string()).at("write pid file", &tmp)?;
+    std::fs::rename(&tmp, &path).at("rename pid file into place", &path)
+}

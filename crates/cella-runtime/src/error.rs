@@ -1,0 +1,64 @@
+//! The runtime library's error type: each variant says what failed, where, and why.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{op} {}: {source}", path.display())]
+    Path {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{op}: {source}")]
+    Sys {
+        op: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("invalid container id {0:?}: use letters, digits and _+-. only, not starting with '.'")]
+    BadId(String),
+    #[error("container {0:?} does not exist (looked in {1})")]
+    NotFound(String, String),
+    #[error("container {0:?} already exists: delete it first with `cella-runtime delete {0}`")]
+    Exists(String),
+    #[error("container {id:?} is {status}: {what}")]
+    WrongState {
+        id: String,
+        status: &'static str,
+        what: String,
+    },
+    #[error("{0} hook failed: {1}")]
+    Hook(&'static str, String),
+    #[error("container init: {0}")]
+    Init(String),
+    #[error(transparent)]
+    Cgroup(#[from] cella_cgroups::Error),
+    #[error("{0}")]
+    Usage(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Adds "what and where" to an `io::Result`.
+pub trait Context<T> {
+    fn at(self, op: &'static str, path: &Path) -> Result<T>;
+    fn op(self, op: impl FnOnce() -> String) -> Result<T>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    fn at(self, op: &'static str, path: &Path) -> Result<T> {
+        self.map_err(|source| Error::Path {
+            op,
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+    fn op(self, op: impl FnOnce() -> String) -> Result<T> {
+        self.map_err(|source| Error::Sys { op: op(), source })
+    }
+}

@@ -1,0 +1,26 @@
+//! cella-runtime: turns an OCI bundle into an isolated process.
+//!
+//! The library holds the whole runtime; the `cella-runtime` binary is its
+//! runc-compatible command line. See docs/architecture.md for the processes
+//! and the path from `create` to `execve`.
+
+pub mod channel;
+pub mod console;
+pub mod container;
+pub mod create;
+pub mod error;
+pub mod features;
+pub mod hooks;
+pub mod ids;
+mod init;
+pub mod lifecycle;
+pub mod log;
+pub mod mountopts;
+pub mod nsplan;
+pub mod process;
+pub mod rootfs;
+pub mod selfexe;
+pub mod userns;
+pub mod validate;
+
+pub use error::{Error, Result};

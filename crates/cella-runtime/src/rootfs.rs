@@ -1,0 +1,574 @@
+//! The container's root filesystem: propagation, every `mounts` entry in
+//! order, /dev, pivot_root, then read-only, masked and read-only paths and
+//! sysctls.
+//!
+//! Every mount target is resolved inside the rootfs with openat2
+//! RESOLVE_IN_ROOT and mounted on through its fd, so that a symlink planted in
+//! the image can never redirect a mount to the host (CVE-2021-30465).
+
+use crate::error::{Context, Error, Result};
+use crate::mountopts::{self, MountOptions};
+use cella_spec::{Device, Mount, Spec};
+use cella_sys::fd::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
+use cella_sys::mount::{mount, mount_setattr, Target};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+/// What rootfs setup needs to know besides the spec.
+pub struct RootfsContext<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    /// Inside a user namespace devices are bind-mounted instead of created.
+    pub in_userns: bool,
+    pub new_cgroupns: bool,
+    pub cgroup_layout: Option<&'a cella_cgroups::Layout>,
+    pub cgroup: Option<&'a cella_cgroups::Cgroup>,
+}
+
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+const SYSFS_MAGIC: i64 = 0x6265_6572;
+
+/// The path relative to the root, without `.` and leading `/` (`..` is left to RESOLVE_IN_ROOT).
+fn in_root(dest: &str) -> PathBuf {
+    Path::new(dest)
+        .components()
+        .filter(|c| !matches!(c, Component::RootDir | Component::CurDir))
+        .collect()
+}
+
+/// Mount propagation of `/`, the rootfs bind mount, and every configured mount.
+/// Returns an O_PATH fd of the rootfs mount.
+pub fn prepare(cx: &RootfsContext<'_>) -> Result<OwnedFd> {
+    let linux = cx.spec.linux();
+    let prop = match linux.rootfs_propagation.as_deref() {
+        None | Some("") => libc::MS_SLAVE | libc::MS_REC,
+        Some(p) => mountopts::propagation_flag(p)
+            .ok_or_else(|| Error::Config(format!("unknown linux.rootfsPropagation {p:?}")))?,
+    };
+    let slash = Path::new("/");
+    mount(None, &Target::Path(slash), None, prop, None).op(|| "make / mount propagation private/slave".into())?;
+    if prop & libc::MS_SHARED != 0 {
+        make_parent_mount_private(cx.rootfs)?;
+    }
+    mount(
+        Some(cx.rootfs),
+        &Target::Path(cx.rootfs),
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .at("bind-mount rootfs onto itself", cx.rootfs)?;
+    let root = cella_sys::fd::open(cx.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).at("open rootfs", cx.rootfs)?;
+    for m in &cx.spec.mounts {
+        mount_entry(cx, root.as_fd(), m).map_err(|e| Error::Config(format!("mount {:?}: {e}", m.destination)))?;
+    }
+    let dev_bound = cx.spec.mounts.iter().any(|m| {
+        in_root(&m.destination) == Path::new("dev")
+            && (m.kind.as_deref() == Some("bind") || m.options.iter().any(|o| o == "bind" || o == "rbind"))
+    });
+    if !dev_bound {
+        setup_dev(cx, root.as_fd())?;
+    }
+    Ok(root)
+}
+
+/// pivot_root requires that the new root's parent mount is not shared.
+fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").at("read", Path::new("/proc/self/mountinfo"))?;
+    let parent = rootfs.parent().unwrap_or(Path::new("/"));
+    let best = mi
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mp| parent.starts_with(mp))
+        .max_by_key(|mp| mp.len())
+        .unwrap_or("/");
+    mount(None, &Target::Path(Path::new(best)), None, libc::MS_PRIVATE, None).at("make mount private", Path::new(best))
+}
+
+/// Opens `dest` inside the root, creating it (and missing parents) as a
+/// directory or, with `dir == false`, an empty file.
+pub fn ensure_target(root: BorrowedFd<'_>, dest: &Path, dir: bool) -> Result<OwnedFd> {
+    match openat2(root, dest, libc::O_PATH, 0, RESOLVE_IN_ROOT) {
+        Ok(fd) => return Ok(fd),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).at("resolve mount target in rootfs", dest),
+    }
+    let mut parent =
+        cella_sys::fd::openat(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0).at("open rootfs", dest)?;
+    let comps: Vec<&std::ffi::OsStr> = dest.iter().collect();
+    let mut prefix = PathBuf::new();
+    for (i, c) in comps.iter().enumerate() {
+        prefix.push(c);
+        let last = i + 1 == comps.len();
+        match openat2(root, &prefix, libc::O_PATH, 0, RESOLVE_IN_ROOT) {
+            Ok(fd) => {
+                parent = fd;
+                continue;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).at("resolve in rootfs", &prefix),
+        }
+        if last && !dir {
+            cella_sys::fd::openat(
+                parent.as_fd(),
+                Path::new(c),
+                libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW,
+                0o644,
+            )
+            .at("create mount target file", &prefix)?;
+        } else {
+            match cella_sys::fd::mkdirat(parent.as_fd(), Path::new(c), 0o755) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e).at("create mount target directory", &prefix),
+            }
+        }
+        parent = openat2(root, &prefix, libc::O_PATH, 0, RESOLVE_IN_ROOT).at("resolve in rootfs", &prefix)?;
+    }
+    Ok(parent)
+}
+
+/// Re-resolves `dest` after something was mounted there, to get the new mount.
+fn reopen(root: BorrowedFd<'_>, dest: &Path) -> Result<OwnedFd> {
+    openat2(root, dest, libc::O_PATH, 0, RESOLVE_IN_ROOT).at("reopen mount", dest)
+}
+
+fn mount_entry(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, m: &Mount) -> Result<()> {
+    let dest = in_root(&m.destination);
+    if dest.as_os_str().is_empty() {
+        return Err(Error::Config("mount destination must not be the root itself".into()));
+    }
+    let kind = m.kind.as_deref().unwrap_or("");
+    let opts = mountopts::parse(&m.options)?;
+    if kind == "cgroup" || kind == "cgroup2" {
+        return mount_cgroup(cx, root, &dest, &opts);
+    }
+    let bind = opts.bind || kind == "bind";
+    let source = m.source.as_deref().map(|s| {
+        if bind && !s.starts_with('/') {
+            cx.bundle.join(s)
+        } else {
+            PathBuf::from(s)
+        }
+    });
+    let src_is_dir = match (&source, bind) {
+        (Some(s), true) => std::fs::metadata(s).at("stat bind source", s)?.is_dir(),
+        _ => true,
+    };
+    let target = ensure_target(root, &dest, src_is_dir)?;
+    if kind == "proc" || kind == "sysfs" {
+        check_plain_dir(target.as_fd(), &dest)?;
+    }
+    if bind {
+        let src = source
+            .as_deref()
+            .ok_or_else(|| Error::Config("bind mount without source".into()))?;
+        let flags = libc::MS_BIND | if opts.recursive { libc::MS_REC } else { 0 };
+        mount(Some(src), &Target::Fd(target.as_fd()), None, flags, None).at("bind mount", src)?;
+        apply_bind_attrs(root, &dest, &opts)?;
+    } else {
+        let src = source.unwrap_or_else(|| PathBuf::from(kind));
+        let res = mount(
+            Some(&src),
+            &Target::Fd(target.as_fd()),
+            Some(kind),
+            opts.flags,
+            Some(&opts.data).filter(|d| !d.is_empty()).map(|s| s.as_str()),
+        );
+        match res {
+            Ok(()) => {}
+            // sysfs needs a network namespace owned by our user namespace; as
+            // runc does, bind the host's /sys instead.
+            Err(e) if kind == "sysfs" && cx.in_userns && e.raw_os_error() == Some(libc::EPERM) => {
+                let sys = Path::new("/sys");
+                mount(
+                    Some(sys),
+                    &Target::Fd(target.as_fd()),
+                    None,
+                    libc::MS_BIND | libc::MS_REC,
+                    None,
+                )
+                .at("bind /sys (sysfs not mountable in this user namespace)", sys)?;
+                let mut ro = opts.clone();
+                ro.recursive = true;
+                apply_bind_attrs(root, &dest, &ro)?;
+            }
+            Err(e) => return Err(e).op(|| format!("mount {kind} on {}", m.destination)),
+        }
+    }
+    for &p in &opts.propagation {
+        let fd = reopen(root, &dest)?;
+        mount(None, &Target::Fd(fd.as_fd()), None, p, None).op(|| format!("set propagation on {}", m.destination))?;
+    }
+    Ok(())
+}
+
+/// proc and sysfs may only go on a plain directory, never on top of another
+/// procfs/sysfs file (CVE-2019-19921 style tricks).
+fn check_plain_dir(fd: BorrowedFd<'_>, dest: &Path) -> Result<()> {
+    let st = cella_sys::fd::fstat(fd).at("stat mount target", dest)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Error::Config(format!("{} is not a directory", dest.display())));
+    }
+    let fs = cella_sys::fd::fstatfs_type(fd).at("statfs mount target", dest)?;
+    if fs == PROC_SUPER_MAGIC || fs == SYSFS_MAGIC {
+        return Err(Error::Config(format!("{} is inside procfs or sysfs", dest.display())));
+    }
+    Ok(())
+}
+
+/// After a bind mount: the per-mount flags (ro, nosuid, ...) on the top mount
+/// and the recursive attributes (rro, ...) on the whole tree.
+fn apply_bind_attrs(root: BorrowedFd<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
+    let set = mountopts::ms_to_attr(o.flags);
+    let clear = mountopts::ms_to_attr(o.cleared);
+    if set == 0 && clear == 0 && o.rec_set == 0 && o.rec_clear == 0 {
+        return Ok(());
+    }
+    let fd = reopen(root, dest)?;
+    if set != 0 || clear != 0 {
+        let mut clr = clear;
+        if set & cella_sys::mount::MOUNT_ATTR__ATIME != 0 {
+            clr |= cella_sys::mount::MOUNT_ATTR__ATIME;
+        }
+        match mount_setattr(
+            fd.as_fd(),
+            o.recursive && set & cella_sys::mount::MOUNT_ATTR_RDONLY == 0,
+            set,
+            clr,
+        ) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                mount(
+                    None,
+                    &Target::Fd(fd.as_fd()),
+                    None,
+                    libc::MS_BIND | libc::MS_REMOUNT | o.flags,
+                    None,
+                )
+                .at("remount bind mount", dest)?;
+            }
+            Err(e) => return Err(e).at("set mount attributes", dest),
+        }
+    }
+    if o.rec_set != 0 || o.rec_clear != 0 {
+        mount_setattr(fd.as_fd(), true, o.rec_set, o.rec_clear).at("set recursive mount attributes", dest)?;
+    }
+    Ok(())
+}
+
+/// The `cgroup` mount: with a new cgroup namespace the cgroup filesystems
+/// themselves (they then show the container's cgroup as `/`); without one,
+/// bind mounts of the container's own cgroup directories.
+fn mount_cgroup(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
+    let Some(layout) = cx.cgroup_layout else { return Ok(()) };
+    if layout.mode == cella_cgroups::Mode::V2 {
+        return mount_one_hierarchy(cx, root, 0, dest, o.flags, None, "cgroup2");
+    }
+    let target = ensure_target(root, dest, true)?;
+    let flags = o.flags & !libc::MS_RDONLY;
+    mount(
+        Some(Path::new("tmpfs")),
+        &Target::Fd(target.as_fd()),
+        Some("tmpfs"),
+        flags,
+        Some("mode=755"),
+    )
+    .at("mount tmpfs for cgroups", dest)?;
+    for (i, h) in layout.hierarchies.iter().enumerate() {
+        let name = h
+            .mountpoint
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("unified"));
+        let sub = dest.join(&name);
+        let (fstype, data) = if h.is_v2() {
+            ("cgroup2", None)
+        } else {
+            ("cgroup", Some(h.controllers.join(",")))
+        };
+        mount_one_hierarchy(cx, root, i, &sub, o.flags, data.as_deref(), fstype)?;
+        // cpu,cpuacct style co-mounts get a link per controller, as on the host.
+        if h.controllers.len() > 1 {
+            let parent = reopen(root, dest)?;
+            for c in &h.controllers {
+                let _ = cella_sys::fd::symlinkat(&name, parent.as_fd(), Path::new(c));
+            }
+        }
+    }
+    if o.flags & libc::MS_RDONLY != 0 {
+        let fd = reopen(root, dest)?;
+        mount_setattr(fd.as_fd(), false, cella_sys::mount::MOUNT_ATTR_RDONLY, 0)
+            .at("make cgroup tmpfs read-only", dest)?;
+    }
+    Ok(())
+}
+
+fn mount_one_hierarchy(
+    cx: &RootfsContext<'_>,
+    root: BorrowedFd<'_>,
+    index: usize,
+    dest: &Path,
+    flags: u64,
+    data: Option<&str>,
+    fstype: &str,
+) -> Result<()> {
+    let target = ensure_target(root, dest, true)?;
+    if cx.new_cgroupns {
+        let src = Path::new(fstype);
+        return mount(Some(src), &Target::Fd(target.as_fd()), Some(fstype), flags, data)
+            .at("mount cgroup filesystem", dest);
+    }
+    let Some(dir) = cx.cgroup.and_then(|c| c.dirs.get(index)) else {
+        return Ok(());
+    };
+    mount(
+        Some(dir),
+        &Target::Fd(target.as_fd()),
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .at("bind cgroup", dir)?;
+    let attrs = mountopts::ms_to_attr(flags);
+    if attrs != 0 {
+        let top = reopen(root, dest)?;
+        mount_setattr(top.as_fd(), true, attrs, 0).at("set cgroup mount attributes", dest)?;
+    }
+    Ok(())
+}
+
+const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// The default devices, `linux.devices`, and the usual /dev symlinks.
+fn setup_dev(cx: &RootfsContext<'_>, root: BorrowedFd<'_>) -> Result<()> {
+    let dev = ensure_target(root, Path::new("dev"), true)?;
+    for (name, major, minor) in DEFAULT_DEVICES {
+        let d = Device {
+            kind: "c".into(),
+            path: format!("/dev/{name}"),
+            major: major as i64,
+            minor: minor as i64,
+            file_mode: Some(0o666),
+            uid: None,
+            gid: None,
+        };
+        create_device(cx, root, &d)?;
+    }
+    for d in &cx.spec.linux().devices {
+        create_device(cx, root, d)?;
+    }
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("core", "/proc/kcore"),
+        ("ptmx", "pts/ptmx"),
+    ] {
+        match cella_sys::fd::symlinkat(Path::new(target), dev.as_fd(), Path::new(link)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).at("create /dev symlink", Path::new(link)),
+        }
+    }
+    Ok(())
+}
+
+fn create_device(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, d: &Device) -> Result<()> {
+    let rel = in_root(&d.path);
+    let (parent_rel, name) = match (rel.parent(), rel.file_name()) {
+        (Some(p), Some(n)) => (p.to_path_buf(), PathBuf::from(n)),
+        _ => return Err(Error::Config(format!("invalid device path {:?}", d.path))),
+    };
+    let parent = if parent_rel.as_os_str().is_empty() {
+        cella_sys::fd::openat(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0).at("open rootfs", &rel)?
+    } else {
+        ensure_target(root, &parent_rel, true)?
+    };
+    if cx.in_userns {
+        // mknod is not allowed in a user namespace: bind the host's node.
+        let target = ensure_target(root, &rel, false)?;
+        let host = Path::new(&d.path);
+        return mount(Some(host), &Target::Fd(target.as_fd()), None, libc::MS_BIND, None).at("bind device", host);
+    }
+    let kind = match d.kind.as_str() {
+        "c" | "u" => libc::S_IFCHR,
+        "b" => libc::S_IFBLK,
+        "p" => libc::S_IFIFO,
+        other => return Err(Error::Config(format!("device {}: unknown type {other:?}", d.path))),
+    };
+    let perm = d.file_mode.unwrap_or(0o666) & 0o7777;
+    let devno = cella_sys::fd::makedev(d.major as u64, d.minor as u64);
+    match cella_sys::fd::mknodat(parent.as_fd(), &name, kind | perm, devno) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            cella_sys::fd::unlinkat(parent.as_fd(), &name, 0).at("replace existing device", &rel)?;
+            cella_sys::fd::mknodat(parent.as_fd(), &name, kind | perm, devno).at("mknod", &rel)?;
+        }
+        Err(e) => return Err(e).at("mknod", &rel),
+    }
+    cella_sys::fd::fchmodat(parent.as_fd(), &name, perm).at("chmod device", &rel)?;
+    if d.uid.is_some() || d.gid.is_some() {
+        let uid = d.uid.unwrap_or(u32::MAX);
+        let gid = d.gid.unwrap_or(u32::MAX);
+        cella_sys::fd::fchownat(parent.as_fd(), &name, uid, gid, libc::AT_SYMLINK_NOFOLLOW).at("chown device", &rel)?;
+    }
+    Ok(())
+}
+
+/// Makes the prepared rootfs the process's root: pivot_root, or with
+/// `no_pivot` a move mount and chroot (for ramdisk roots).
+pub fn enter(root: OwnedFd, rootfs: &Path, no_pivot: bool) -> Result<()> {
+    use cella_sys::mount::{chroot, fchdir, pivot_root, umount2};
+    fchdir(root.as_fd()).at("chdir into rootfs", rootfs)?;
+    let dot = Path::new(".");
+    if no_pivot {
+        mount(Some(rootfs), &Target::Path(Path::new("/")), None, libc::MS_MOVE, None)
+            .at("move rootfs onto /", rootfs)?;
+        chroot(dot).at("chroot", rootfs)?;
+    } else {
+        pivot_root(dot, dot).at("pivot_root", rootfs)?;
+        // Stop the unmount of the old root from propagating to the host.
+        mount(None, &Target::Path(dot), None, libc::MS_SLAVE | libc::MS_REC, None)
+            .op(|| "make old root slave".into())?;
+        umount2(dot, libc::MNT_DETACH).op(|| "unmount old root".into())?;
+    }
+    cella_sys::process::chdir(Path::new("/")).at("chdir", Path::new("/"))
+}
+
+/// After pivot_root: sysctls, read-only root, read-only and masked paths.
+pub fn finish(spec: &Spec) -> Result<()> {
+    let linux = spec.linux();
+    for (key, value) in &linux.sysctl {
+        write_sysctl(key, value)?;
+    }
+    let slash = Path::new("/");
+    let root = cella_sys::fd::open(slash, libc::O_PATH | libc::O_DIRECTORY, 0).at("open", slash)?;
+    if spec.root.as_ref().is_some_and(|r| r.readonly) {
+        make_readonly(root.as_fd(), Path::new("."), false)?;
+    }
+    for p in &linux.readonly_paths {
+        readonly_path(root.as_fd(), p)?;
+    }
+    if !linux.masked_paths.is_empty() {
+        let null = open_dev_null()?;
+        for p in &linux.masked_paths {
+            mask_path(root.as_fd(), p, &null)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_sysctl(key: &str, value: &str) -> Result<()> {
+    if key.contains("..") || key.starts_with('/') || key.starts_with('.') {
+        return Err(Error::Config(format!("invalid sysctl name {key:?}")));
+    }
+    let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+    let sysdir = Path::new("/proc/sys");
+    let dir = cella_sys::fd::open(sysdir, libc::O_PATH | libc::O_DIRECTORY, 0).at("open", sysdir)?;
+    let rel = path.strip_prefix(sysdir).unwrap_or(&path);
+    let fd = openat2(
+        dir.as_fd(),
+        rel,
+        libc::O_WRONLY | libc::O_TRUNC,
+        0,
+        cella_sys::fd::RESOLVE_BENEATH | cella_sys::fd::RESOLVE_NO_SYMLINKS,
+    )
+    .at("open sysctl", &path)?;
+    cella_sys::fd::write_all_raw(fd.as_raw_fd(), value.as_bytes()).at("write sysctl", &path)
+}
+
+fn make_readonly(root: BorrowedFd<'_>, rel: &Path, recursive: bool) -> Result<()> {
+    let fd = openat2(root, rel, libc::O_PATH, 0, RESOLVE_IN_ROOT).at("open", rel)?;
+    match mount_setattr(fd.as_fd(), recursive, cella_sys::mount::MOUNT_ATTR_RDONLY, 0) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => mount(
+            None,
+            &Target::Fd(fd.as_fd()),
+            None,
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | if recursive { libc::MS_REC } else { 0 },
+            None,
+        )
+        .at("remount read-only", rel),
+        Err(e) => Err(e).at("make read-only", rel),
+    }
+}
+
+fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
+    let rel = in_root(p);
+    let fd = match openat2(root, &rel, libc::O_PATH, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).at("open read-only path", Path::new(p)),
+    };
+    let src = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+    mount(
+        Some(&src),
+        &Target::Fd(fd.as_fd()),
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .at("bind read-only path", Path::new(p))?;
+    make_readonly(root, &rel, true)
+}
+
+/// /dev/null of the container, verified to be the real character device 1:3
+/// before anything is masked with it (a planted symlink or file is refused).
+fn open_dev_null() -> Result<OwnedFd> {
+    let p = Path::new("/dev/null");
+    let fd = cella_sys::fd::open(p, libc::O_PATH | libc::O_NOFOLLOW, 0).at("open", p)?;
+    let st = cella_sys::fd::fstat(fd.as_fd()).at("stat", p)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != cella_sys::fd::makedev(1, 3) {
+        return Err(Error::Config(
+            "/dev/null in the container is not the null device (1:3); refusing to mask with it".into(),
+        ));
+    }
+    Ok(fd)
+}
+
+fn mask_path(root: BorrowedFd<'_>, p: &str, null: &OwnedFd) -> Result<()> {
+    let rel = in_root(p);
+    let fd = match openat2(root, &rel, libc::O_PATH, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) {
+        Ok(fd) => fd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).at("open masked path", Path::new(p)),
+    };
+    let st = cella_sys::fd::fstat(fd.as_fd()).at("stat masked path", Path::new(p))?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        mount(
+            Some(Path::new("tmpfs")),
+            &Target::Fd(fd.as_fd()),
+            Some("tmpfs"),
+            libc::MS_RDONLY,
+            Some("size=0k,mode=000"),
+        )
+        .at("mask directory", Path::new(p))
+    } else {
+        let src = PathBuf::from(format!("/proc/self/fd/{}", null.as_raw_fd()));
+        mount(Some(&src), &Target::Fd(fd.as_fd()), None, libc::MS_BIND, None).at("mask file", Path::new(p))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_root;
+    use std::path::Path;
+
+    #[test]
+    fn destinations_become_relative() {
+        assert_eq!(in_root("/proc"), Path::new("proc"));
+        assert_eq!(in_root("/dev/./pts/"), Path::new("dev/pts"));
+        assert_eq!(in_root("relative/x"), Path::new("relative/x"));
+        assert_eq!(in_root("/"), Path::new(""));
+    }
+}

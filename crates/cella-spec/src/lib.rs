@@ -1,0 +1,18 @@
+//! OCI runtime-spec types as cella reads and writes them.
+//!
+//! These are deliberately lenient where runc is lenient (unknown capability
+//! names parse; unknown fields are ignored) and strict where a mistake would
+//! weaken isolation (validation lives in `cella-runtime`).
+
+pub mod caps;
+pub mod config;
+pub mod defaults;
+pub mod rlimit;
+pub mod signal;
+pub mod state;
+
+pub use config::*;
+pub use state::{State, Status};
+
+/// The OCI runtime-spec version this build implements.
+pub const OCI_VERSION: &str = "1.2.0";

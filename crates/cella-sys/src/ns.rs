@@ -1,0 +1,110 @@
+//! Namespaces: clone3, unshare, setns, hostname.
+
+use crate::{check, check_int, cstr};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+
+pub const CLONE_NEWTIME: u64 = 0x80;
+pub const CLONE_NEWNS: u64 = libc::CLONE_NEWNS as u64;
+pub const CLONE_NEWCGROUP: u64 = libc::CLONE_NEWCGROUP as u64;
+pub const CLONE_NEWUTS: u64 = libc::CLONE_NEWUTS as u64;
+pub const CLONE_NEWIPC: u64 = libc::CLONE_NEWIPC as u64;
+pub const CLONE_NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
+pub const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
+pub const CLONE_NEWNET: u64 = libc::CLONE_NEWNET as u64;
+pub const CLONE_PIDFD: u64 = libc::CLONE_PIDFD as u64;
+
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// What `clone3` returned: in the parent the child's PID, in the child zero.
+pub enum Forked {
+    Parent(libc::pid_t),
+    Child,
+}
+
+/// Forks like `fork(2)` but creates the namespaces in `flags` for the child
+/// at once (`CLONE_NEW*`). The child gets SIGCHLD as exit signal.
+///
+/// The caller must be single-threaded: as after `fork`, only the calling
+/// thread exists in the child.
+pub fn clone3(flags: u64) -> io::Result<Forked> {
+    let mut args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork:
+    // the child runs on a copy of the parent's stack; `args` outlives the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match check(ret)? {
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as libc::pid_t)),
+    }
+}
+
+/// Plain `fork(2)`, for a process that must be single-threaded.
+pub fn fork() -> io::Result<Forked> {
+    clone3(0)
+}
+
+pub fn unshare(flags: u64) -> io::Result<()> {
+    // SAFETY: unshare takes only an integer.
+    check_int(unsafe { libc::unshare(flags as libc::c_int) }).map(drop)
+}
+
+/// Joins the namespace that `fd` refers to (a /proc/PID/ns/* file or a bind mount of one).
+pub fn setns(fd: BorrowedFd<'_>, nstype: u64) -> io::Result<()> {
+    // SAFETY: the fd is borrowed, so it is open for the duration of the call.
+    check_int(unsafe { libc::setns(fd.as_raw_fd(), nstype as libc::c_int) }).map(drop)
+}
+
+pub fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe `name`'s bytes.
+    check_int(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+pub fn setdomainname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe `name`'s bytes.
+    check_int(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+pub fn gethostname() -> io::Result<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is writable for its whole length.
+    check_int(unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) })?;
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
+/// `ioctl(NS_GET_NSTYPE)`: the CLONE_NEW* type of a namespace file.
+pub fn ns_get_type(fd: RawFd) -> io::Result<u64> {
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: NS_GET_NSTYPE takes no argument.
+    let ret = unsafe { libc::ioctl(fd, NS_GET_NSTYPE) };
+    check_int(ret).map(|t| t as u64)
+}
+
+/// Validates a string for `sethostname`-like calls.
+pub fn valid_name(s: &str) -> io::Result<()> {
+    cstr(s).map(drop)
+}

@@ -1,0 +1,310 @@
+//! Process attributes: credentials, prctl, rlimits, signals, waiting, ttys.
+
+use crate::{check_int, cpath};
+use std::io;
+use std::os::fd::RawFd;
+use std::path::Path;
+
+pub fn getpid() -> libc::pid_t {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+pub fn getuid() -> u32 {
+    // SAFETY: getuid cannot fail.
+    unsafe { libc::getuid() }
+}
+
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+pub fn getgid() -> u32 {
+    // SAFETY: getgid cannot fail.
+    unsafe { libc::getgid() }
+}
+
+/// `kill(2)`; signal 0 checks for existence.
+pub fn kill(pid: libc::pid_t, sig: i32) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// How a waited-for child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    /// The shell convention: the exit code, or 128 + the signal number.
+    pub fn shell_code(self) -> i32 {
+        match self {
+            Exit::Code(c) => c,
+            Exit::Signal(s) => 128 + s,
+        }
+    }
+}
+
+fn decode(status: i32) -> Option<Exit> {
+    if libc::WIFEXITED(status) {
+        Some(Exit::Code(libc::WEXITSTATUS(status)))
+    } else if libc::WIFSIGNALED(status) {
+        Some(Exit::Signal(libc::WTERMSIG(status)))
+    } else {
+        None
+    }
+}
+
+/// Waits for `pid` (-1: any child) to end; returns its PID and how it ended.
+pub fn waitpid(pid: libc::pid_t, nohang: bool) -> io::Result<Option<(libc::pid_t, Exit)>> {
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, if nohang { libc::WNOHANG } else { 0 }) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if r == 0 {
+            return Ok(None);
+        }
+        if let Some(exit) = decode(status) {
+            return Ok(Some((r, exit)));
+        }
+    }
+}
+
+/// `_exit(2)`: ends a forked child without running the parent's destructors.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}
+
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) }).map(drop)
+}
+
+/// The child gets `sig` when the parent dies.
+pub fn set_parent_death_signal(sig: i32) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig, 0, 0, 0) }).map(drop)
+}
+
+pub fn set_no_new_privs() -> io::Result<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) }).map(drop)
+}
+
+pub fn set_dumpable(on: bool) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::prctl(libc::PR_SET_DUMPABLE, on as libc::c_ulong, 0, 0, 0) }).map(drop)
+}
+
+pub fn set_keepcaps(on: bool) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, on as libc::c_ulong, 0, 0, 0) }).map(drop)
+}
+
+pub fn set_name(name: &str) {
+    let mut buf = [0u8; 16];
+    let n = name.len().min(15);
+    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
+    // SAFETY: `buf` is a NUL-terminated 16-byte buffer.
+    unsafe { libc::prctl(libc::PR_SET_NAME, buf.as_ptr(), 0, 0, 0) };
+}
+
+pub fn setrlimit(resource: u32, soft: u64, hard: u64) -> io::Result<()> {
+    let lim = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `lim` is valid for the call.
+    check_int(unsafe { libc::setrlimit(resource as _, &lim) }).map(drop)
+}
+
+pub fn getrlimit(resource: u32) -> io::Result<(u64, u64)> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid out-pointer.
+    check_int(unsafe { libc::getrlimit(resource as _, &mut lim) })?;
+    Ok((lim.rlim_cur, lim.rlim_max))
+}
+
+pub fn setgroups(gids: &[u32]) -> io::Result<()> {
+    // SAFETY: pointer and length describe `gids`.
+    check_int(unsafe { libc::setgroups(gids.len(), gids.as_ptr()) }).map(drop)
+}
+
+pub fn setresgid(gid: u32) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::setresgid(gid, gid, gid) }).map(drop)
+}
+
+pub fn setresuid(uid: u32) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::setresuid(uid, uid, uid) }).map(drop)
+}
+
+pub fn umask(mask: u32) {
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(mask) };
+}
+
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: no arguments.
+    check_int(unsafe { libc::setsid() }).map(drop)
+}
+
+pub fn chdir(path: &Path) -> io::Result<()> {
+    let c = cpath(path)?;
+    // SAFETY: valid C string.
+    check_int(unsafe { libc::chdir(c.as_ptr()) }).map(drop)
+}
+
+/// Makes the tty on `fd` the controlling terminal of this session.
+pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument.
+    check_int(unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) }).map(drop)
+}
+
+/// Opens a new pty pair from `ptmx` (a /dev/ptmx path): the master fd and the slave's path.
+pub fn open_pty(ptmx: &Path) -> io::Result<(std::os::fd::OwnedFd, String)> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let c = cpath(ptmx)?;
+    // SAFETY: valid C string.
+    let raw = check_int(unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) })?;
+    // SAFETY: new descriptor from the kernel.
+    let master = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: integer argument on an open pty master.
+    check_int(unsafe { libc::unlockpt(master.as_raw_fd()) })?;
+    let mut buf = [0u8; 64];
+    // SAFETY: the buffer is writable for its length.
+    let r = unsafe { libc::ptsname_r(master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if r != 0 {
+        return Err(io::Error::from_raw_os_error(r));
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    Ok((master, String::from_utf8_lossy(&buf[..end]).into_owned()))
+}
+
+/// The terminal attributes of `fd`, to put back later.
+pub type Termios = libc::termios;
+
+/// Puts the terminal on `fd` in raw mode; returns the old attributes.
+pub fn make_raw(fd: RawFd) -> io::Result<Termios> {
+    // SAFETY: zeroed termios is valid; tcgetattr fills it.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointer.
+    check_int(unsafe { libc::tcgetattr(fd, &mut t) })?;
+    let old = t;
+    // SAFETY: `t` is a valid termios.
+    unsafe { libc::cfmakeraw(&mut t) };
+    // SAFETY: valid termios pointer.
+    check_int(unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) })?;
+    Ok(old)
+}
+
+pub fn restore_termios(fd: RawFd, t: &Termios) {
+    // SAFETY: valid termios pointer.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, t) };
+}
+
+/// Copies the window size of terminal `from` to terminal `to`.
+pub fn copy_winsize(from: RawFd, to: RawFd) {
+    // SAFETY: zeroed winsize is valid; TIOCGWINSZ fills it.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointer / in-pointer for the ioctls.
+    unsafe {
+        if libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(to, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+pub fn isatty(fd: RawFd) -> bool {
+    // SAFETY: integer argument.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+/// Blocks `sigs` in this thread and returns a signalfd that reports them.
+pub fn signalfd_for(sigs: &[i32]) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: zeroed sigset is valid; sigemptyset/sigaddset initialise it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset; the calls only modify it / the mask.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        for &s in sigs {
+            libc::sigaddset(&mut set, s);
+        }
+        check_int(libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()))?;
+    }
+    // SAFETY: `set` is valid; a new fd is returned.
+    let fd = check_int(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) })?;
+    // SAFETY: new descriptor from the kernel.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Reads one signal number from a signalfd.
+pub fn read_signal(fd: RawFd) -> io::Result<i32> {
+    // SAFETY: zeroed siginfo is valid; read fills it.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let n = crate::fd::read_raw(fd, {
+        // SAFETY: viewing the POD struct as bytes for read(2).
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                (&mut info as *mut libc::signalfd_siginfo).cast::<u8>(),
+                std::mem::size_of::<libc::signalfd_siginfo>(),
+            )
+        }
+    })?;
+    if n != std::mem::size_of::<libc::signalfd_siginfo>() {
+        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short signalfd read"));
+    }
+    Ok(info.ssi_signo as i32)
+}
+
+/// Unblocks every signal and resets handlers to default (before exec).
+pub fn reset_signals() {
+    // SAFETY: an empty set unblocks everything; signal() with SIG_DFL is
+    // valid for every catchable signal (errors for others are ignored).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        for s in 1..32 {
+            if s != libc::SIGKILL && s != libc::SIGSTOP {
+                libc::signal(s, libc::SIG_DFL);
+            }
+        }
+    }
+}
+
+/// Joins a new anonymous session keyring named `name` (KEYCTL_JOIN_SESSION_KEYRING).
+pub fn join_session_keyring(name: &str) -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let c = crate::cstr(name)?;
+    // SAFETY: valid C string; integer command.
+    crate::check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c.as_ptr()) }).map(drop)
+}
+
+/// Sets a terminal's window size.
+pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: valid winsize pointer for TIOCSWINSZ.
+    unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
+}

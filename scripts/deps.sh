@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what cella's build and tests use, from Debian's packages, when missing.
+#   busybox-static  root filesystems for test containers
+#   uidmap          newuidmap/newgidmap for rootless id ranges
+#   util-linux      setpriv/unshare/ipcmk used by tests (normally present)
+# Peers for bench/ are installed by the bench scripts themselves.
+set -euo pipefail
+need=()
+[ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || need+=(busybox-static)
+command -v newuidmap >/dev/null || need+=(uidmap)
+command -v setpriv >/dev/null || need+=(util-linux)
+command -v ipcmk >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
