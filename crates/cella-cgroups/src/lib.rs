@@ -13,15 +13,16 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    // Messages carry their cause in the text (one line for runc-style logs),
+    // so the cause is not also chained as `source`.
     #[error("cgroup {op} {path}: {source}")]
     Io {
         op: &'static str,
         path: PathBuf,
-        #[source]
         source: io::Error,
     },
     #[error("reading /proc/self/mountinfo: {0}")]
-    Mountinfo(#[source] io::Error),
+    Mountinfo(io::Error),
     #[error("no cgroup filesystem is mounted (looked in /proc/self/mountinfo)")]
     NoCgroupFs,
     #[error("invalid cgroupsPath {0:?}: it must not contain '..'")]
@@ -145,13 +146,13 @@ impl Cgroup {
 fn create_dir(dir: &Path) -> Result<()> {
     match std::fs::create_dir(dir) {
         Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let parent = dir.parent().ok_or_else(|| io_err("create", dir)(e))?;
             create_dir(parent)?;
             match std::fs::create_dir(dir) {
                 Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(io_err("create", dir)(e)),
             }
         }
@@ -160,21 +161,30 @@ fn create_dir(dir: &Path) -> Result<()> {
     copy_cpuset_from_parent(dir)
 }
 
+/// v1 cpuset refuses tasks while cpuset.cpus or cpuset.mems is empty, and a
+/// new cgroup starts empty: copy the values down, filling an empty parent
+/// first (another create may have made the parent a moment ago).
 fn copy_cpuset_from_parent(dir: &Path) -> Result<()> {
     for file in ["cpuset.cpus", "cpuset.mems"] {
-        let own = dir.join(file);
-        let Ok(cur) = std::fs::read_to_string(&own) else {
-            return Ok(());
-        };
-        if !cur.trim().is_empty() {
-            continue;
-        }
-        let Some(parent) = dir.parent() else { continue };
-        let from = parent.join(file);
-        let val = std::fs::read_to_string(&from).map_err(io_err("read", &from))?;
-        std::fs::write(&own, val.trim()).map_err(io_err("write", &own))?;
+        fill_cpuset_file(dir, file)?;
     }
     Ok(())
+}
+
+fn fill_cpuset_file(dir: &Path, file: &str) -> Result<String> {
+    let own = dir.join(file);
+    let Ok(cur) = std::fs::read_to_string(&own) else {
+        return Ok(String::new());
+    };
+    if !cur.trim().is_empty() {
+        return Ok(cur.trim().to_string());
+    }
+    let Some(parent) = dir.parent() else {
+        return Ok(String::new());
+    };
+    let val = fill_cpuset_file(parent, file)?;
+    std::fs::write(&own, &val).map_err(io_err("write", &own))?;
+    Ok(val)
 }
 
 fn remove_dir_retrying(dir: &Path) -> Result<()> {

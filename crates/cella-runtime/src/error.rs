@@ -3,21 +3,18 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+/// Messages carry their cause in the text (one line, as runc-style JSON logs
+/// and containerd want it), so causes are not also chained as `source`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{op} {}: {source}", path.display())]
     Path {
         op: &'static str,
         path: PathBuf,
-        #[source]
         source: io::Error,
     },
     #[error("{op}: {source}")]
-    Sys {
-        op: String,
-        #[source]
-        source: io::Error,
-    },
+    Sys { op: String, source: io::Error },
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("invalid container id {0:?}: use letters, digits and _+-. only, not starting with '.'")]
@@ -36,8 +33,8 @@ pub enum Error {
     Hook(&'static str, String),
     #[error("container init: {0}")]
     Init(String),
-    #[error(transparent)]
-    Cgroup(#[from] cella_cgroups::Error),
+    #[error("{0}")]
+    Cgroup(cella_cgroups::Error),
     #[error("{0}")]
     Usage(String),
 }
@@ -60,5 +57,11 @@ impl<T> Context<T> for io::Result<T> {
     }
     fn op(self, op: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|source| Error::Sys { op: op(), source })
+    }
+}
+
+impl From<cella_cgroups::Error> for Error {
+    fn from(e: cella_cgroups::Error) -> Self {
+        Error::Cgroup(e)
     }
 }

@@ -58,6 +58,10 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
     }
     let spec = cx.spec;
     let process = spec.process.as_ref().expect("validated");
+    let in_userns = plan.creates(NamespaceKind::User) || plan.joins(NamespaceKind::User);
+    if in_userns {
+        become_namespace_root()?;
+    }
     if !cx.no_new_keyring {
         match cella_sys::process::join_session_keyring(&format!("_ses.{}", cx.id)) {
             Ok(()) => {}
@@ -81,7 +85,6 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
     }
     // Devices and mode bits are created exactly as configured.
     cella_sys::process::umask(0);
-    let in_userns = plan.creates(NamespaceKind::User) || plan.joins(NamespaceKind::User);
     let rcx = crate::rootfs::RootfsContext {
         spec,
         rootfs: cx.rootfs,
@@ -158,6 +161,23 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
     let err = cella_sys::fd::execve(&exe, &argv, &envp);
     let _ = writeln!(std::io::stderr(), "cella-runtime: exec {:?}: {err}", process.args[0]);
     cella_sys::process::exit_now(127)
+}
+
+/// In a user namespace the init still has its host ids, which the namespace
+/// may not map (files it creates would then fail with EOVERFLOW): become the
+/// namespace's root, as runc does, when root is mapped.
+fn become_namespace_root() -> Result<()> {
+    for (what, r) in [
+        ("setgid 0", cella_sys::process::setresgid(0)),
+        ("setuid 0", cella_sys::process::setresuid(0)),
+    ] {
+        match r {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {}
+            Err(e) => return Err(e).op(|| format!("{what} in the user namespace")),
+        }
+    }
+    Ok(())
 }
 
 /// Joins namespaces by path, then creates the new ones (the user namespace

@@ -87,46 +87,67 @@ fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
 }
 
 /// Opens `dest` inside the root, creating it (and missing parents) as a
-/// directory or, with `dir == false`, an empty file.
+/// directory or, with `dir == false`, an empty file. A dangling symlink on the
+/// way is followed inside the root (an absolute target means the rootfs, never
+/// the host) and its target created there.
 pub fn ensure_target(root: BorrowedFd<'_>, dest: &Path, dir: bool) -> Result<OwnedFd> {
     match openat2(root, dest, libc::O_PATH, 0, RESOLVE_IN_ROOT) {
         Ok(fd) => return Ok(fd),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).at("resolve mount target in rootfs", dest),
     }
-    let mut parent =
-        cella_sys::fd::openat(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0).at("open rootfs", dest)?;
-    let comps: Vec<&std::ffi::OsStr> = dest.iter().collect();
-    let mut prefix = PathBuf::new();
-    for (i, c) in comps.iter().enumerate() {
-        prefix.push(c);
-        let last = i + 1 == comps.len();
-        match openat2(root, &prefix, libc::O_PATH, 0, RESOLVE_IN_ROOT) {
-            Ok(fd) => {
-                parent = fd;
-                continue;
+    let mut want = dest.to_path_buf();
+    'restart: for _ in 0..40 {
+        let mut parent =
+            cella_sys::fd::openat(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0).at("open rootfs", dest)?;
+        let comps: Vec<PathBuf> = want.iter().map(PathBuf::from).collect();
+        let mut prefix = PathBuf::new();
+        for (i, c) in comps.iter().enumerate() {
+            prefix.push(c);
+            match openat2(root, &prefix, libc::O_PATH, 0, RESOLVE_IN_ROOT) {
+                Ok(fd) => {
+                    parent = fd;
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).at("resolve in rootfs", &prefix),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).at("resolve in rootfs", &prefix),
-        }
-        if last && !dir {
-            cella_sys::fd::openat(
-                parent.as_fd(),
-                Path::new(c),
-                libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW,
-                0o644,
-            )
-            .at("create mount target file", &prefix)?;
-        } else {
-            match cella_sys::fd::mkdirat(parent.as_fd(), Path::new(c), 0o755) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e).at("create mount target directory", &prefix),
+            if let Ok(target) = cella_sys::fd::readlinkat(parent.as_fd(), c) {
+                // Dangling link: continue the walk at its target, inside the root.
+                let base = if target.is_absolute() {
+                    PathBuf::new()
+                } else {
+                    prefix.parent().unwrap_or(Path::new("")).to_path_buf()
+                };
+                let mut next = base.join(in_root(&target.to_string_lossy()));
+                next.extend(&comps[i + 1..]);
+                want = next;
+                continue 'restart;
             }
+            let last = i + 1 == comps.len();
+            if last && !dir {
+                cella_sys::fd::openat(
+                    parent.as_fd(),
+                    c,
+                    libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW,
+                    0o644,
+                )
+                .at("create mount target file", &prefix)?;
+            } else {
+                match cella_sys::fd::mkdirat(parent.as_fd(), c, 0o755) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e).at("create mount target directory", &prefix),
+                }
+            }
+            parent = openat2(root, &prefix, libc::O_PATH, 0, RESOLVE_IN_ROOT).at("resolve in rootfs", &prefix)?;
         }
-        parent = openat2(root, &prefix, libc::O_PATH, 0, RESOLVE_IN_ROOT).at("resolve in rootfs", &prefix)?;
+        return Ok(parent);
     }
-    Ok(parent)
+    Err(Error::Config(format!(
+        "{}: too many levels of symbolic links",
+        dest.display()
+    )))
 }
 
 /// Re-resolves `dest` after something was mounted there, to get the new mount.

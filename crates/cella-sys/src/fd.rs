@@ -448,3 +448,15 @@ pub fn close_raw(fd: RawFd) {
     // image (it was copied by fork); closing it cannot invalidate safe code.
     unsafe { libc::close(fd) };
 }
+
+/// readlinkat(2): the target of the symlink `name` in `dir`.
+pub fn readlinkat(dir: BorrowedFd<'_>, name: &Path) -> io::Result<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let n = cpath(name)?;
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: valid C string; the buffer is writable for its length.
+    let len = unsafe { libc::readlinkat(dir.as_raw_fd(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    let len = check(len as libc::c_long)? as usize;
+    buf.truncate(len);
+    Ok(std::ffi::OsString::from_vec(buf).into())
+}

@@ -1,0 +1,156 @@
+//! Harness for integration tests: each `Rt` has its own state root, runs the
+//! real binary with output captured in files (a created container's init keeps
+//! the caller's stdio open, so pipes would never close), and on drop
+//! force-deletes every container it made and removes its root, also when the
+//! test failed.
+
+#![allow(dead_code)]
+
+pub use cella_testsupport::{unique, Bundle};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cella-runtime");
+
+pub struct Rt {
+    pub root: PathBuf,
+    out_dir: PathBuf,
+    n: std::cell::Cell<u32>,
+}
+
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "command failed: {self:#?}");
+        self
+    }
+    pub fn failed(self) -> Out {
+        assert_ne!(self.code, 0, "command should have failed: {self:#?}");
+        self
+    }
+}
+
+impl Rt {
+    pub fn new() -> Rt {
+        let root = std::env::temp_dir().join(unique("cella-root"));
+        let out_dir = root.with_extension("out");
+        std::fs::create_dir_all(&out_dir).unwrap();
+        Rt {
+            root,
+            out_dir,
+            n: std::cell::Cell::new(0),
+        }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--root").arg(&self.root).args(args);
+        c
+    }
+
+    /// Runs a command to completion with stdout/stderr in files.
+    pub fn exec_cmd(&self, mut c: Command) -> Out {
+        let i = self.n.get();
+        self.n.set(i + 1);
+        let (o, e) = (
+            self.out_dir.join(format!("{i}.out")),
+            self.out_dir.join(format!("{i}.err")),
+        );
+        c.stdin(Stdio::null())
+            .stdout(std::fs::File::create(&o).unwrap())
+            .stderr(std::fs::File::create(&e).unwrap());
+        let status = c.status().expect("spawn cella-runtime");
+        Out {
+            code: status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(&o).unwrap(),
+            stderr: std::fs::read_to_string(&e).unwrap(),
+        }
+    }
+
+    pub fn exec(&self, args: &[&str]) -> Out {
+        self.exec_cmd(self.cmd(args))
+    }
+
+    /// `run` of a bundle in the foreground.
+    pub fn run(&self, b: &Bundle, id: &str) -> Out {
+        b.write();
+        self.exec(&["run", "--bundle", b.dir.to_str().unwrap(), id])
+    }
+
+    /// `create` of a bundle; the container's later output goes to the files of this call.
+    pub fn create(&self, b: &Bundle, id: &str) -> Out {
+        b.write();
+        self.exec(&["create", "--bundle", b.dir.to_str().unwrap(), id])
+    }
+
+    pub fn state(&self, id: &str) -> serde_json::Value {
+        let o = self.exec(&["state", id]).ok();
+        serde_json::from_str(&o.stdout).unwrap()
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap().to_string()
+    }
+
+    pub fn state_dir(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+}
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            for e in entries.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = self
+                    .cmd(&["delete", "--force", &id])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+        let _ = std::fs::remove_dir_all(&self.out_dir);
+    }
+}
+
+/// A busybox bundle running `sh -c script`.
+pub fn sh(script: &str) -> Bundle {
+    Bundle::busybox(&["sh", "-c", script])
+}
+
+/// Polls `f` for up to 5 s.
+pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}
+
+pub fn pid_alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+}
+
+/// The cgroup directories of a container with the default cgroupsPath.
+pub fn default_cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let layout = cella_cgroups::Layout::detect().unwrap();
+    cella_cgroups::Cgroup::resolve(&layout, &format!("/cella/{id}"))
+        .unwrap()
+        .dirs
+}
+
+pub fn is_root() -> bool {
+    cella_sys::process::geteuid() == 0
+}
