@@ -9,4 +9,14 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -q -- -D warnings
 # Containers are cheap but the machine has 2 cores; 4 test threads keep the
 # suite quick without starving the kernel work each container does.
-cargo test --workspace -q -- --test-threads 4
+# Doc-tests are skipped (there are none); the summed result is the last line.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --lib --bins --tests -- --test-threads 4 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+echo "cella: $passed passed, $failed failed"
+exit "$rc"

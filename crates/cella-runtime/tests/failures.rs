@@ -1,0 +1,150 @@
+//! Every failure says what failed and where, exits non-zero, and leaves no
+//! state directory, cgroup or process behind.
+
+mod common;
+use common::*;
+
+/// No process anywhere still carries this container id on its command line.
+fn no_process_with(id: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().all(|e| {
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        !String::from_utf8_lossy(&cmd).contains(id)
+    })
+}
+
+fn assert_nothing_left(rt: &Rt, id: &str) {
+    assert!(!rt.state_dir(id).exists(), "state directory left");
+    for d in default_cgroup_dirs(id) {
+        assert!(!d.exists(), "{} left", d.display());
+    }
+    assert!(eventually(|| no_process_with(id)), "a process of {id} is still alive");
+    assert!(!std::fs::read_to_string("/proc/self/mountinfo").unwrap().contains(id));
+}
+
+#[test]
+fn missing_rootfs_names_the_path() {
+    let rt = Rt::new();
+    let id = unique("norootfs");
+    let b = sh("true");
+    std::fs::remove_dir_all(b.rootfs()).unwrap();
+    let o = rt.run(&b, &id).failed();
+    assert!(
+        o.stderr.contains("open rootfs") && o.stderr.contains(&b.dir.display().to_string()),
+        "{o:?}"
+    );
+    assert_nothing_left(&rt, &id);
+}
+
+#[test]
+fn broken_config_json_names_the_file() {
+    let rt = Rt::new();
+    let id = unique("badjson");
+    let b = sh("true");
+    std::fs::write(b.dir.join("config.json"), "{ not json").unwrap();
+    let o = rt.exec(&["create", "--bundle", b.dir.to_str().unwrap(), &id]).failed();
+    assert!(o.stderr.contains("config.json"), "{o:?}");
+    assert_nothing_left(&rt, &id);
+}
+
+#[test]
+fn failure_inside_the_init_after_clone_leaves_nothing() {
+    let rt = Rt::new();
+    let id = unique("badmount");
+    let mut b = sh("true");
+    b.spec.mounts.push(cella_spec::Mount {
+        destination: "/data".into(),
+        kind: Some("bind".into()),
+        source: Some("/nonexistent/source/dir".into()),
+        options: vec!["bind".into()],
+    });
+    let o = rt.run(&b, &id).failed();
+    assert!(
+        o.stderr.contains("/data") && o.stderr.contains("/nonexistent/source/dir"),
+        "{o:?}"
+    );
+    assert_nothing_left(&rt, &id);
+}
+
+#[test]
+fn refusals_of_bad_ids_configs_and_states() {
+    let rt = Rt::new();
+    let b = sh("true");
+    b.write();
+    let bundle = b.dir.to_str().unwrap();
+    for bad in ["../escape", ".hidden", "a/b"] {
+        let o = rt.exec(&["create", "--bundle", bundle, bad]).failed();
+        assert!(o.stderr.contains("invalid container id"), "{o:?}");
+    }
+    let id = unique("dup");
+    rt.create(&b, &id).ok();
+    let o = rt.create(&b, &id).failed();
+    assert!(o.stderr.contains("already exists"), "{o:?}");
+    assert_eq!(
+        rt.status(&id),
+        "created",
+        "the failed second create must not disturb the first"
+    );
+
+    let o = rt.exec(&["delete", "no-such-container"]).failed();
+    assert!(o.stderr.contains("does not exist"), "{o:?}");
+    rt.exec(&["delete", "--force", "no-such-container"]).ok();
+    let o = rt.exec(&["kill", &id, "SIGNOPE"]).failed();
+    assert!(o.stderr.contains("SIGNOPE"), "{o:?}");
+
+    let mut b2 = sh("true");
+    b2.spec.linux.as_mut().unwrap().namespaces.retain(|n| n.kind != "uts");
+    let id2 = unique("nouts");
+    let o = rt.create(&b2, &id2).failed();
+    assert!(o.stderr.contains("hostname") && o.stderr.contains("UTS"), "{o:?}");
+    assert_nothing_left(&rt, &id2);
+
+    let mut b3 = sh("true");
+    b3.spec.linux.as_mut().unwrap().seccomp = Some(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}));
+    let id3 = unique("seccomp");
+    let o = rt.create(&b3, &id3).failed();
+    assert!(o.stderr.contains("linux.seccomp"), "{o:?}");
+}
+
+#[test]
+fn json_log_carries_the_error_for_containerd() {
+    let rt = Rt::new();
+    let id = unique("jsonlog");
+    let b = sh("true");
+    std::fs::remove_dir_all(b.rootfs()).unwrap();
+    b.write();
+    let log = b.dir.join("log.json");
+    let o = rt
+        .exec(&[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &id,
+        ])
+        .failed();
+    assert!(
+        o.stderr.contains("open rootfs"),
+        "a person at a terminal sees the error too: {o:?}"
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("open rootfs"));
+    assert!(last["time"].as_str().unwrap().ends_with('Z'));
+}
+
+#[test]
+fn systemd_cgroup_flag_is_a_clear_error() {
+    let rt = Rt::new();
+    let id = unique("systemd");
+    let b = sh("true");
+    b.write();
+    let o = rt
+        .exec(&["--systemd-cgroup", "create", "--bundle", b.dir.to_str().unwrap(), &id])
+        .failed();
+    assert!(o.stderr.contains("systemd cgroup driver"), "{o:?}");
+    assert_nothing_left(&rt, &id);
+}

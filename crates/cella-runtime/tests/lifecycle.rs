@@ -1,0 +1,238 @@
+//! create/start/state/kill/delete transitions, run --keep and --detach,
+//! list, pid files, concurrent creates of one id, console sockets.
+
+mod common;
+use common::*;
+use std::os::fd::{AsFd, AsRawFd};
+
+#[test]
+fn transitions_created_running_stopped_deleted() {
+    let rt = Rt::new();
+    let id = unique("life");
+    let b = sh("sleep 30");
+    let pid_file = b.dir.join("init.pid");
+    b.write();
+    rt.exec(&[
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ])
+    .ok();
+    let st = rt.state(&id);
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["bundle"], b.dir.canonicalize().unwrap().to_str().unwrap());
+    assert!(st["ociVersion"].as_str().unwrap().starts_with("1."));
+    let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(st["pid"], pid);
+    // Before start, the init is the runtime itself, running from a sealed memfd.
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(exe.to_string_lossy().starts_with("/memfd:cella-runtime"), "{exe:?}");
+
+    rt.exec(&["start", &id]).ok();
+    assert_eq!(rt.status(&id), "running");
+    assert!(rt
+        .exec(&["start", &id])
+        .failed()
+        .stderr
+        .contains("only a created container can be started"));
+    let o = rt.exec(&["delete", &id]).failed();
+    assert!(o.stderr.contains("is running") && o.stderr.contains("--force"), "{o:?}");
+
+    // PID 1 ignores SIGTERM without a handler; SIGKILL from outside stops it.
+    rt.exec(&["kill", &id, "SIGKILL"]).ok();
+    assert!(eventually(|| rt.status(&id) == "stopped"));
+    assert_eq!(rt.state(&id)["pid"], 0);
+    let o = rt.exec(&["kill", &id, "9"]).failed();
+    assert!(o.stderr.contains("stopped"), "{o:?}");
+    rt.exec(&["delete", &id]).ok();
+    let o = rt.exec(&["state", &id]).failed();
+    assert!(o.stderr.contains("does not exist"), "{o:?}");
+    assert!(!rt.state_dir(&id).exists());
+    for d in default_cgroup_dirs(&id) {
+        assert!(!d.exists());
+    }
+}
+
+#[test]
+fn delete_of_a_created_container_kills_the_waiting_init() {
+    let rt = Rt::new();
+    let id = unique("delcreated");
+    rt.create(&sh("echo never"), &id).ok();
+    let pid = rt.state(&id)["pid"].as_i64().unwrap() as i32;
+    rt.exec(&["delete", &id]).ok();
+    assert!(eventually(|| !pid_alive(pid)));
+}
+
+#[test]
+fn delete_force_stops_a_running_container_and_its_children() {
+    let rt = Rt::new();
+    let id = unique("force");
+    let b = sh("sleep 100 & sleep 100");
+    b.write();
+    rt.exec(&["run", "--detach", "--bundle", b.dir.to_str().unwrap(), &id])
+        .ok();
+    let pid = rt.state(&id)["pid"].as_i64().unwrap() as i32;
+    rt.exec(&["delete", "--force", &id]).ok();
+    assert!(!pid_alive(pid));
+    for d in default_cgroup_dirs(&id) {
+        assert!(!d.exists());
+    }
+}
+
+#[test]
+fn kill_all_signals_every_process_in_the_cgroup() {
+    let rt = Rt::new();
+    let id = unique("killall");
+    let b = sh("trap 'echo got-term; exit 3' TERM; sleep 100 & wait");
+    b.write();
+    rt.exec(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id]).ok();
+    let cg = default_cgroup_dirs(&id);
+    assert!(eventually(|| std::fs::read_to_string(cg[0].join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .count()
+        == 2));
+    rt.exec(&["kill", "--all", &id, "TERM"]).ok();
+    assert!(eventually(|| rt.status(&id) == "stopped"));
+    rt.exec(&["delete", &id]).ok();
+}
+
+#[test]
+fn run_keep_leaves_a_stopped_container() {
+    let rt = Rt::new();
+    let id = unique("keep");
+    let b = sh("exit 5");
+    b.write();
+    let o = rt.exec(&["run", "--keep", "--bundle", b.dir.to_str().unwrap(), &id]);
+    assert_eq!(o.code, 5);
+    assert_eq!(rt.status(&id), "stopped");
+    rt.exec(&["delete", &id]).ok();
+    assert!(!rt.state_dir(&id).exists());
+}
+
+#[test]
+fn list_table_json_and_quiet() {
+    let rt = Rt::new();
+    let a = unique("lista");
+    let b = unique("listb");
+    rt.create(&sh("true"), &a).ok();
+    rt.create(&sh("true"), &b).ok();
+    let q = rt.exec(&["list", "-q"]).ok();
+    assert_eq!(q.stdout, format!("{a}\n{b}\n"));
+    let t = rt.exec(&["list"]).ok();
+    assert!(t.stdout.starts_with("ID"), "{t:?}");
+    assert!(t.stdout.contains("created"));
+    let j = rt.exec(&["list", "--format", "json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["status"], "created");
+    assert_eq!(v[0]["owner"], "root");
+}
+
+#[test]
+fn concurrent_creates_of_one_id_have_exactly_one_winner() {
+    let rt = Rt::new();
+    let id = unique("race");
+    let b = sh("true");
+    b.write();
+    // Output goes to files: the winner's init keeps its stdio open, so pipes
+    // would never reach end of file.
+    let errs: Vec<std::path::PathBuf> = (0..4).map(|i| b.dir.join(format!("err{i}"))).collect();
+    let children: Vec<_> = errs
+        .iter()
+        .map(|e| {
+            rt.cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(e).unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<bool> = children.into_iter().map(|mut c| c.wait().unwrap().success()).collect();
+    assert_eq!(codes.iter().filter(|&&ok| ok).count(), 1, "{codes:?}");
+    for (ok, e) in codes.iter().zip(&errs) {
+        if !ok {
+            let text = std::fs::read_to_string(e).unwrap();
+            assert!(text.contains("already exists"), "{text}");
+        }
+    }
+    assert_eq!(rt.status(&id), "created");
+}
+
+#[test]
+fn console_socket_receives_the_pty_master() {
+    let rt = Rt::new();
+    let id = unique("tty");
+    let mut b = sh("tty; test -t 0 && test -t 1 && echo is-a-tty; stty size");
+    let p = b.spec.process.as_mut().unwrap();
+    p.terminal = true;
+    p.console_size = Some(cella_spec::ConsoleSize { height: 33, width: 101 });
+    let sock_path = b.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    b.write();
+    let accept = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let (_, fd) = cella_sys::fd::recv_with_fd(conn.as_fd(), &mut buf).unwrap();
+        fd.expect("a pty master")
+    });
+    rt.exec(&[
+        "create",
+        "--bundle",
+        b.dir.to_str().unwrap(),
+        "--console-socket",
+        sock_path.to_str().unwrap(),
+        &id,
+    ])
+    .ok();
+    let master = accept.join().unwrap();
+    rt.exec(&["start", &id]).ok();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 1024];
+    // Read until the container exits (EIO once the slave side is closed).
+    while let Ok(n) = cella_sys::fd::read_raw(master.as_raw_fd(), &mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&out).replace('\r', "");
+    assert_eq!(text, "/dev/pts/0\nis-a-tty\n33 101\n");
+}
+
+#[test]
+fn create_without_console_socket_for_a_terminal_is_refused() {
+    let rt = Rt::new();
+    let id = unique("notty");
+    let mut b = sh("true");
+    b.spec.process.as_mut().unwrap().terminal = true;
+    let o = rt.create(&b, &id).failed();
+    assert!(o.stderr.contains("--console-socket"), "{o:?}");
+    assert!(!rt.state_dir(&id).exists());
+}
+
+#[test]
+fn preserve_fds_passes_exactly_the_listed_descriptors() {
+    let rt = Rt::new();
+    let id = unique("fds");
+    let b = sh("cat <&3; ls -l /proc/self/fd | grep -c /data");
+    let data = b.dir.join("data");
+    std::fs::write(&data, "through fd 3\n").unwrap();
+    b.write();
+    // fd 3 is passed; fd 4 (opened the same way) must not reach the container.
+    let script = format!(
+        "exec 3<{0} 4<{0}; exec {1} --root {2} run --preserve-fds 1 --bundle {3} {id}",
+        data.display(),
+        BIN,
+        rt.root.display(),
+        b.dir.display()
+    );
+    let mut c = std::process::Command::new("sh");
+    c.args(["-c", &script]);
+    let o = rt.exec_cmd(c).ok();
+    assert_eq!(o.stdout, "through fd 3\n1\n", "{o:?}");
+}

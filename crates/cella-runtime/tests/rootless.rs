@@ -1,0 +1,81 @@
+//! The runtime as an unprivileged user: a `spec --rootless` bundle runs with a
+//! user namespace that maps the caller to root. The tests switch to uid 1000
+//! with setpriv(1) when started as root.
+
+mod common;
+use common::*;
+
+const UID: u32 = 1000;
+
+fn as_user(rt: &Rt, args: &[&str]) -> Out {
+    let mut c = std::process::Command::new("setpriv");
+    c.args([
+        &format!("--reuid={UID}"),
+        &format!("--regid={UID}"),
+        "--clear-groups",
+        "--inh-caps=-all",
+        BIN,
+        "--root",
+    ])
+    .arg(&rt.root)
+    .args(args);
+    rt.exec_cmd(c)
+}
+
+fn rootless_bundle(script: &str) -> Bundle {
+    let b = Bundle::busybox_rootless(&["sh", "-c", script], UID, UID);
+    b.write();
+    b
+}
+
+#[test]
+fn rootless_run_maps_the_caller_to_root() {
+    if !is_root() {
+        return;
+    }
+    let rt = Rt::new();
+    let b = rootless_bundle("id -u; cat /proc/self/uid_map /proc/self/gid_map; hostname; echo $$");
+    let o = as_user(&rt, &["run", "--bundle", b.dir.to_str().unwrap(), &unique("rootless")]).ok();
+    let words: Vec<&str> = o.stdout.split_whitespace().collect();
+    assert_eq!(words, ["0", "0", "1000", "1", "0", "1000", "1", "cella", "1"], "{o:?}");
+    assert!(
+        o.stderr.contains("rootless") && o.stderr.contains("cgroup"),
+        "one warning about cgroups: {o:?}"
+    );
+}
+
+#[test]
+fn rootless_create_start_delete() {
+    if !is_root() {
+        return;
+    }
+    let rt = Rt::new();
+    let id = unique("rl-life");
+    let b = rootless_bundle("sleep 30");
+    as_user(&rt, &["create", "--bundle", b.dir.to_str().unwrap(), &id]).ok();
+    as_user(&rt, &["start", &id]).ok();
+    let st = as_user(&rt, &["state", &id]).ok();
+    assert!(st.stdout.contains("\"running\""), "{st:?}");
+    as_user(&rt, &["delete", "--force", &id]).ok();
+    assert!(!rt.state_dir(&id).exists());
+}
+
+#[test]
+fn rootless_spec_command_writes_the_callers_mapping() {
+    if !is_root() {
+        return;
+    }
+    let rt = Rt::new();
+    let dir = std::env::temp_dir().join(unique("rl-spec"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(UID), Some(UID)).unwrap();
+    as_user(&rt, &["spec", "--rootless", "--bundle", dir.to_str().unwrap()]).ok();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(v["linux"]["uidMappings"][0]["hostID"], UID);
+    assert!(v["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["type"] == "user"));
+}
