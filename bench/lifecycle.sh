@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Lifecycle benchmark: `run` of /bin/true in a busybox bundle with the default
+# spec's namespaces, for cella-runtime, runc and crun, alternating, N rounds.
+# Prints medians of wall time and peak RSS (GNU time's %M: the runtime and
+# what it waited for) and the ratios against cella-runtime.
+#
+# All three run inside one private mount namespace where
+# /sys/fs/cgroup/unified is unmounted: crun 1.8 refuses hybrid cgroups, and
+# timing the others in the same namespace keeps the comparison fair.
+#
+#   bench/lifecycle.sh [ROUNDS]      (default 100; root required)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-100}
+[ "$(id -u)" = 0 ] || { echo "bench/lifecycle.sh: run as root" >&2; exit 1; }
+need=()
+for p in runc crun; do command -v $p >/dev/null || need+=($p); done
+[ -x /usr/bin/time ] || need+=(time)
+[ -x /bin/busybox ] || need+=(busybox-static)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+cargo build --release -q -p cella-runtime
+cella="$PWD/target/release/cella-runtime"
+work=$(mktemp -d /tmp/cella-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bundle/rootfs"/{bin,proc,sys,dev,etc,tmp}
+cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
+ln -s busybox "$work/bundle/rootfs/bin/true"
+(cd "$work/bundle" && "$cella" spec)
+python3 - "$work/bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]; c = json.load(open(p))
+c["process"]["terminal"] = False
+c["process"]["args"] = ["/bin/true"]
+c["ociVersion"] = "1.0.2"  # crun 1.8 accepts only 1.0.x
+json.dump(c, open(p, "w"), indent=2)
+PY
+cat > "$work/measure.py" <<'PY'
+import os, statistics, sys, time
+rounds, bundle, cella = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+state = os.path.dirname(bundle)
+runtimes = {
+    "cella-runtime": [cella, "--root", f"{state}/cella-state"],
+    "runc": ["runc", "--root", f"{state}/runc-state"],
+    "crun": ["crun", "--root", f"{state}/crun-state"],
+}
+devnull = os.open(os.devnull, os.O_RDWR)
+rss_file = f"{state}/rss"
+def once(name, i):
+    # Peak RSS as GNU time reports it (%M): a small C parent, so the figure is
+    # the runtime's own (a spawn from Python would report Python's pages).
+    argv = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + runtimes[name] + ["run", "--bundle", bundle, f"bench-{name}-{i}"]
+    t0 = time.perf_counter_ns()
+    pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
+        (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1)])
+    _, status = os.waitpid(pid, 0)
+    ms = (time.perf_counter_ns() - t0) / 1e6
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{name} run failed with status {status}: rerun by hand: {' '.join(argv)}")
+    return ms, int(open(rss_file).read().split()[-1]) / 1024
+res = {n: ([], []) for n in runtimes}
+for name in runtimes:            # warm-up: page cache, first cgroup dirs
+    for i in range(3):
+        once(name, f"warm{i}")
+for i in range(rounds):          # alternate so drift hits every runtime alike
+    for name in runtimes:
+        ms, mb = once(name, i)
+        res[name][0].append(ms); res[name][1].append(mb)
+base_t = statistics.median(res["cella-runtime"][0]); base_m = statistics.median(res["cella-runtime"][1])
+print(f"run of /bin/true, busybox bundle, default spec; {rounds} alternating rounds (medians)")
+print(f"{'runtime':<15}{'wall ms':>9}{'peak RSS MB':>13}{'time vs cella':>15}{'RSS vs cella':>14}")
+for name, (ts, ms) in res.items():
+    t, m = statistics.median(ts), statistics.median(ms)
+    print(f"{name:<15}{t:>9.2f}{m:>13.2f}{t / base_t:>14.2f}x{m / base_m:>13.2f}x")
+PY
+unshare -m --propagation private sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; python3 '$work/measure.py' '$rounds' '$work/bundle' '$cella'"
