@@ -13,13 +13,13 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    // Messages carry their cause in the text (one line for runc-style logs),
-    // so the cause is not also chained as `source`.
-    #[error("cgroup {op} {path}: {source}")]
+    // Messages carry their cause in the text (one line for runc-style logs);
+    // the field is not named `source`, or thiserror would chain it too.
+    #[error("cgroup {op} {path}: {err}")]
     Io {
         op: &'static str,
         path: PathBuf,
-        source: io::Error,
+        err: io::Error,
     },
     #[error("reading /proc/self/mountinfo: {0}")]
     Mountinfo(io::Error),
@@ -32,10 +32,10 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
-    move |source| Error::Io {
+    move |err| Error::Io {
         op,
         path: path.to_path_buf(),
-        source,
+        err,
     }
 }
 

@@ -31,7 +31,7 @@ impl Channel {
         msg.extend_from_slice(payload);
         cella_sys::fd::send_with_fd(self.0.as_fd(), &msg, None).map_err(|e| Error::Sys {
             op: "send on the init channel".into(),
-            source: e,
+            err: e,
         })
     }
 
@@ -40,7 +40,7 @@ impl Channel {
         let mut buf = vec![0u8; 64 * 1024];
         let (n, _) = cella_sys::fd::recv_with_fd(self.0.as_fd(), &mut buf).map_err(|e| Error::Sys {
             op: "receive on the init channel".into(),
-            source: e,
+            err: e,
         })?;
         if n == 0 {
             return Err(Error::Init("the other side of the init channel exited".into()));

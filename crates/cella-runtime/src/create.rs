@@ -267,10 +267,10 @@ fn setup_cgroup(spec: &Spec, id: &str) -> Result<(Option<cella_cgroups::Layout>,
     let cg = cella_cgroups::Cgroup::resolve(&layout, &path)?;
     match cg.create() {
         Ok(()) => Ok((Some(layout), Some(cg))),
-        Err(cella_cgroups::Error::Io { source, .. })
+        Err(cella_cgroups::Error::Io { err, .. })
             if cella_sys::process::geteuid() != 0
                 && matches!(
-                    source.raw_os_error(),
+                    err.raw_os_error(),
                     Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
                 ) =>
         {

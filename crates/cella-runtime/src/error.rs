@@ -4,17 +4,18 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// Messages carry their cause in the text (one line, as runc-style JSON logs
-/// and containerd want it), so causes are not also chained as `source`.
+/// and containerd want it). The cause fields are deliberately not named
+/// `source`: thiserror would chain them and the cause would print twice.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{op} {}: {source}", path.display())]
+    #[error("{op} {}: {err}", path.display())]
     Path {
         op: &'static str,
         path: PathBuf,
-        source: io::Error,
+        err: io::Error,
     },
-    #[error("{op}: {source}")]
-    Sys { op: String, source: io::Error },
+    #[error("{op}: {err}")]
+    Sys { op: String, err: io::Error },
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("invalid container id {0:?}: use letters, digits and _+-. only, not starting with '.'")]
@@ -49,14 +50,14 @@ pub trait Context<T> {
 
 impl<T> Context<T> for io::Result<T> {
     fn at(self, op: &'static str, path: &Path) -> Result<T> {
-        self.map_err(|source| Error::Path {
+        self.map_err(|err| Error::Path {
             op,
             path: path.to_path_buf(),
-            source,
+            err,
         })
     }
     fn op(self, op: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Sys { op: op(), source })
+        self.map_err(|err| Error::Sys { op: op(), err })
     }
 }
 

@@ -67,7 +67,7 @@ pub fn apply_rlimits(p: &Process) -> Result<()> {
             };
             Error::Sys {
                 op: format!("setrlimit {} soft={} hard={}{hint}", r.kind, r.soft, r.hard),
-                source: e,
+                err: e,
             }
         })?;
     }

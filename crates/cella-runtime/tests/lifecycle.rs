@@ -236,3 +236,28 @@ fn preserve_fds_passes_exactly_the_listed_descriptors() {
     let o = rt.exec_cmd(c).ok();
     assert_eq!(o.stdout, "through fd 3\n1\n", "{o:?}");
 }
+
+#[test]
+fn run_in_the_foreground_proxies_the_terminal() {
+    // terminal: true without --console-socket: `run` receives the pty itself
+    // and copies it to its own stdout.
+    let rt = Rt::new();
+    let mut b = sh("tty; test -t 1 && echo is-a-tty; exit 3");
+    b.spec.process.as_mut().unwrap().terminal = true;
+    let o = rt.run(&b, &unique("fgtty"));
+    assert_eq!(o.code, 3, "{o:?}");
+    assert_eq!(o.stdout.replace('\r', ""), "/dev/pts/0\nis-a-tty\n");
+}
+
+#[test]
+fn detached_run_with_a_terminal_needs_a_console_socket() {
+    let rt = Rt::new();
+    let id = unique("dtty");
+    let mut b = sh("true");
+    b.spec.process.as_mut().unwrap().terminal = true;
+    b.write();
+    let o = rt
+        .exec(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id])
+        .failed();
+    assert!(o.stderr.contains("--console-socket"), "{o:?}");
+}

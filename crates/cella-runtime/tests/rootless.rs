@@ -79,3 +79,79 @@ fn rootless_spec_command_writes_the_callers_mapping() {
         .iter()
         .any(|n| n["type"] == "user"));
 }
+
+#[test]
+fn rootless_subuid_ranges_go_through_newuidmap() {
+    // A user with /etc/subuid and /etc/subgid ranges. So as not to change the
+    // machine's files, the test's own passwd/group/subuid/subgid are bound over
+    // /etc in a private mount namespace where newuidmap runs.
+    if !is_root() {
+        return;
+    }
+    let rt = Rt::new();
+    let id = unique("subuid");
+    let mut b = Bundle::busybox_rootless(&["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id"], UID, UID);
+    let ranges = vec![
+        cella_spec::IdMapping {
+            container_id: 0,
+            host_id: UID,
+            size: 1,
+        },
+        cella_spec::IdMapping {
+            container_id: 1,
+            host_id: 300_000,
+            size: 65536,
+        },
+    ];
+    let l = b.spec.linux.as_mut().unwrap();
+    l.uid_mappings = ranges.clone();
+    l.gid_mappings = ranges;
+    b.spec.process.as_mut().unwrap().user.additional_gids = vec![5];
+    b.write();
+    let etc = b.dir.join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap() + &format!("tester:x:{UID}:{UID}::/tmp:/bin/sh\n");
+    let group = std::fs::read_to_string("/etc/group").unwrap() + &format!("tester:x:{UID}:\n");
+    for (name, text) in [
+        ("passwd", passwd),
+        ("group", group),
+        ("subuid", "tester:300000:65536\n".into()),
+        ("subgid", "tester:300000:65536\n".into()),
+    ] {
+        std::fs::write(etc.join(name), text).unwrap();
+    }
+    let binds: String = ["passwd", "group", "subuid", "subgid"]
+        .iter()
+        .map(|f| format!("mount --bind {}/{f} /etc/{f} && ", etc.display()))
+        .collect();
+    let script = format!(
+        "{binds} exec setpriv --reuid={UID} --regid={UID} --clear-groups {BIN} --root {} run --bundle {} {id}",
+        rt.root.display(),
+        b.dir.display()
+    );
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c", &script]);
+    let o = rt.exec_cmd(c).ok();
+    let words: Vec<&str> = o.stdout.split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            "0",
+            "1000",
+            "1",
+            "1",
+            "300000",
+            "65536",
+            "0",
+            "1000",
+            "1",
+            "1",
+            "300000",
+            "65536",
+            "uid=0(root)",
+            "gid=0(root)",
+            "groups=5"
+        ],
+        "{o:?}"
+    );
+}

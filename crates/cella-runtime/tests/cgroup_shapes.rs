@@ -1,0 +1,86 @@
+//! The same runtime on the three cgroup shapes real machines have. This
+//! machine is hybrid; a private mount namespace (unshare -m) gives the
+//! runtime a pure-v1 view (cgroup2 unmounted) or a pure-v2 view (cgroup2
+//! mounted on /sys/fs/cgroup) of the same kernel.
+
+mod common;
+use common::*;
+
+fn run_in_view(prepare: &str, b: &Bundle, rt: &Rt, id: &str) -> Out {
+    b.write();
+    let script = format!(
+        "{prepare} && exec {BIN} --root {} run --bundle {} {id}",
+        rt.root.display(),
+        b.dir.display()
+    );
+    let mut c = std::process::Command::new("unshare");
+    c.args(["-m", "--propagation", "private", "sh", "-c", &script]);
+    rt.exec_cmd(c)
+}
+
+const PURE_V1: &str = "umount /sys/fs/cgroup/unified";
+const PURE_V2: &str =
+    "for m in $(awk '$3 == \"cgroup\" || $3 == \"cgroup2\" {print $2}' /proc/self/mounts); do umount $m; done; \
+    umount /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup";
+
+/// A bundle without a cgroup namespace prints its real cgroup paths.
+fn cgroup_probe() -> Bundle {
+    let mut b = sh("cat /proc/self/cgroup");
+    b.spec.linux.as_mut().unwrap().namespaces.retain(|n| n.kind != "cgroup");
+    b.spec.mounts.retain(|m| m.destination != "/sys/fs/cgroup");
+    b
+}
+
+fn joined(out: &str, id: &str) -> (Vec<String>, Vec<String>) {
+    let suffix = format!("/cella/{id}");
+    out.lines().map(str::to_string).partition(|l| l.ends_with(&suffix))
+}
+
+#[test]
+fn pure_v1_view() {
+    if !std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
+        return; // not a hybrid machine: nothing to take away
+    }
+    let rt = Rt::new();
+    let id = unique("v1");
+    let o = run_in_view(PURE_V1, &cgroup_probe(), &rt, &id).ok();
+    let (inside, outside) = joined(&o.stdout, &id);
+    assert!(inside.iter().any(|l| l.contains(":memory:")), "{o:?}");
+    assert!(
+        inside.iter().all(|l| !l.starts_with("0::")),
+        "v2 must not be joined: {o:?}"
+    );
+    assert!(
+        outside.iter().all(|l| l.starts_with("0::")),
+        "every v1 hierarchy joined: {o:?}"
+    );
+}
+
+#[test]
+fn pure_v2_view() {
+    if !std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
+        return;
+    }
+    let rt = Rt::new();
+    let id = unique("v2");
+    let o = run_in_view(PURE_V2, &cgroup_probe(), &rt, &id).ok();
+    let (inside, _) = joined(&o.stdout, &id);
+    assert_eq!(inside, [format!("0::/cella/{id}")], "{o:?}");
+    // The container's v2 cgroup lived in the v2 tree and is gone again.
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/unified/cella/{id}")).exists());
+}
+
+#[test]
+fn hybrid_joins_every_hierarchy() {
+    let rt = Rt::new();
+    let id = unique("hybrid");
+    let b = sh("sleep 30");
+    b.write();
+    rt.exec(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id]).ok();
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let layout = cella_cgroups::Layout::detect().unwrap();
+    let lines = own.lines().filter(|l| l.ends_with(&format!("/cella/{id}"))).count();
+    assert_eq!(lines, layout.hierarchies.len(), "{own}");
+    rt.exec(&["delete", "--force", &id]).ok();
+}
