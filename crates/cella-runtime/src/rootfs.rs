@@ -150,6 +150,11 @@ pub fn ensure_target(root: BorrowedFd<'_>, dest: &Path, dir: bool) -> Result<Own
     )))
 }
 
+/// A recursive bind mount of `src` onto the inode `target` refers to.
+fn rbind(src: &Path, target: BorrowedFd<'_>) -> std::io::Result<()> {
+    mount(Some(src), &Target::Fd(target), None, libc::MS_BIND | libc::MS_REC, None)
+}
+
 /// Re-resolves `dest` after something was mounted there, to get the new mount.
 fn reopen(root: BorrowedFd<'_>, dest: &Path) -> Result<OwnedFd> {
     openat2(root, dest, libc::O_PATH, 0, RESOLVE_IN_ROOT).at("reopen mount", dest)
@@ -203,14 +208,7 @@ fn mount_entry(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, m: &Mount) -> Resul
             // runc does, bind the host's /sys instead.
             Err(e) if kind == "sysfs" && cx.in_userns && e.raw_os_error() == Some(libc::EPERM) => {
                 let sys = Path::new("/sys");
-                mount(
-                    Some(sys),
-                    &Target::Fd(target.as_fd()),
-                    None,
-                    libc::MS_BIND | libc::MS_REC,
-                    None,
-                )
-                .at("bind /sys (sysfs not mountable in this user namespace)", sys)?;
+                rbind(sys, target.as_fd()).at("bind /sys (sysfs not mountable in this user namespace)", sys)?;
                 let mut ro = opts.clone();
                 ro.recursive = true;
                 apply_bind_attrs(root, &dest, &ro)?;
@@ -344,14 +342,7 @@ fn mount_one_hierarchy(
     let Some(dir) = cx.cgroup.and_then(|c| c.dirs.get(index)) else {
         return Ok(());
     };
-    mount(
-        Some(dir),
-        &Target::Fd(target.as_fd()),
-        None,
-        libc::MS_BIND | libc::MS_REC,
-        None,
-    )
-    .at("bind cgroup", dir)?;
+    rbind(dir, target.as_fd()).at("bind cgroup", dir)?;
     let attrs = mountopts::ms_to_attr(flags);
     if attrs != 0 {
         let top = reopen(root, dest)?;
@@ -532,14 +523,7 @@ fn readonly_path(root: BorrowedFd<'_>, p: &str) -> Result<()> {
         Err(e) => return Err(e).at("open read-only path", Path::new(p)),
     };
     let src = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-    mount(
-        Some(&src),
-        &Target::Fd(fd.as_fd()),
-        None,
-        libc::MS_BIND | libc::MS_REC,
-        None,
-    )
-    .at("bind read-only path", Path::new(p))?;
+    rbind(&src, fd.as_fd()).at("bind read-only path", Path::new(p))?;
     make_readonly(root, &rel, true)
 }
 

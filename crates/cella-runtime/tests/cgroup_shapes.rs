@@ -7,15 +7,7 @@ mod common;
 use common::*;
 
 fn run_in_view(prepare: &str, b: &Bundle, rt: &Rt, id: &str) -> Out {
-    b.write();
-    let script = format!(
-        "{prepare} && exec {BIN} --root {} run --bundle {} {id}",
-        rt.root.display(),
-        b.dir.display()
-    );
-    let mut c = std::process::Command::new("unshare");
-    c.args(["-m", "--propagation", "private", "sh", "-c", &script]);
-    rt.exec_cmd(c)
+    rt.sh(&format!("{prepare} && exec {}", rt.run_line(b, id, "")), true)
 }
 
 const PURE_V1: &str = "umount /sys/fs/cgroup/unified";

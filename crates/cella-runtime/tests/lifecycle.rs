@@ -222,18 +222,11 @@ fn preserve_fds_passes_exactly_the_listed_descriptors() {
     let b = sh("cat <&3; ls -l /proc/self/fd | grep -c /data");
     let data = b.dir.join("data");
     std::fs::write(&data, "through fd 3\n").unwrap();
-    b.write();
     // fd 3 is passed; fd 4 (opened the same way) must not reach the container.
-    let script = format!(
-        "exec 3<{0} 4<{0}; exec {1} --root {2} run --preserve-fds 1 --bundle {3} {id}",
-        data.display(),
-        BIN,
-        rt.root.display(),
-        b.dir.display()
-    );
-    let mut c = std::process::Command::new("sh");
-    c.args(["-c", &script]);
-    let o = rt.exec_cmd(c).ok();
+    let run = rt.run_line(&b, &id, "--preserve-fds 1");
+    let o = rt
+        .sh(&format!("exec 3<{0} 4<{0}; exec {run}", data.display()), false)
+        .ok();
     assert_eq!(o.stdout, "through fd 3\n1\n", "{o:?}");
 }
 

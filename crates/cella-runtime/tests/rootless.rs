@@ -124,14 +124,13 @@ fn rootless_subuid_ranges_go_through_newuidmap() {
         .iter()
         .map(|f| format!("mount --bind {}/{f} /etc/{f} && ", etc.display()))
         .collect();
-    let script = format!(
-        "{binds} exec setpriv --reuid={UID} --regid={UID} --clear-groups {BIN} --root {} run --bundle {} {id}",
-        rt.root.display(),
-        b.dir.display()
-    );
-    let mut c = std::process::Command::new("unshare");
-    c.args(["-m", "--propagation", "private", "sh", "-c", &script]);
-    let o = rt.exec_cmd(c).ok();
+    let run = rt.run_line(&b, &id, "");
+    let o = rt
+        .sh(
+            &format!("{binds} exec setpriv --reuid={UID} --regid={UID} --clear-groups {run}"),
+            true,
+        )
+        .ok();
     let words: Vec<&str> = o.stdout.split_whitespace().collect();
     assert_eq!(
         words,

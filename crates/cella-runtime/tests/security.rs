@@ -33,15 +33,10 @@ fn leaked_host_fds_do_not_reach_the_container() {
     let rt = Rt::new();
     let id = unique("leak");
     let b = sh("ls -l /proc/self/fd | grep -c /sys/fs/cgroup");
-    b.write();
-    let script = format!(
-        "exec 7</sys/fs/cgroup; exec {BIN} --root {} run --bundle {} {id}",
-        rt.root.display(),
-        b.dir.display()
+    let o = rt.sh(
+        &format!("exec 7</sys/fs/cgroup; exec {}", rt.run_line(&b, &id, "")),
+        false,
     );
-    let mut c = std::process::Command::new("sh");
-    c.args(["-c", &script]);
-    let o = rt.exec_cmd(c);
     assert_eq!(o.stdout, "0\n", "{o:?}");
 }
 
@@ -51,15 +46,12 @@ fn cwd_through_a_leaked_fd_is_refused() {
     let id = unique("cwdleak");
     let mut b = sh("pwd; ls");
     b.spec.process.as_mut().unwrap().cwd = "/proc/self/fd/7".into();
-    b.write();
-    let script = format!(
-        "exec 7</sys/fs/cgroup; exec {BIN} --root {} run --bundle {} {id}",
-        rt.root.display(),
-        b.dir.display()
-    );
-    let mut c = std::process::Command::new("sh");
-    c.args(["-c", &script]);
-    let o = rt.exec_cmd(c).failed();
+    let o = rt
+        .sh(
+            &format!("exec 7</sys/fs/cgroup; exec {}", rt.run_line(&b, &id, "")),
+            false,
+        )
+        .failed();
     assert!(o.stderr.contains("outside the container root"), "{o:?}");
     assert!(
         !o.stdout.contains("cpu"),

@@ -89,6 +89,27 @@ impl Rt {
         self.exec(&["create", "--bundle", b.dir.to_str().unwrap(), id])
     }
 
+    /// The shell words that `run` a bundle as `id` with this root, for tests
+    /// that set something up in a shell first (fds, mount namespaces, users).
+    pub fn run_line(&self, b: &Bundle, id: &str, extra: &str) -> String {
+        b.write();
+        format!(
+            "{BIN} --root {} run {extra} --bundle {} {id}",
+            self.root.display(),
+            b.dir.display()
+        )
+    }
+
+    /// Runs `sh -c script`, in a private mount namespace when `private_mounts`.
+    pub fn sh(&self, script: &str, private_mounts: bool) -> Out {
+        let mut c = Command::new(if private_mounts { "unshare" } else { "sh" });
+        if private_mounts {
+            c.args(["-m", "--propagation", "private", "sh"]);
+        }
+        c.args(["-c", script]);
+        self.exec_cmd(c)
+    }
+
     pub fn state(&self, id: &str) -> serde_json::Value {
         let o = self.exec(&["state", id]).ok();
         serde_json::from_str(&o.stdout).unwrap()
