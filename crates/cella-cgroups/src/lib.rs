@@ -4,9 +4,15 @@
 //! one directory per mounted hierarchy (v1 controllers, named v1 hierarchies
 //! such as name=systemd, and the v2 tree), all at the same relative path.
 
+mod apply;
+mod freezer;
 mod hierarchy;
+mod stats;
+
+pub use apply::{blkio_to_io_weight, device_rule_line, shares_to_weight};
 
 pub use hierarchy::{Hierarchy, Layout, Mode};
+use serde::{Deserialize, Serialize};
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -27,6 +33,8 @@ pub enum Error {
     NoCgroupFs,
     #[error("invalid cgroupsPath {0:?}: it must not contain '..'")]
     BadPath(String),
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -39,11 +47,27 @@ fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Err
     }
 }
 
+/// One directory of a container's cgroup, in one hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupDir {
+    pub path: PathBuf,
+    /// The v1 controllers of this hierarchy; empty for the v2 tree.
+    #[serde(default)]
+    pub controllers: Vec<String>,
+    /// Where the hierarchy is mounted (v2 controllers are enabled from here down).
+    pub mountpoint: PathBuf,
+}
+
+impl CgroupDir {
+    pub fn is_v2(&self) -> bool {
+        self.controllers.is_empty()
+    }
+}
+
 /// A container's cgroup: the same relative path in every hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cgroup {
-    /// One directory per hierarchy, e.g. /sys/fs/cgroup/memory/cella/ID.
-    pub dirs: Vec<PathBuf>,
+    pub dirs: Vec<CgroupDir>,
 }
 
 impl Cgroup {
@@ -62,10 +86,31 @@ impl Cgroup {
                 } else {
                     Path::new(h.own.trim_start_matches('/')).join(cgroups_path)
                 };
-                h.mountpoint.join(rel)
+                CgroupDir {
+                    path: h.mountpoint.join(rel),
+                    controllers: h.controllers.clone(),
+                    mountpoint: h.mountpoint.clone(),
+                }
             })
             .collect();
         Ok(Cgroup { dirs })
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.dirs.iter().map(|d| d.path.as_path())
+    }
+
+    /// The directory of the v1 hierarchy that has `controller`.
+    pub fn v1(&self, controller: &str) -> Option<&Path> {
+        self.dirs
+            .iter()
+            .find(|d| d.controllers.iter().any(|c| c == controller))
+            .map(|d| d.path.as_path())
+    }
+
+    /// The v2 directory, if a v2 tree is mounted.
+    pub fn v2(&self) -> Option<&CgroupDir> {
+        self.dirs.iter().find(|d| d.is_v2())
     }
 
     /// Creates every directory (and missing parents). On v1 cpuset, copies
@@ -73,9 +118,10 @@ impl Cgroup {
     /// cpuset refuses tasks. On failure, removes what it created.
     pub fn create(&self) -> Result<()> {
         for (i, dir) in self.dirs.iter().enumerate() {
-            if let Err(e) = create_dir(dir) {
+            let cpuset = dir.controllers.iter().any(|c| c == "cpuset");
+            if let Err(e) = create_dir(&dir.path, cpuset) {
                 for done in &self.dirs[..i] {
-                    let _ = std::fs::remove_dir(done);
+                    let _ = std::fs::remove_dir(&done.path);
                 }
                 return Err(e);
             }
@@ -87,7 +133,7 @@ impl Cgroup {
     pub fn add_pid(&self, pid: i32) -> Result<()> {
         let mut buf = pid.to_string();
         buf.push('\n');
-        for dir in &self.dirs {
+        for dir in self.paths() {
             let p = dir.join("cgroup.procs");
             std::fs::write(&p, &buf).map_err(io_err("join", &p))?;
         }
@@ -97,7 +143,7 @@ impl Cgroup {
     /// Host PIDs of every process in the cgroup (read from the first hierarchy
     /// that exists), sorted.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        for dir in &self.dirs {
+        for dir in self.paths() {
             let p = dir.join("cgroup.procs");
             match std::fs::read_to_string(&p) {
                 Ok(text) => {
@@ -112,11 +158,20 @@ impl Cgroup {
         Ok(Vec::new())
     }
 
-    /// Sends `sig` to every process in the cgroup. Returns how many were signalled.
+    /// Sends `sig` to every process in the cgroup. SIGKILL goes through
+    /// cgroup.kill where the kernel has it (v2, also in a hybrid's v2 tree),
+    /// which cannot miss a process that forks meanwhile.
     pub fn signal_all(&self, sig: i32) -> Result<usize> {
-        let pids = self.pids()?;
+        if sig == libc::SIGKILL {
+            if let Some(v2) = self.v2() {
+                let kill = v2.path.join("cgroup.kill");
+                if std::fs::write(&kill, "1").is_ok() {
+                    return Ok(self.pids()?.len());
+                }
+            }
+        }
         let mut n = 0;
-        for pid in pids {
+        for pid in self.pids()? {
             if cella_sys::process::kill(pid, sig).is_ok() {
                 n += 1;
             }
@@ -128,7 +183,7 @@ impl Cgroup {
     /// reaping exiting tasks (EBUSY). Missing directories are fine. Parents
     /// that `create` made (such as `cella/`) are removed when left empty.
     pub fn remove(&self) -> Result<()> {
-        for dir in &self.dirs {
+        for dir in self.paths() {
             remove_dir_retrying(dir)?;
             if let Some(parent) = dir.parent() {
                 // Best effort: the shared parent stays if other containers use it.
@@ -139,17 +194,17 @@ impl Cgroup {
     }
 
     pub fn exists(&self) -> bool {
-        self.dirs.iter().any(|d| d.is_dir())
+        self.paths().any(|d| d.is_dir())
     }
 }
 
-fn create_dir(dir: &Path) -> Result<()> {
+fn create_dir(dir: &Path, cpuset: bool) -> Result<()> {
     match std::fs::create_dir(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let parent = dir.parent().ok_or_else(|| io_err("create", dir)(e))?;
-            create_dir(parent)?;
+            create_dir(parent, cpuset)?;
             match std::fs::create_dir(dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -158,7 +213,10 @@ fn create_dir(dir: &Path) -> Result<()> {
         }
         Err(e) => return Err(io_err("create", dir)(e)),
     }
-    copy_cpuset_from_parent(dir)
+    if cpuset {
+        copy_cpuset_from_parent(dir)?;
+    }
+    Ok(())
 }
 
 /// v1 cpuset refuses tasks while cpuset.cpus or cpuset.mems is empty, and a
@@ -211,6 +269,26 @@ fn remove_dir_retrying(dir: &Path) -> Result<()> {
     std::fs::remove_dir(dir).map_err(io_err("remove (still busy)", dir))
 }
 
+impl Cgroup {
+    /// Keeps only the hierarchies where this process may create the
+    /// directory (its nearest existing ancestor is writable): for an
+    /// unprivileged caller, the hierarchies delegated to it.
+    pub fn retain_writable(&mut self) {
+        self.dirs.retain(|d| {
+            let mut p = d.path.as_path();
+            loop {
+                if p.exists() {
+                    return cella_sys::fd::writable(p);
+                }
+                match p.parent() {
+                    Some(parent) => p = parent,
+                    None => return false,
+                }
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,10 +306,12 @@ mod tests {
     fn absolute_and_relative_paths() {
         let l = layout();
         let abs = Cgroup::resolve(&l, "/cella/abc").unwrap();
-        assert_eq!(abs.dirs[0], Path::new("/sys/fs/cgroup/memory/cella/abc"));
-        assert_eq!(abs.dirs[1], Path::new("/sys/fs/cgroup/unified/cella/abc"));
+        assert_eq!(abs.dirs[0].path, Path::new("/sys/fs/cgroup/memory/cella/abc"));
+        assert_eq!(abs.dirs[1].path, Path::new("/sys/fs/cgroup/unified/cella/abc"));
+        assert_eq!(abs.v1("memory"), Some(Path::new("/sys/fs/cgroup/memory/cella/abc")));
+        assert!(abs.v2().is_some());
         let rel = Cgroup::resolve(&l, "c1").unwrap();
-        assert_eq!(rel.dirs[0], Path::new("/sys/fs/cgroup/memory/user/shell/c1"));
+        assert_eq!(rel.dirs[0].path, Path::new("/sys/fs/cgroup/memory/user/shell/c1"));
         assert!(Cgroup::resolve(&l, "/a/../../etc").is_err());
     }
 }

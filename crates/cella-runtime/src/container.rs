@@ -33,8 +33,9 @@ pub struct Persisted {
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub hooks: Option<Hooks>,
+    /// The container's cgroup (absent when running without one, e.g. rootless).
     #[serde(default)]
-    pub cgroup_dirs: Vec<PathBuf>,
+    pub cgroup: Option<cella_cgroups::Cgroup>,
     /// Whether the container has its own PID namespace (then killing init ends all).
     #[serde(default)]
     pub own_pid_ns: bool,
@@ -98,6 +99,15 @@ impl StateDir {
 
     pub fn load(&self) -> Result<Persisted> {
         read_persisted(&self.dir)
+    }
+
+    /// The status as the holder of this lock sees it: no create can be in
+    /// progress, so a state without an init is a create that crashed.
+    pub fn status(&self, p: &Persisted) -> Status {
+        if p.pid == 0 {
+            return Status::Stopped;
+        }
+        p.status(&self.dir)
     }
 
     /// Writes state.json atomically (temporary file, then rename).
@@ -179,6 +189,15 @@ impl Persisted {
     }
 
     pub fn status(&self, dir: &Path) -> Status {
+        // pid 0: written before the init exists; a create is running or crashed.
+        // (Callers holding the lock use StateDir::status instead.)
+        if self.pid == 0 {
+            return if is_locked(dir) {
+                Status::Creating
+            } else {
+                Status::Stopped
+            };
+        }
         if !self.init_alive() {
             return Status::Stopped;
         }
@@ -192,11 +211,7 @@ impl Persisted {
     }
 
     fn frozen(&self) -> bool {
-        self.cgroup_dirs.iter().any(|d| {
-            let v1 = std::fs::read_to_string(d.join("freezer.state")).map(|s| s.trim() == "FROZEN");
-            let v2 = std::fs::read_to_string(d.join("cgroup.freeze")).map(|s| s.trim() == "1");
-            v1.unwrap_or(false) || v2.unwrap_or(false)
-        })
+        self.cgroup.as_ref().is_some_and(|c| c.is_frozen())
     }
 
     /// The OCI state document.
@@ -208,12 +223,6 @@ impl Persisted {
             pid: if status == Status::Stopped { 0 } else { self.pid },
             bundle: self.bundle.display().to_string(),
             annotations: self.annotations.clone(),
-        }
-    }
-
-    pub fn cgroup(&self) -> cella_cgroups::Cgroup {
-        cella_cgroups::Cgroup {
-            dirs: self.cgroup_dirs.clone(),
         }
     }
 }

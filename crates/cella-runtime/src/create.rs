@@ -9,8 +9,8 @@ use crate::init::{self, InitContext};
 use crate::nsplan::NsPlan;
 use crate::userns;
 use cella_spec::{NamespaceKind, Spec, Status};
-use cella_sys::ns::{clone3, Forked, CLONE_NEWCGROUP};
-use std::os::fd::OwnedFd;
+use cella_sys::ns::{clone3_into, Forked, CLONE_NEWCGROUP};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 
@@ -94,7 +94,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     let rootfs = std::fs::canonicalize(&rootfs).at("open rootfs", &rootfs)?;
     let plan = NsPlan::from_spec(&spec)?;
     let linux = spec.linux();
-    warn_unenforced(&spec);
 
     let state_dir = StateDir::create(&opts.root, &opts.id)?;
     let mut cleanup = Cleanup {
@@ -109,6 +108,33 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     // cgroup namespace is made (the container then sees its cgroup as /).
     let (layout, cgroup) = setup_cgroup(&spec, &opts.id)?;
     cleanup.cgroup = cgroup.clone();
+    let mut state = Persisted {
+        id: opts.id.clone(),
+        oci_version: spec.oci_version.clone(),
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        pid: 0,
+        pid_start: 0,
+        created: crate::log::rfc3339_now(),
+        owner: cella_sys::process::geteuid(),
+        annotations: spec.annotations.clone(),
+        hooks: spec.hooks.clone(),
+        cgroup: cgroup.clone(),
+        own_pid_ns: plan.creates(NamespaceKind::Pid),
+    };
+    if cgroup.is_some() {
+        // Recorded before anything runs in the cgroup, so that `delete` can
+        // remove it even if this process is killed mid-create.
+        cleanup.state_dir.as_ref().expect("set above").save(&state)?;
+    }
+    // On pure v2 the child is born in its cgroup: no migration to wait for.
+    let into_cgroup = match (&layout, &cgroup) {
+        (Some(l), Some(cg)) if l.mode == cella_cgroups::Mode::V2 && plan.is_simple() => {
+            let dir = &cg.dirs[0].path;
+            Some(cella_sys::fd::open(dir, libc::O_PATH | libc::O_DIRECTORY, 0).at("open cgroup", dir)?)
+        }
+        _ => None,
+    };
 
     let start_path = state_path.join(crate::container::START_SOCKET);
     let listener = UnixListener::bind(&start_path).at("listen on", &start_path)?;
@@ -135,7 +161,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     } else {
         0
     };
-    let child = match clone3(clone_flags).op(|| format!("clone3 with namespace flags {clone_flags:#x}"))? {
+    let child = match clone3_into(clone_flags, into_cgroup.as_ref().map(|f| f.as_fd()))
+        .op(|| format!("clone3 with namespace flags {clone_flags:#x}"))?
+    {
         Forked::Child => {
             drop(chan);
             cella_sys::fd::close_raw(lock_fd);
@@ -167,26 +195,13 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     if plan.is_simple() && new_user {
         userns::write(child, map_writer, &linux.uid_mappings, &linux.gid_mappings)?;
     }
-    if let Some(cg) = &cgroup {
+    if let (Some(cg), None) = (&cgroup, &into_cgroup) {
         cg.add_pid(child)?;
     }
     chan.send(tag::GO, &[])?;
 
     let mut init_pid = child;
-    let mut state = Persisted {
-        id: opts.id.clone(),
-        oci_version: spec.oci_version.clone(),
-        bundle: bundle.clone(),
-        rootfs: rootfs.clone(),
-        pid: init_pid,
-        pid_start: 0,
-        created: crate::log::rfc3339_now(),
-        owner: cella_sys::process::geteuid(),
-        annotations: spec.annotations.clone(),
-        hooks: spec.hooks.clone(),
-        cgroup_dirs: cgroup.as_ref().map(|c| c.dirs.clone()).unwrap_or_default(),
-        own_pid_ns: plan.creates(NamespaceKind::Pid),
-    };
+    state.pid = init_pid;
     loop {
         let (t, payload) = chan.recv().map_err(|e| match e {
             Error::Init(_) => Error::Init("the container init exited during setup".into()),
@@ -249,13 +264,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     Ok(Created { state, console_master })
 }
 
-/// Resolves and creates the container's cgroup. Without permission (a
-/// rootless caller with no delegated cgroup) it warns once and goes on.
+/// Resolves and creates the container's cgroup and applies
+/// `linux.resources`. An unprivileged caller gets the hierarchies delegated
+/// to it; with none, the container runs without a cgroup and one warning
+/// names the limits that were skipped.
 fn setup_cgroup(spec: &Spec, id: &str) -> Result<(Option<cella_cgroups::Layout>, Option<cella_cgroups::Cgroup>)> {
+    let resources = spec.linux().resources.clone().unwrap_or_default();
     let layout = match cella_cgroups::Layout::detect() {
         Ok(l) => l,
         Err(e) => {
-            crate::log::warn(&format!("no cgroups: {e}; the container runs without resource control"));
+            crate::log::warn(&format!("no cgroups ({e}); skipped: {}", resource_fields(&resources)));
             return Ok((None, None));
         }
     };
@@ -264,39 +282,102 @@ fn setup_cgroup(spec: &Spec, id: &str) -> Result<(Option<cella_cgroups::Layout>,
         .cgroups_path
         .clone()
         .unwrap_or_else(|| format!("/cella/{id}"));
-    let cg = cella_cgroups::Cgroup::resolve(&layout, &path)?;
-    match cg.create() {
-        Ok(()) => Ok((Some(layout), Some(cg))),
-        Err(cella_cgroups::Error::Io { err, .. })
-            if cella_sys::process::geteuid() != 0
-                && matches!(
-                    err.raw_os_error(),
-                    Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
-                ) =>
-        {
+    let mut cg = cella_cgroups::Cgroup::resolve(&layout, &path)?;
+    let rootless = cella_sys::process::geteuid() != 0;
+    if rootless {
+        cg.retain_writable();
+        if cg.dirs.is_empty() {
             crate::log::warn(&format!(
-                "rootless: no delegated cgroup at {path:?}; the container runs without cgroup limits"
+                "rootless: no cgroup is delegated to this user at {path:?}; running without cgroup limits; skipped: {}",
+                resource_fields(&resources)
             ));
-            Ok((Some(layout), None))
+            return Ok((Some(layout), None));
         }
-        Err(e) => Err(e.into()),
+    }
+    cg.create()?;
+    let devices = default_device_rules(spec);
+    match cg.apply(&resources, &devices) {
+        Ok(warnings) => {
+            for w in warnings {
+                crate::log::warn(&w);
+            }
+        }
+        Err(e) if rootless => crate::log::warn(&format!("rootless: {e}; that limit was skipped")),
+        Err(e) => {
+            let _ = cg.remove();
+            return Err(e.into());
+        }
+    }
+    Ok((Some(layout), Some(cg)))
+}
+
+/// The resource fields a config sets, for a warning that names them.
+fn resource_fields(r: &cella_spec::Resources) -> String {
+    let mut v = Vec::new();
+    if r.memory.is_some() {
+        v.push("memory");
+    }
+    if r.cpu.is_some() {
+        v.push("cpu");
+    }
+    if r.pids.is_some() {
+        v.push("pids");
+    }
+    if r.block_io.is_some() {
+        v.push("blockIO");
+    }
+    if !r.hugepage_limits.is_empty() {
+        v.push("hugepageLimits");
+    }
+    if r.network.is_some() {
+        v.push("network");
+    }
+    if !r.unified.is_empty() {
+        v.push("unified");
+    }
+    if !r.devices.is_empty() {
+        v.push("devices");
+    }
+    if v.is_empty() {
+        "no limits were configured".into()
+    } else {
+        format!("linux.resources {}", v.join(", "))
     }
 }
 
-fn warn_unenforced(spec: &Spec) {
-    let Some(res) = spec.linux().resources.as_ref().and_then(|r| r.as_object()) else {
-        return;
+/// What the runtime itself lets every container use after the config's own
+/// device rules, as runc does: mknod of anything, the standard character
+/// devices, ptys, tun, and every node listed in linux.devices.
+fn default_device_rules(spec: &Spec) -> Vec<cella_spec::resources::DeviceRule> {
+    use cella_spec::resources::DeviceRule;
+    let rule = |kind: &str, major: i64, minor: i64, access: &str| DeviceRule {
+        allow: true,
+        kind: Some(kind.into()),
+        major: Some(major),
+        minor: Some(minor),
+        access: Some(access.into()),
     };
-    let limited: Vec<&str> = res
-        .iter()
-        .filter(|(k, v)| k.as_str() != "devices" && !v.is_null() && v.as_object().is_none_or(|o| !o.is_empty()))
-        .map(|(k, _)| k.as_str())
-        .collect();
-    if !limited.is_empty() {
-        crate::log::warn(&format!(
-            "linux.resources {limited:?} are not enforced by this version of cella-runtime"
-        ));
+    let mut v = vec![
+        rule("c", -1, -1, "m"),
+        rule("b", -1, -1, "m"),
+        rule("c", 1, 3, "rwm"),
+        rule("c", 1, 5, "rwm"),
+        rule("c", 1, 7, "rwm"),
+        rule("c", 1, 8, "rwm"),
+        rule("c", 1, 9, "rwm"),
+        rule("c", 5, 0, "rwm"),
+        rule("c", 5, 1, "rwm"),
+        rule("c", 5, 2, "rwm"),
+        rule("c", 136, -1, "rwm"),
+        rule("c", 10, 200, "rwm"),
+    ];
+    for d in &spec.linux().devices {
+        let kind = if d.kind == "u" { "c" } else { d.kind.as_str() };
+        if kind == "c" || kind == "b" {
+            v.push(rule(kind, d.major, d.minor, "rwm"));
+        }
     }
+    v
 }
 
 /// Writes the PID atomically (temporary file and rename), as clients poll it.

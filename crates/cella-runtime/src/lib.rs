@@ -7,6 +7,7 @@
 pub mod channel;
 pub mod console;
 pub mod container;
+pub mod control;
 pub mod create;
 pub mod error;
 pub mod features;

@@ -21,7 +21,7 @@ fn wrong(p: &Persisted, status: Status, what: &str) -> Error {
 pub fn start(root: &Path, id: &str) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let p = dir.load()?;
-    let status = p.status(&dir.dir);
+    let status = dir.status(&p);
     if status != Status::Created {
         return Err(wrong(&p, status, "only a created container can be started"));
     }
@@ -71,12 +71,12 @@ pub fn state(root: &Path, id: &str) -> Result<State> {
 pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let p = dir.load()?;
-    let status = p.status(&dir.dir);
+    let status = dir.status(&p);
     if status == Status::Stopped {
         return Err(wrong(&p, status, "there is no process to signal"));
     }
-    if all && !p.cgroup_dirs.is_empty() {
-        p.cgroup().signal_all(sig)?;
+    if let (true, Some(cg)) = (all, &p.cgroup) {
+        cg.signal_all(sig)?;
         return Ok(());
     }
     signal_init(&p, sig)
@@ -101,23 +101,18 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     let p = match dir.load() {
         Ok(p) => p,
-        // A create that crashed before writing its state: nothing runs from it.
-        Err(_) => return dir.remove(),
+        // A create that crashed before it made anything: only the directory.
+        Err(_) if !crate::container::is_locked(&dir.dir) => return dir.remove(),
+        Err(e) => return Err(e),
     };
-    let status = p.status(&dir.dir);
+    let status = dir.status(&p);
     if matches!(status, Status::Running | Status::Paused) && !force {
         return Err(wrong(&p, status, "stop it first or use `delete --force`"));
     }
     if status != Status::Stopped {
         kill_and_wait(&p)?;
     }
-    if !p.cgroup_dirs.is_empty() {
-        let cg = p.cgroup();
-        // Thaw a paused container so that SIGKILL can be delivered.
-        for d in &cg.dirs {
-            let _ = std::fs::write(d.join("freezer.state"), "THAWED");
-            let _ = std::fs::write(d.join("cgroup.freeze"), "0");
-        }
+    if let Some(cg) = &p.cgroup {
         cg.signal_all(libc::SIGKILL)?;
         cg.remove()?;
     }
@@ -139,8 +134,12 @@ fn kill_and_wait(p: &Persisted) -> Result<()> {
     if !p.init_alive() {
         return Ok(());
     }
-    if !p.cgroup_dirs.is_empty() {
-        p.cgroup().signal_all(libc::SIGKILL)?;
+    if let Some(cg) = &p.cgroup {
+        // A frozen task cannot die: thaw first.
+        if cg.is_frozen() {
+            cg.thaw()?;
+        }
+        cg.signal_all(libc::SIGKILL)?;
     }
     cella_sys::fd::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL).op(|| format!("kill pid {}", p.pid))?;
     // The pidfd becomes readable when the process exits; a zombie (its parent

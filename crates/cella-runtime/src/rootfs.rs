@@ -339,7 +339,7 @@ fn mount_one_hierarchy(
         return mount(Some(src), &Target::Fd(target.as_fd()), Some(fstype), flags, data)
             .at("mount cgroup filesystem", dest);
     }
-    let Some(dir) = cx.cgroup.and_then(|c| c.dirs.get(index)) else {
+    let Some(dir) = cx.cgroup.and_then(|c| c.dirs.get(index)).map(|d| d.path.as_path()) else {
         return Ok(());
     };
     rbind(dir, target.as_fd()).at("bind cgroup", dir)?;

@@ -154,3 +154,52 @@ fn rootless_subuid_ranges_go_through_newuidmap() {
         "{o:?}"
     );
 }
+
+#[test]
+fn rootless_uses_a_delegated_cgroup_and_skips_the_rest() {
+    if !is_root() {
+        return;
+    }
+    let layout = cella_cgroups::Layout::detect().unwrap();
+    let Some(pids) = layout
+        .hierarchies
+        .iter()
+        .find(|h| h.controllers.iter().any(|c| c == "pids"))
+    else {
+        return; // no v1 pids hierarchy to delegate on this machine
+    };
+    // Delegate a pids cgroup to the user, as an administrator (or systemd) would.
+    let name = unique("cella-deleg");
+    let deleg = pids.mountpoint.join(&name);
+    std::fs::create_dir(&deleg).unwrap();
+    for p in [deleg.clone(), deleg.join("cgroup.procs"), deleg.join("tasks")] {
+        std::os::unix::fs::chown(&p, Some(UID), Some(UID)).unwrap();
+    }
+    let rt = Rt::new();
+    let mut b = Bundle::busybox_rootless(
+        &[
+            "sh",
+            "-c",
+            "(for i in $(seq 20); do sleep 5 & done; wait) 2>/dev/null; echo rc=$?",
+        ],
+        UID,
+        UID,
+    );
+    let l = b.spec.linux.as_mut().unwrap();
+    l.cgroups_path = Some(format!("/{name}/c"));
+    l.resources = Some(cella_spec::Resources {
+        pids: Some(cella_spec::resources::Pids { limit: 5 }),
+        ..Default::default()
+    });
+    b.write();
+    let o = as_user(&rt, &["run", "--bundle", b.dir.to_str().unwrap(), &unique("deleg")]);
+    let leftover = deleg.join("c").exists();
+    let _ = std::fs::remove_dir(deleg.join("c"));
+    std::fs::remove_dir(&deleg).unwrap();
+    let o = o.ok();
+    assert!(
+        !o.stdout.starts_with("rc=0"),
+        "forks past the delegated pids limit must fail: {o:?}"
+    );
+    assert!(!leftover, "the container's cgroup was not removed");
+}

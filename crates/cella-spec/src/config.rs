@@ -157,9 +157,8 @@ pub struct Linux {
     pub devices: Vec<Device>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cgroups_path: Option<String>,
-    /// Kept as JSON until the cgroup manager consumes it field by field.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub resources: Option<serde_json::Value>,
+    pub resources: Option<crate::Resources>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rootfs_propagation: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

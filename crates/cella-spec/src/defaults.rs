@@ -101,6 +101,15 @@ pub fn default_spec() -> Spec {
                 "/proc/scsi",
             ]),
             readonly_paths: strings(&["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]),
+            // runc's default: no device access but what the runtime allows itself.
+            resources: Some(crate::Resources {
+                devices: vec![crate::resources::DeviceRule {
+                    allow: false,
+                    access: Some("rwm".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -129,6 +138,8 @@ pub fn rootless_spec(uid: u32, gid: u32) -> Spec {
         size: 1,
     }];
     s.mounts.retain(|m| m.destination != "/sys/fs/cgroup");
+    // As runc: no device rules without a delegated devices controller.
+    linux.resources = None;
     for m in &mut s.mounts {
         match m.destination.as_str() {
             "/sys" => {

@@ -7,11 +7,13 @@
 pub mod caps;
 pub mod config;
 pub mod defaults;
+pub mod resources;
 pub mod rlimit;
 pub mod signal;
 pub mod state;
 
 pub use config::*;
+pub use resources::Resources;
 pub use state::{State, Status};
 
 /// The OCI runtime-spec version this build implements.

@@ -460,3 +460,12 @@ pub fn readlinkat(dir: BorrowedFd<'_>, name: &Path) -> io::Result<std::path::Pat
     buf.truncate(len);
     Ok(std::ffi::OsString::from_vec(buf).into())
 }
+
+/// access(path, W_OK) with the real ids: whether this process may write there.
+pub fn writable(path: &Path) -> bool {
+    match cpath(path) {
+        // SAFETY: valid C string; integer mode.
+        Ok(c) => unsafe { libc::access(c.as_ptr(), libc::W_OK) == 0 },
+        Err(_) => false,
+    }
+}

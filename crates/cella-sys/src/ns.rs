@@ -42,9 +42,17 @@ pub enum Forked {
 /// The caller must be single-threaded: as after `fork`, only the calling
 /// thread exists in the child.
 pub fn clone3(flags: u64) -> io::Result<Forked> {
+    clone3_into(flags, None)
+}
+
+/// `clone3` that also places the child in the cgroup v2 directory `cgroup`
+/// (CLONE_INTO_CGROUP): no migration afterwards.
+pub fn clone3_into(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<Forked> {
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let mut args = CloneArgs {
-        flags,
+        flags: flags | if cgroup.is_some() { CLONE_INTO_CGROUP } else { 0 },
         exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.map_or(0, |fd| fd.as_raw_fd() as u64),
         ..Default::default()
     };
     // SAFETY: clone3 without CLONE_VM and without a stack behaves like fork:

@@ -166,10 +166,13 @@ pub fn pid_alive(pid: i32) -> bool {
 
 /// The cgroup directories of a container with the default cgroupsPath.
 pub fn default_cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    default_cgroup(id).dirs.into_iter().map(|d| d.path).collect()
+}
+
+/// The cgroup of a container with the default cgroupsPath.
+pub fn default_cgroup(id: &str) -> cella_cgroups::Cgroup {
     let layout = cella_cgroups::Layout::detect().unwrap();
-    cella_cgroups::Cgroup::resolve(&layout, &format!("/cella/{id}"))
-        .unwrap()
-        .dirs
+    cella_cgroups::Cgroup::resolve(&layout, &format!("/cella/{id}")).unwrap()
 }
 
 pub fn is_root() -> bool {

@@ -1,6 +1,7 @@
 //! cella-runtime: runc's command line over the cella runtime library.
 
 mod args;
+mod update;
 
 use anyhow::{bail, Context, Result};
 use args::Opt;
@@ -21,6 +22,11 @@ commands:
   kill     send a signal to a container's init (or --all its processes)
   delete   delete a container (--force: also a running one)
   list     list containers (--format table|json, -q)
+  pause    freeze every process of a container
+  resume   thaw a paused container
+  ps       host PIDs of a container's processes (--format table|json)
+  update   change resource limits of a running container
+  events   stream stats and OOM events as JSON lines (--stats: once)
   spec     write a default config.json (--rootless, --bundle DIR)
   features print what this build supports, as JSON
 
@@ -172,6 +178,41 @@ fn real_main(argv: &[String]) -> Result<i32> {
             let p = args::parse(rest, &[Opt::value(&["format", "f"]), Opt::flag(&["quiet", "q"])])?;
             list(&root, p.value("format").unwrap_or("table"), p.flag("quiet"))
         }
+        "pause" => {
+            cella_runtime::control::pause(&root, args::parse(rest, &[])?.one_id()?)?;
+            Ok(0)
+        }
+        "resume" => {
+            cella_runtime::control::resume(&root, args::parse(rest, &[])?.one_id()?)?;
+            Ok(0)
+        }
+        "ps" => {
+            let p = args::parse(rest, &[Opt::value(&["format", "f"])])?;
+            let (id, ps_args) = p.positional.split_first().context("ps: a container ID is required")?;
+            let pids = cella_runtime::control::ps(&root, id)?;
+            match p.value("format").unwrap_or("table") {
+                "json" => println!("{}", serde_json::to_string(&pids)?),
+                "table" => print_ps_table(&pids, ps_args)?,
+                other => bail!("ps: --format {other:?}: use table or json"),
+            }
+            Ok(0)
+        }
+        "update" => {
+            let p = args::parse(rest, update::OPTIONS)?;
+            let res = update::resources(&p)?;
+            cella_runtime::control::update(&root, p.one_id()?, &res)?;
+            Ok(0)
+        }
+        "events" => {
+            let p = args::parse(rest, &[Opt::flag(&["stats"]), Opt::value(&["interval"])])?;
+            let interval = match p.value("interval") {
+                Some(d) => update::parse_duration(d)?,
+                None => std::time::Duration::from_secs(5),
+            };
+            let mut out = std::io::stdout().lock();
+            cella_runtime::control::events(&root, p.one_id()?, interval, p.flag("stats"), &mut out)?;
+            Ok(0)
+        }
         "spec" => {
             let p = args::parse(rest, &[Opt::flag(&["rootless"]), Opt::value(&["bundle", "b"])])?;
             let spec = if p.flag("rootless") {
@@ -197,6 +238,41 @@ fn real_main(argv: &[String]) -> Result<i32> {
         }
         other => bail!("unknown command {other:?}: see `cella-runtime --help`"),
     }
+}
+
+/// runc's `ps` table: the host's `ps` output (default `-ef`) limited to
+/// the container's processes.
+fn print_ps_table(pids: &[i32], ps_args: &[String]) -> Result<()> {
+    let args: Vec<&str> = if ps_args.is_empty() {
+        vec!["-ef"]
+    } else {
+        ps_args.iter().map(String::as_str).collect()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("run ps")?;
+    if !out.status.success() {
+        bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or("");
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .context("ps output has no PID column")?;
+    println!("{header}");
+    for l in lines {
+        if l.split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse().ok())
+            .is_some_and(|p: i32| pids.contains(&p))
+        {
+            println!("{l}");
+        }
+    }
+    Ok(())
 }
 
 fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<i32> {
