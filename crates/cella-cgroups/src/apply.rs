@@ -8,6 +8,7 @@
 
 use crate::{io_err, Cgroup, CgroupDir, Error, Result};
 use cella_spec::resources::*;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 /// Where a controller lives for this container.
@@ -375,7 +376,7 @@ impl Cgroup {
     }
 
     /// v1: the devices controller's allow/deny lists, in order after denying
-    /// everything; v2 needs an eBPF program, which cella does not load yet.
+    /// everything; v2: an eBPF device program attached to the v2 directory.
     fn apply_devices(&self, rules: &[DeviceRule], extra: &[DeviceRule], warnings: &mut Vec<String>) -> Result<()> {
         match self.v1("devices") {
             Some(d) => {
@@ -387,12 +388,23 @@ impl Cgroup {
                 Ok(())
             }
             None => {
-                warnings.push(
-                    "linux.resources.devices: cgroup v2 device rules (eBPF) are not enforced by cella yet; \
-                     the container's device access is limited only by the device nodes it has"
-                        .into(),
-                );
-                Ok(())
+                let Some(d) = self.v2() else {
+                    warnings.push(
+                        "linux.resources.devices: no devices controller and no cgroup v2 tree; not enforced".into(),
+                    );
+                    return Ok(());
+                };
+                let all: Vec<DeviceRule> = rules.iter().chain(extra).cloned().collect();
+                let prog = crate::devicefilter::program(&all);
+                let dir = cella_sys::fd::open(&d.path, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                    .map_err(io_err("open", &d.path))?;
+                let fd = cella_sys::bpf::load_cgroup_device_program(&prog).map_err(|e| {
+                    Error::Unsupported(format!(
+                        "linux.resources.devices: loading the cgroup v2 device program failed: {e}"
+                    ))
+                })?;
+                cella_sys::bpf::attach_cgroup_device_program(dir.as_fd(), fd.as_fd())
+                    .map_err(io_err("attach the device program to", &d.path))
             }
         }
     }

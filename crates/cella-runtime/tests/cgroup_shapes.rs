@@ -63,6 +63,31 @@ fn pure_v2_view() {
 }
 
 #[test]
+fn pure_v2_view_enforces_device_rules() {
+    // Without a v1 devices controller the rules become an eBPF program
+    // attached to the container's v2 directory.
+    if !std::path::Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists() {
+        return;
+    }
+    let rt = Rt::new();
+    let id = unique("v2dev");
+    let mut b = sh("head -c 1 /dev/zero | wc -c; cat /dev/probe 2>&1; echo end");
+    // The image's own /dev with a node no rule allows (10:237, loop-control).
+    b.spec.mounts.retain(|m| m.destination != "/dev");
+    let status = std::process::Command::new("mknod")
+        .arg(b.rootfs().join("dev/probe"))
+        .args(["c", "10", "237"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = run_in_view(PURE_V2, &b, &rt, &id).ok();
+    assert!(
+        o.stdout.starts_with("1\n") && o.stdout.contains("not permitted"),
+        "{o:?}"
+    );
+}
+
+#[test]
 fn hybrid_joins_every_hierarchy() {
     let rt = Rt::new();
     let id = unique("hybrid");

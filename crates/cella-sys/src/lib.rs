@@ -4,6 +4,7 @@
 //! `// SAFETY:` line. The wrappers take Rust types, return `io::Result`, and
 //! do no allocation beyond building C strings for paths.
 
+pub mod bpf;
 pub mod caps;
 pub mod fd;
 pub mod mount;
