@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what cella's build and tests use, from Debian's packages, when missing.
+#   libseccomp-dev, pkg-config  the libseccomp crate links against libseccomp
 #   busybox-static  root filesystems for test containers
 #   uidmap          newuidmap/newgidmap for rootless id ranges
 #   util-linux      setpriv/unshare/ipcmk used by tests (normally present)
@@ -8,6 +9,8 @@ set -euo pipefail
 need=()
 [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || need+=(busybox-static)
 command -v newuidmap >/dev/null || need+=(uidmap)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+[ -e /usr/include/seccomp.h ] || need+=(libseccomp-dev)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v ipcmk >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then

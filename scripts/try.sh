@@ -4,6 +4,7 @@
 # Run as root (the rootless path: `cella-runtime spec --rootless`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/deps.sh
 cargo build --release -q -p cella-runtime
 rt="$PWD/target/release/cella-runtime"
 bundle=$(mktemp -d /tmp/cella-try.XXXXXX)

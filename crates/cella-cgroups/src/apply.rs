@@ -296,11 +296,12 @@ impl Cgroup {
                     d.path.clone()
                 }
             };
-            if let Some(cpus) = &c.cpus {
-                write(&dir, "cpuset.cpus", cpus)?;
-            }
-            if let Some(mems) = &c.mems {
-                write(&dir, "cpuset.mems", mems)?;
+            for (value, file, field) in [(&c.cpus, "cpuset.cpus", "cpus"), (&c.mems, "cpuset.mems", "mems")] {
+                if let Some(v) = value {
+                    crate::cpuset::parse(v)
+                        .map_err(|e| Error::Unsupported(format!("linux.resources.cpu.{field} {v:?}: {e}")))?;
+                    write(&dir, file, v)?;
+                }
             }
         }
         Ok(())

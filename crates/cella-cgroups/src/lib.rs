@@ -5,6 +5,7 @@
 //! such as name=systemd, and the v2 tree), all at the same relative path.
 
 mod apply;
+pub mod cpuset;
 pub mod devicefilter;
 mod freezer;
 mod hierarchy;

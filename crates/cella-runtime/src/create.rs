@@ -94,6 +94,31 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     let rootfs = std::fs::canonicalize(&rootfs).at("open rootfs", &rootfs)?;
     let plan = NsPlan::from_spec(&spec)?;
     let linux = spec.linux();
+    // Compiled here, once; the forked init only loads it.
+    let seccomp = match &linux.seccomp {
+        Some(profile) => {
+            let f = cella_seccomp::compile(profile).map_err(|e| Error::Config(e.to_string()))?;
+            for name in &f.unknown_syscalls {
+                crate::log::warn(&format!(
+                    "linux.seccomp: syscall {name:?} is unknown to libseccomp; its rule is skipped"
+                ));
+            }
+            Some(f)
+        }
+        None => None,
+    };
+    // The notify listener is a host path: connect before the init leaves the host's mounts.
+    let seccomp_listener: Option<OwnedFd> = match (
+        &seccomp,
+        linux.seccomp.as_ref().and_then(|p| p.listener_path.as_deref()),
+    ) {
+        (Some(f), Some(path)) if f.notifies => Some(
+            UnixStream::connect(path)
+                .at("connect to the seccomp listener (listenerPath)", Path::new(path))?
+                .into(),
+        ),
+        _ => None,
+    };
 
     let state_dir = StateDir::create(&opts.root, &opts.id)?;
     let mut cleanup = Cleanup {
@@ -182,6 +207,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 cgroup_layout: layout.as_ref(),
                 cgroup: cgroup.as_ref(),
                 setgroups_allowed: !(new_user && map_writer == userns::MapWriter::OwnIdsOnly),
+                seccomp: seccomp.as_ref(),
+                seccomp_listener,
             };
             init::run(cx)
         }
@@ -190,6 +217,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     drop(theirs);
     drop(listener);
     drop(console_sock);
+    drop(seccomp_listener);
     cleanup.pids.push(child);
 
     if plan.is_simple() && new_user {

@@ -21,9 +21,16 @@ pub fn features() -> Value {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false },
-            "seccomp": { "enabled": false },
-            "apparmor": { "enabled": false },
-            "selinux": { "enabled": false },
+            "seccomp": {
+                "enabled": true,
+                "actions": cella_seccomp::ACTIONS,
+                "operators": cella_seccomp::OPERATORS,
+                "archs": cella_seccomp::ARCHES,
+                "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+                "supportedFlags": cella_seccomp::FLAGS
+            },
+            "apparmor": { "enabled": crate::lsm::apparmor_enabled() },
+            "selinux": { "enabled": crate::lsm::selinux_enabled() },
             "intelRdt": { "enabled": false },
             "mountExtensions": { "idmap": { "enabled": false } }
         },

@@ -30,6 +30,10 @@ pub struct InitContext<'a> {
     pub cgroup_layout: Option<&'a cella_cgroups::Layout>,
     pub cgroup: Option<&'a cella_cgroups::Cgroup>,
     pub setgroups_allowed: bool,
+    /// Compiled by the runtime before clone; loaded here.
+    pub seccomp: Option<&'a cella_seccomp::Filter>,
+    /// Connected to linux.seccomp.listenerPath when the profile notifies.
+    pub seccomp_listener: Option<OwnedFd>,
 }
 
 /// The child's entry point.
@@ -97,12 +101,13 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
     let root = crate::rootfs::prepare(&rcx)?;
 
     let hooks = spec.hooks.as_ref();
-    let wants_state = hooks.is_some_and(|h| {
-        !(h.prestart.is_empty()
-            && h.create_runtime.is_empty()
-            && h.create_container.is_empty()
-            && h.start_container.is_empty())
-    });
+    let wants_state = cx.seccomp_listener.is_some()
+        || hooks.is_some_and(|h| {
+            !(h.prestart.is_empty()
+                && h.create_runtime.is_empty()
+                && h.create_container.is_empty()
+                && h.start_container.is_empty())
+        });
     let state_json = if wants_state {
         cx.chan.send(tag::HOOKS, &[])?;
         cx.chan.expect(tag::HOOKS_DONE)?
@@ -131,6 +136,9 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
     }
     if process.no_new_privileges {
         cella_sys::process::set_no_new_privs().op(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
+    } else if let Some(f) = cx.seccomp {
+        // Without no_new_privs, loading needs CAP_SYS_ADMIN: before dropping it.
+        load_seccomp(cx, f, &state_json)?;
     }
     crate::process::apply_credentials(process, &caps, cx.setgroups_allowed)?;
     cella_sys::process::umask(process.user.umask.unwrap_or(0o022));
@@ -156,11 +164,48 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
     for fd in 3..3 + cx.preserve_fds as i32 {
         let _ = cella_sys::fd::set_cloexec(fd, false);
     }
+    if let Err(e) = crate::lsm::apply_exec_labels(process.apparmor_profile.as_deref(), process.selinux_label.as_deref())
+    {
+        let _ = writeln!(std::io::stderr(), "cella-runtime: {e}");
+        cella_sys::process::exit_now(1);
+    }
     let _ = cella_sys::fd::cloexec_from(3 + cx.preserve_fds);
     cella_sys::process::reset_signals();
+    if let (true, Some(f)) = (process.no_new_privileges, cx.seccomp) {
+        // As late as possible: nothing of ours runs under the filter but execve.
+        if let Err(e) = load_seccomp(cx, f, &state_json) {
+            let _ = writeln!(std::io::stderr(), "cella-runtime: {e}");
+            cella_sys::process::exit_now(1);
+        }
+    }
     let err = cella_sys::fd::execve(&exe, &argv, &envp);
     let _ = writeln!(std::io::stderr(), "cella-runtime: exec {:?}: {err}", process.args[0]);
     cella_sys::process::exit_now(127)
+}
+
+/// Loads the filter; with SCMP_ACT_NOTIFY sends the notify fd and the
+/// container process state (OCI `containerProcessState`) to the listener.
+fn load_seccomp(cx: &InitContext<'_>, f: &cella_seccomp::Filter, state_json: &[u8]) -> Result<()> {
+    f.load().map_err(|e| Error::Config(e.to_string()))?;
+    let Some(sock) = &cx.seccomp_listener else {
+        return Ok(());
+    };
+    let fd = f.notify_fd().map_err(|e| Error::Config(e.to_string()))?;
+    let mut state: serde_json::Value = serde_json::from_slice(state_json).unwrap_or_default();
+    state["status"] = "running".into();
+    let profile = cx.spec.linux().seccomp.as_ref().expect("a listener implies a profile");
+    let msg = serde_json::json!({
+        "ociVersion": cella_spec::OCI_VERSION,
+        "fds": ["seccompFd"],
+        "pid": state["pid"].clone(),
+        "metadata": profile.listener_metadata.clone().unwrap_or_default(),
+        "state": state,
+    });
+    use std::os::fd::AsFd;
+    cella_sys::fd::send_with_fd(sock.as_fd(), msg.to_string().as_bytes(), Some(fd))
+        .op(|| "send the seccomp notify fd to listenerPath".into())?;
+    cella_sys::fd::close_raw(fd);
+    Ok(())
 }
 
 /// In a user namespace the init still has its host ids, which the namespace

@@ -16,6 +16,7 @@ pub mod ids;
 mod init;
 pub mod lifecycle;
 pub mod log;
+pub mod lsm;
 pub mod mountopts;
 pub mod nsplan;
 pub mod process;

@@ -47,6 +47,16 @@ pub fn cap_masks(caps: Option<&Capabilities>, kernel_knows: impl Fn(u32) -> bool
     m
 }
 
+impl CapMasks {
+    /// Removes ambient capabilities that are not both inheritable and
+    /// permitted (the kernel refuses to raise those); returns their names.
+    pub fn drop_unraisable_ambient(&mut self) -> Vec<&'static str> {
+        let bad = self.ambient & !(self.inheritable & self.permitted);
+        self.ambient &= !bad;
+        (0..64).filter(|c| bad & (1 << c) != 0).map(cap_name).collect()
+    }
+}
+
 /// Sets every rlimit. Raising a hard limit needs CAP_SYS_RESOURCE; the
 /// error says so.
 pub fn apply_rlimits(p: &Process) -> Result<()> {
@@ -181,6 +191,15 @@ mod tests {
         assert_eq!(m.effective, 1 << 5);
         assert_eq!(m.unknown, ["CAP_FUTURE", "CAP_BPF"]);
         assert_eq!(cap_masks(None, |_| true), CapMasks::default());
+        let amb = Capabilities {
+            inheritable: Some(vec!["CAP_KILL".into()]),
+            permitted: Some(vec!["CAP_KILL".into(), "CAP_CHOWN".into()]),
+            ambient: Some(vec!["CAP_KILL".into(), "CAP_CHOWN".into()]),
+            ..Default::default()
+        };
+        let mut m = cap_masks(Some(&amb), |_| true);
+        assert_eq!(m.drop_unraisable_ambient(), ["CAP_CHOWN"]);
+        assert_eq!(m.ambient, 1 << 5);
     }
 
     #[test]

@@ -195,12 +195,13 @@ fn mount_entry(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, m: &Mount) -> Resul
         apply_bind_attrs(root, &dest, &opts)?;
     } else {
         let src = source.unwrap_or_else(|| PathBuf::from(kind));
+        let data = crate::lsm::with_mount_label(&opts.data, kind, cx.spec.linux().mount_label.as_deref());
         let res = mount(
             Some(&src),
             &Target::Fd(target.as_fd()),
             Some(kind),
             opts.flags,
-            Some(&opts.data).filter(|d| !d.is_empty()).map(|s| s.as_str()),
+            Some(data.as_str()).filter(|d| !d.is_empty()),
         );
         match res {
             Ok(()) => {}

@@ -71,6 +71,12 @@ pub fn validate(spec: &Spec) -> Result<()> {
             "uidMappings/gidMappings need a new user namespace: add {\"type\": \"user\"}",
         ));
     }
+    for (what, maps) in [
+        ("uidMappings", &linux.uid_mappings),
+        ("gidMappings", &linux.gid_mappings),
+    ] {
+        cella_spec::config::check_mappings(maps).map_err(|e| bad(format!("linux.{what}: {e}")))?;
+    }
     if new_user && linux.uid_mappings.is_empty() {
         return Err(bad("a new user namespace needs linux.uidMappings (and gidMappings)"));
     }
@@ -118,29 +124,21 @@ pub fn validate(spec: &Spec) -> Result<()> {
     for m in &spec.mounts {
         crate::mountopts::parse(&m.options).map_err(|e| bad(format!("mount {:?}: {e}", m.destination)))?;
     }
-    if linux.seccomp.is_some() {
-        return Err(bad(
-            "linux.seccomp is not supported yet by cella-runtime; remove it or use runc",
-        ));
-    }
     if linux.intel_rdt.is_some() {
         return Err(bad("linux.intelRdt is not supported by cella-runtime"));
     }
     if linux.personality.is_some() {
         return Err(bad("linux.personality is not supported yet by cella-runtime"));
     }
-    if process.apparmor_profile.as_deref().is_some_and(|p| !p.is_empty()) && !apparmor_enabled() {
+    if process.apparmor_profile.as_deref().is_some_and(|p| !p.is_empty()) && !crate::lsm::apparmor_enabled() {
         return Err(bad(
             "process.apparmorProfile is set but AppArmor is not enabled on this host",
         ));
     }
     let selinux = process.selinux_label.as_deref().is_some_and(|l| !l.is_empty())
         || linux.mount_label.as_deref().is_some_and(|l| !l.is_empty());
-    if selinux && !selinux_enabled() {
+    if selinux && !crate::lsm::selinux_enabled() {
         return Err(bad("an SELinux label is set but SELinux is not enabled on this host"));
-    }
-    if process.apparmor_profile.as_deref().is_some_and(|p| !p.is_empty()) || selinux {
-        return Err(bad("LSM labels are not applied by cella-runtime yet"));
     }
     Ok(())
 }
@@ -173,14 +171,6 @@ fn check_sysctl(key: &str, has: &impl Fn(NamespaceKind) -> bool) -> Result<()> {
         return Err(bad(format!("sysctl {key:?} needs {what} namespace in the config")));
     }
     Ok(())
-}
-
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.starts_with('Y'))
-}
-
-fn selinux_enabled() -> bool {
-    std::path::Path::new("/sys/fs/selinux/enforce").exists()
 }
 
 #[cfg(test)]

@@ -99,10 +99,17 @@ fn refusals_of_bad_ids_configs_and_states() {
     assert_nothing_left(&rt, &id2);
 
     let mut b3 = sh("true");
-    b3.spec.linux.as_mut().unwrap().seccomp = Some(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW"}));
+    b3.spec.linux.as_mut().unwrap().seccomp = Some(cella_spec::seccomp::Seccomp {
+        default_action: "SCMP_ACT_BOGUS".into(),
+        ..Default::default()
+    });
     let id3 = unique("seccomp");
     let o = rt.create(&b3, &id3).failed();
-    assert!(o.stderr.contains("linux.seccomp"), "{o:?}");
+    assert!(
+        o.stderr.contains("linux.seccomp") && o.stderr.contains("SCMP_ACT_BOGUS"),
+        "{o:?}"
+    );
+    assert_nothing_left(&rt, &id3);
 }
 
 #[test]
@@ -147,4 +154,25 @@ fn systemd_cgroup_flag_is_a_clear_error() {
         .failed();
     assert!(o.stderr.contains("systemd cgroup driver"), "{o:?}");
     assert_nothing_left(&rt, &id);
+}
+
+#[test]
+fn lsm_labels_without_the_lsm_are_refused_like_runc() {
+    let rt = Rt::new();
+    if !cella_runtime::lsm::apparmor_enabled() {
+        let id = unique("aa");
+        let mut b = sh("true");
+        b.spec.process.as_mut().unwrap().apparmor_profile = Some("cella-default".into());
+        let o = rt.create(&b, &id).failed();
+        assert!(o.stderr.contains("AppArmor is not enabled"), "{o:?}");
+        assert_nothing_left(&rt, &id);
+    }
+    if !cella_runtime::lsm::selinux_enabled() {
+        let id = unique("se");
+        let mut b = sh("true");
+        b.spec.process.as_mut().unwrap().selinux_label = Some("system_u:system_r:container_t:s0".into());
+        let o = rt.create(&b, &id).failed();
+        assert!(o.stderr.contains("SELinux is not enabled"), "{o:?}");
+        assert_nothing_left(&rt, &id);
+    }
 }

@@ -162,7 +162,7 @@ pub struct Linux {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rootfs_propagation: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub seccomp: Option<serde_json::Value>,
+    pub seccomp: Option<crate::seccomp::Seccomp>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub sysctl: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -194,6 +194,62 @@ pub struct IdMapping {
     #[serde(rename = "hostID")]
     pub host_id: u32,
     pub size: u32,
+}
+
+impl IdMapping {
+    /// Parses `inner:outer:count` (util-linux's --map-users form).
+    pub fn parse(s: &str) -> Result<IdMapping, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let [inner, outer, count] = parts[..] else {
+            return Err(format!("{s:?}: expected inner:outer:count"));
+        };
+        let n = |x: &str, what: &str| {
+            x.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{s:?}: {what} {x:?} is not a number"))
+        };
+        let m = IdMapping {
+            container_id: n(inner, "inner id")?,
+            host_id: n(outer, "outer id")?,
+            size: n(count, "count")?,
+        };
+        m.check()?;
+        Ok(m)
+    }
+
+    /// A mapping must be non-empty and must not run past the 32-bit id space
+    /// (u32::MAX itself is the invalid id).
+    pub fn check(&self) -> Result<(), String> {
+        if self.size == 0 {
+            return Err(format!("mapping {}:{}:0 maps nothing", self.container_id, self.host_id));
+        }
+        for start in [self.container_id, self.host_id] {
+            if u64::from(start) + u64::from(self.size) > u64::from(u32::MAX) {
+                return Err(format!(
+                    "mapping {}:{}:{} runs past the largest id",
+                    self.container_id, self.host_id, self.size
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a list of mappings: each valid, and no two overlapping on either side.
+pub fn check_mappings(maps: &[IdMapping]) -> Result<(), String> {
+    for (i, a) in maps.iter().enumerate() {
+        a.check()?;
+        for b in &maps[i + 1..] {
+            let overlap = |x: u32, y: u32| x < y + b.size && y < x + a.size;
+            if overlap(a.container_id, b.container_id) || overlap(a.host_id, b.host_id) {
+                return Err(format!(
+                    "mappings {}:{}:{} and {}:{}:{} overlap",
+                    a.container_id, a.host_id, a.size, b.container_id, b.host_id, b.size
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -315,6 +371,36 @@ mod tests {
         assert_eq!(caps.bounding.unwrap()[1], "CAP_NOT_A_THING");
         let net = s.linux.as_ref().unwrap().namespaces[1].clone();
         assert_eq!(net.path.as_deref(), Some("/run/netns/x"));
+    }
+
+    #[test]
+    fn id_mappings_parse_and_check() {
+        assert_eq!(
+            IdMapping::parse("0:1000:1").unwrap(),
+            IdMapping {
+                container_id: 0,
+                host_id: 1000,
+                size: 1
+            }
+        );
+        for bad in [
+            "0:1000",
+            "a:1:1",
+            "0:0:0",
+            "0:4294967295:1",
+            "4294967290:0:10",
+            "1:2:3:4",
+        ] {
+            assert!(IdMapping::parse(bad).is_err(), "{bad}");
+        }
+        let m = |c, h, s| IdMapping {
+            container_id: c,
+            host_id: h,
+            size: s,
+        };
+        assert!(check_mappings(&[m(0, 1000, 1), m(1, 100000, 65536)]).is_ok());
+        assert!(check_mappings(&[m(0, 1000, 10), m(5, 200000, 10)]).is_err());
+        assert!(check_mappings(&[m(0, 1000, 10), m(100, 1005, 10)]).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod defaults;
 pub mod resources;
 pub mod rlimit;
+pub mod seccomp;
 pub mod signal;
 pub mod state;
 
