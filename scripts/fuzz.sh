@@ -2,6 +2,8 @@
 # Runs the fuzz targets (cargo fuzz, libFuzzer) for SECONDS each, JOBS at a
 # time, starting from the seed corpus in fuzz/corpus/. Prints one summary line
 # per target: executions, executions per second, and whether it crashed.
+# Seeds are in fuzz/seeds/<target> (committed); what libFuzzer adds goes to
+# fuzz/corpus/<target> (not committed).
 # Crash inputs land in fuzz/artifacts/<target>/; turn each into a regression test.
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET ...]     (default 600 s, all targets)
@@ -22,7 +24,7 @@ logs=$(mktemp -d /tmp/cella-fuzz.XXXXXX)
 run_one() {
   local t=$1
   mkdir -p "fuzz/corpus/$t"
-  cargo fuzz run -O --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- \
+  cargo fuzz run -O --fuzz-dir fuzz "$t" "fuzz/corpus/$t" "fuzz/seeds/$t" -- \
     -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 >"$logs/$t.log" 2>&1
   local rc=$?
   local runs execs
