@@ -65,3 +65,36 @@ impl Channel {
         }
     }
 }
+
+/// Forks the process that will run in a PID or time namespace entered with
+/// setns/unshare (they apply only to children). The intermediate parent
+/// reports the child's host PID over the channel and exits; the child waits
+/// until that report is sent, so that the runtime always learns the PID
+/// before anything the child says. Returns only in the child.
+pub fn fork_reporting_pid(chan: &Channel) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let (r, w) = cella_sys::fd::pipe().map_err(|e| Error::Sys {
+        op: "pipe".into(),
+        err: e,
+    })?;
+    match cella_sys::ns::fork().map_err(|e| Error::Sys {
+        op: "fork into the new namespaces".into(),
+        err: e,
+    })? {
+        cella_sys::ns::Forked::Child => {
+            drop(w);
+            let mut b = [0u8; 1];
+            // One byte: the PID was reported. End of file: the parent died.
+            match cella_sys::fd::read_raw(r.as_raw_fd(), &mut b) {
+                Ok(1) => Ok(()),
+                _ => cella_sys::process::exit_now(1),
+            }
+        }
+        cella_sys::ns::Forked::Parent(pid) => {
+            drop(r);
+            let ok = chan.send(tag::PID, &pid.to_ne_bytes()).is_ok()
+                && cella_sys::fd::write_all_raw(w.as_raw_fd(), b"p").is_ok();
+            cella_sys::process::exit_now(if ok { 0 } else { 1 })
+        }
+    }
+}

@@ -39,6 +39,12 @@ pub struct Persisted {
     /// Whether the container has its own PID namespace (then killing init ends all).
     #[serde(default)]
     pub own_pid_ns: bool,
+    /// The container's process, the base of `exec` (the bundle may be gone by then).
+    #[serde(default)]
+    pub process: Option<cella_spec::Process>,
+    /// The seccomp profile every `exec` process gets too.
+    #[serde(default)]
+    pub seccomp: Option<cella_spec::seccomp::Seccomp>,
 }
 
 /// The default state root: /run/cella for root, $XDG_RUNTIME_DIR/cella otherwise.

@@ -146,6 +146,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         hooks: spec.hooks.clone(),
         cgroup: cgroup.clone(),
         own_pid_ns: plan.creates(NamespaceKind::Pid),
+        process: spec.process.clone(),
+        seccomp: linux.seccomp.clone(),
     };
     if cgroup.is_some() {
         // Recorded before anything runs in the cgroup, so that `delete` can

@@ -6,7 +6,7 @@
 //! channel; the process then exits.
 
 use crate::channel::{tag, Channel};
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use crate::nsplan::NsPlan;
 use cella_spec::{NamespaceKind, Spec};
 use cella_sys::ns::{CLONE_NEWCGROUP, CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER};
@@ -120,92 +120,28 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
     }
     crate::rootfs::enter(root, cx.rootfs, cx.no_pivot)?;
     crate::rootfs::finish(spec)?;
-    if process.terminal {
-        let sock = cx
-            .console
+    let launch = crate::launch::Launch {
+        process,
+        console: cx.console.as_ref(),
+        seccomp: cx.seccomp,
+        seccomp_listener: cx.seccomp_listener.as_ref(),
+        listener_metadata: spec
+            .linux()
+            .seccomp
             .as_ref()
-            .ok_or_else(|| Error::Usage("terminal without a console socket".into()))?;
-        crate::console::setup_in_container(sock, process.console_size)?;
-    }
-    crate::process::apply_rlimits(process)?;
-    let caps = crate::process::cap_masks(process.capabilities.as_ref(), cella_sys::caps::kernel_knows);
-    for name in &caps.unknown {
-        crate::log::warn(&format!(
-            "capability {name:?} is not known to this kernel or to cella; skipped"
-        ));
-    }
-    if process.no_new_privileges {
-        cella_sys::process::set_no_new_privs().op(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
-    } else if let Some(f) = cx.seccomp {
-        // Without no_new_privs, loading needs CAP_SYS_ADMIN: before dropping it.
-        load_seccomp(cx, f, &state_json)?;
-    }
-    crate::process::apply_credentials(process, &caps, cx.setgroups_allowed)?;
-    cella_sys::process::umask(process.user.umask.unwrap_or(0o022));
-    let cwd = Path::new(&process.cwd);
-    cella_sys::process::chdir(cwd).at("chdir to process.cwd", cwd)?;
-    // A cwd reached through a leaked host fd would be outside our root
-    // (CVE-2024-21626): getcwd then fails instead of naming a path.
-    cella_sys::fd::getcwd().op(|| format!("process.cwd {} is outside the container root", process.cwd))?;
-    let exe = crate::process::find_executable(&process.args[0], &process.env)?;
-    let exe = std::ffi::CString::new(exe.as_os_str().as_encoded_bytes()).expect("path has no NUL");
-    let argv = crate::process::c_strings(&process.args, "process.args")?;
-    let envp = crate::process::c_strings(&process.env, "process.env")?;
-
+            .and_then(|p| p.listener_metadata.as_deref()),
+        state_json: &state_json,
+        preserve_fds: cx.preserve_fds,
+        setgroups_allowed: cx.setgroups_allowed,
+    };
+    let ready = launch.prepare()?;
     cx.chan.send(tag::CREATED, &[])?;
     wait_for_start(
         cx,
         hooks.map(|h| h.start_container.as_slice()).unwrap_or(&[]),
         &state_json,
     );
-
-    // Only the preserved fds (3 .. 3+N) survive exec; everything else of ours,
-    // and anything the caller leaked, is closed on exec.
-    for fd in 3..3 + cx.preserve_fds as i32 {
-        let _ = cella_sys::fd::set_cloexec(fd, false);
-    }
-    if let Err(e) = crate::lsm::apply_exec_labels(process.apparmor_profile.as_deref(), process.selinux_label.as_deref())
-    {
-        let _ = writeln!(std::io::stderr(), "cella-runtime: {e}");
-        cella_sys::process::exit_now(1);
-    }
-    let _ = cella_sys::fd::cloexec_from(3 + cx.preserve_fds);
-    cella_sys::process::reset_signals();
-    if let (true, Some(f)) = (process.no_new_privileges, cx.seccomp) {
-        // As late as possible: nothing of ours runs under the filter but execve.
-        if let Err(e) = load_seccomp(cx, f, &state_json) {
-            let _ = writeln!(std::io::stderr(), "cella-runtime: {e}");
-            cella_sys::process::exit_now(1);
-        }
-    }
-    let err = cella_sys::fd::execve(&exe, &argv, &envp);
-    let _ = writeln!(std::io::stderr(), "cella-runtime: exec {:?}: {err}", process.args[0]);
-    cella_sys::process::exit_now(127)
-}
-
-/// Loads the filter; with SCMP_ACT_NOTIFY sends the notify fd and the
-/// container process state (OCI `containerProcessState`) to the listener.
-fn load_seccomp(cx: &InitContext<'_>, f: &cella_seccomp::Filter, state_json: &[u8]) -> Result<()> {
-    f.load().map_err(|e| Error::Config(e.to_string()))?;
-    let Some(sock) = &cx.seccomp_listener else {
-        return Ok(());
-    };
-    let fd = f.notify_fd().map_err(|e| Error::Config(e.to_string()))?;
-    let mut state: serde_json::Value = serde_json::from_slice(state_json).unwrap_or_default();
-    state["status"] = "running".into();
-    let profile = cx.spec.linux().seccomp.as_ref().expect("a listener implies a profile");
-    let msg = serde_json::json!({
-        "ociVersion": cella_spec::OCI_VERSION,
-        "fds": ["seccompFd"],
-        "pid": state["pid"].clone(),
-        "metadata": profile.listener_metadata.clone().unwrap_or_default(),
-        "state": state,
-    });
-    use std::os::fd::AsFd;
-    cella_sys::fd::send_with_fd(sock.as_fd(), msg.to_string().as_bytes(), Some(fd))
-        .op(|| "send the seccomp notify fd to listenerPath".into())?;
-    cella_sys::fd::close_raw(fd);
-    Ok(())
+    launch.exec(ready)
 }
 
 /// In a user namespace the init still has its host ids, which the namespace
@@ -247,17 +183,7 @@ fn enter_namespaces_slow(cx: &InitContext<'_>) -> Result<()> {
         cx.chan.send(tag::PID, &cella_sys::process::getpid().to_ne_bytes())?;
         return Ok(());
     }
-    match cella_sys::ns::fork().op(|| "fork the container init".into())? {
-        cella_sys::ns::Forked::Child => Ok(()),
-        cella_sys::ns::Forked::Parent(pid) => {
-            let code = if cx.chan.send(tag::PID, &pid.to_ne_bytes()).is_ok() {
-                0
-            } else {
-                1
-            };
-            cella_sys::process::exit_now(code)
-        }
-    }
+    crate::channel::fork_reporting_pid(&cx.chan)
 }
 
 /// Blocks until `start` connects to the start socket, runs the

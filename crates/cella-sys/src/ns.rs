@@ -116,3 +116,10 @@ pub fn ns_get_type(fd: RawFd) -> io::Result<u64> {
 pub fn valid_name(s: &str) -> io::Result<()> {
     cstr(s).map(drop)
 }
+
+/// setns(2) with a pidfd: enters every namespace in `flags` of that process
+/// at once (Linux 5.8+), the user namespace first as the kernel orders it.
+pub fn setns_pidfd(pidfd: BorrowedFd<'_>, flags: u64) -> io::Result<()> {
+    // SAFETY: the fd is borrowed for the call; flags is an integer.
+    check_int(unsafe { libc::setns(pidfd.as_raw_fd(), flags as libc::c_int) }).map(drop)
+}

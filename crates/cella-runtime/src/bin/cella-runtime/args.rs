@@ -39,6 +39,14 @@ impl Parsed {
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
     }
+    /// Every value of a repeatable option, in order.
+    pub fn values(&self, name: &str) -> Vec<&str> {
+        self.values
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
     pub fn flag(&self, name: &str) -> bool {
         self.value(name) == Some("true")
     }

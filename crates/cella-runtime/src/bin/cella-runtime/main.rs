@@ -1,6 +1,9 @@
 //! cella-runtime: runc's command line over the cella runtime library.
 
 mod args;
+mod exec;
+mod run;
+mod supervise;
 mod update;
 
 use anyhow::{bail, Context, Result};
@@ -17,6 +20,7 @@ An OCI runtime with runc's command line.
 commands:
   create   create a container from a bundle; it waits for `start`
   start    run the process of a created container
+  exec     run a new process in a running container (-d, -t, --process FILE, -e, -u, --cwd, --cap)
   run      create and start a container (waits for it unless --detach)
   state    print a container's OCI state as JSON
   kill     send a signal to a container's init (or --all its processes)
@@ -145,6 +149,11 @@ fn real_main(argv: &[String]) -> Result<i32> {
             } else {
                 run::run(&opts, p.flag("detach"), p.flag("keep"))
             }
+        }
+        "exec" => {
+            // Runs from a sealed memfd copy: the classic moment for CVE-2019-5736.
+            cella_runtime::selfexe::ensure_sealed()?;
+            exec::exec(&root, rest)
         }
         "start" => {
             let p = args::parse(rest, &[])?;
@@ -313,76 +322,4 @@ fn list(root: &std::path::Path, format: &str, quiet: bool) -> Result<i32> {
         other => bail!("list: --format {other:?}: use table or json"),
     }
     Ok(0)
-}
-
-mod run {
-    //! `run`: create + start, then (unless detached) wait for the container,
-    //! forwarding signals and proxying a terminal, and delete it afterwards.
-
-    use anyhow::Result;
-    use cella_runtime::create::{create, CreateOptions};
-    use cella_runtime::lifecycle;
-    use cella_sys::process::{waitpid, Exit};
-
-    const FORWARDED: [i32; 8] = [
-        libc::SIGHUP,
-        libc::SIGINT,
-        libc::SIGQUIT,
-        libc::SIGTERM,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGWINCH,
-        libc::SIGCHLD,
-    ];
-
-    pub fn run(opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
-        if detach {
-            create(opts)?;
-            start_or_remove(opts)?;
-            return Ok(0);
-        }
-        // Signals are blocked before the init is cloned (it unblocks them
-        // before exec) and read from a signalfd.
-        cella_sys::process::set_child_subreaper()?;
-        let sigfd = cella_sys::process::signalfd_for(&FORWARDED)?;
-        let created = create(opts)?;
-        start_or_remove(opts)?;
-        let pid = created.state.pid;
-        let forward = |sig: i32| {
-            if sig != libc::SIGCHLD {
-                let _ = cella_sys::process::kill(pid, sig);
-            }
-        };
-        if let Some(master) = &created.console_master {
-            cella_runtime::console::proxy(master, &sigfd, forward)?;
-        }
-        let exit = wait_for(pid, &sigfd, forward)?;
-        if !keep {
-            lifecycle::delete(&opts.root, &opts.id, true)?;
-        }
-        Ok(exit.shell_code())
-    }
-
-    fn start_or_remove(opts: &CreateOptions) -> Result<()> {
-        if let Err(e) = lifecycle::start(&opts.root, &opts.id) {
-            let _ = lifecycle::delete(&opts.root, &opts.id, true);
-            return Err(e.into());
-        }
-        Ok(())
-    }
-
-    /// Reaps children until the init is among them.
-    fn wait_for(pid: i32, sigfd: &std::os::fd::OwnedFd, mut forward: impl FnMut(i32)) -> Result<Exit> {
-        use std::os::fd::{AsFd, AsRawFd};
-        loop {
-            while let Some((who, exit)) = waitpid(-1, true)? {
-                if who == pid {
-                    return Ok(exit);
-                }
-            }
-            cella_sys::fd::poll_readable(sigfd.as_fd(), -1)?;
-            let sig = cella_sys::process::read_signal(sigfd.as_raw_fd())?;
-            forward(sig);
-        }
-    }
 }

@@ -1,0 +1,131 @@
+//! The last steps before execve, shared by the container's init and by
+//! `exec`: terminal, rlimits, no_new_privs, seccomp, credentials and
+//! capabilities, cwd, labels, the close-on-exec sweep.
+
+use crate::error::{Context, Error, Result};
+use cella_spec::Process;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+pub struct Launch<'a> {
+    pub process: &'a Process,
+    /// The console socket, when process.terminal.
+    pub console: Option<&'a OwnedFd>,
+    /// Compiled by the runtime before forking; loaded here.
+    pub seccomp: Option<&'a cella_seccomp::Filter>,
+    /// Connected to linux.seccomp.listenerPath when the profile notifies.
+    pub seccomp_listener: Option<&'a OwnedFd>,
+    pub listener_metadata: Option<&'a str>,
+    /// The OCI state, for the seccomp listener.
+    pub state_json: &'a [u8],
+    pub preserve_fds: u32,
+    pub setgroups_allowed: bool,
+}
+
+/// Everything execve needs, resolved before the point of no return.
+pub struct Ready {
+    exe: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+impl Launch<'_> {
+    /// Sets up the process up to (not including) execve. Errors here can
+    /// still be reported to the runtime.
+    pub fn prepare(&self) -> Result<Ready> {
+        let process = self.process;
+        if process.terminal {
+            let sock = self
+                .console
+                .ok_or_else(|| Error::Usage("terminal without a console socket".into()))?;
+            crate::console::setup_in_container(sock, process.console_size)?;
+        }
+        crate::process::apply_rlimits(process)?;
+        let mut caps = crate::process::cap_masks(process.capabilities.as_ref(), cella_sys::caps::kernel_knows);
+        for name in &caps.unknown {
+            crate::log::warn(&format!(
+                "capability {name:?} is not known to this kernel or to cella; skipped"
+            ));
+        }
+        for name in caps.drop_unraisable_ambient() {
+            crate::log::warn(&format!(
+                "ambient capability {name} is not both inheritable and permitted; the kernel refuses it, so it is skipped"
+            ));
+        }
+        if process.no_new_privileges {
+            cella_sys::process::set_no_new_privs().op(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
+        } else if let Some(f) = self.seccomp {
+            // Without no_new_privs, loading needs CAP_SYS_ADMIN: before dropping it.
+            self.load_seccomp(f)?;
+        }
+        crate::process::apply_credentials(process, &caps, self.setgroups_allowed)?;
+        cella_sys::process::umask(process.user.umask.unwrap_or(0o022));
+        let cwd = Path::new(&process.cwd);
+        cella_sys::process::chdir(cwd).at("chdir to process.cwd", cwd)?;
+        // A cwd reached through a leaked host fd would be outside our root
+        // (CVE-2024-21626): getcwd then fails instead of naming a path.
+        cella_sys::fd::getcwd().op(|| format!("process.cwd {} is outside the container root", process.cwd))?;
+        let exe = crate::process::find_executable(&process.args[0], &process.env)?;
+        Ok(Ready {
+            exe: CString::new(exe.as_os_str().as_encoded_bytes()).expect("path has no NUL"),
+            argv: crate::process::c_strings(&process.args, "process.args")?,
+            envp: crate::process::c_strings(&process.env, "process.env")?,
+        })
+    }
+
+    /// The point of no return: labels, fd sweep, late seccomp, execve.
+    /// Failures go to stderr (the process's own) and end the process.
+    pub fn exec(&self, r: Ready) -> ! {
+        let process = self.process;
+        // Only the preserved fds (3 .. 3+N) survive exec; everything else of
+        // ours, and anything the caller leaked, is closed on exec.
+        for fd in 3..3 + self.preserve_fds as i32 {
+            let _ = cella_sys::fd::set_cloexec(fd, false);
+        }
+        let fail = |e: Error| -> ! {
+            let _ = writeln!(std::io::stderr(), "cella-runtime: {e}");
+            cella_sys::process::exit_now(1)
+        };
+        if let Err(e) =
+            crate::lsm::apply_exec_labels(process.apparmor_profile.as_deref(), process.selinux_label.as_deref())
+        {
+            fail(e);
+        }
+        let _ = cella_sys::fd::cloexec_from(3 + self.preserve_fds);
+        cella_sys::process::reset_signals();
+        if let (true, Some(f)) = (process.no_new_privileges, self.seccomp) {
+            // As late as possible: nothing of ours runs under the filter but execve.
+            if let Err(e) = self.load_seccomp(f) {
+                fail(e);
+            }
+        }
+        let err = cella_sys::fd::execve(&r.exe, &r.argv, &r.envp);
+        let _ = writeln!(std::io::stderr(), "cella-runtime: exec {:?}: {err}", process.args[0]);
+        cella_sys::process::exit_now(127)
+    }
+
+    /// Loads the filter; with SCMP_ACT_NOTIFY sends the notify fd and the
+    /// container process state (OCI `containerProcessState`) to the listener.
+    fn load_seccomp(&self, f: &cella_seccomp::Filter) -> Result<()> {
+        f.load().map_err(|e| Error::Config(e.to_string()))?;
+        let Some(sock) = self.seccomp_listener else {
+            return Ok(());
+        };
+        let fd = f.notify_fd().map_err(|e| Error::Config(e.to_string()))?;
+        let mut state: serde_json::Value = serde_json::from_slice(self.state_json).unwrap_or_default();
+        state["status"] = "running".into();
+        let msg = serde_json::json!({
+            "ociVersion": cella_spec::OCI_VERSION,
+            "fds": ["seccompFd"],
+            "pid": state["pid"].clone(),
+            "metadata": self.listener_metadata.unwrap_or_default(),
+            "state": state,
+        });
+        cella_sys::fd::send_with_fd(sock.as_fd(), msg.to_string().as_bytes(), Some(fd))
+            .op(|| "send the seccomp notify fd to listenerPath".into())?;
+        cella_sys::fd::close_raw(fd);
+        Ok(())
+    }
+}
