@@ -15,6 +15,7 @@ if [ "${1:-}" != "--inside" ]; then
   exec unshare --net "$0" --inside
 fi
 ip link set lo up
+. tests/interop/lib.sh
 T=$(mktemp -d /tmp/cella-interop.XXXXXX)
 RT="$PWD/target/release/cella-runtime"
 cat >"$T/containers.conf" <<CONF
@@ -36,28 +37,10 @@ cleanup() {
 }
 trap cleanup EXIT
 # A busybox image from Debian's busybox-static.
-mkdir -p "$T/rootfs"/{bin,etc,proc,sys,dev,tmp,www}
-# script(1) gives podman a terminal; it ends at end of input, and CI has no
-# standard input, so its input is a pipe that stays open.
-with_tty() { timeout 120 script -qec "$*" /dev/null < <(sleep 120); }
-cp /bin/busybox "$T/rootfs/bin/busybox"
-for a in $(/bin/busybox --list); do [ "$a" = busybox ] || ln -sf busybox "$T/rootfs/bin/$a"; done
-echo "root:x:0:0:root:/root:/bin/sh" >"$T/rootfs/etc/passwd"
+busybox_rootfs "$T/rootfs"
 tar -C "$T/rootfs" -c . | "${P[@]}" import - localhost/cella-bb:latest >/dev/null 2>&1
 mkdir -p "$T/www"
 IMG=localhost/cella-bb
-passed=0 failed=0
-check() { # name, expected substring, command...
-  local name=$1 want=$2 got
-  shift 2
-  if declare -F "$1" >/dev/null; then
-    got=$("$@" 2>&1 | tr -d '\r\000') || true
-  else
-    got=$(timeout 120 "$@" 2>&1 | tr -d '\r\000') || true
-  fi
-  if [[ "$got" == *"$want"* ]]; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name: wanted '$want', got: $got"; fi
-}
 check "run --rm echo" "hi" "${P[@]}" run --rm --network none $IMG echo hi
 check "run -it through a pty" "/dev/pts/0" with_tty "${P[*]}" run -it --rm --network none $IMG tty
 check "run -d" "" "${P[@]}" run -d --name c1 --network none $IMG sleep 300
@@ -76,5 +59,4 @@ echo served-by-cella >"$T/www/index.html"
 for _ in $(seq 50); do curl -s --max-time 1 http://127.0.0.1:18080/ >/dev/null && break; sleep 0.2; done
 check "bridge network, -p, httpd answers curl" "served-by-cella" curl -s --max-time 5 http://127.0.0.1:18080/
 "${P[@]}" rm -f -t 0 web >/dev/null 2>&1 || true
-echo "interop podman: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary podman
