@@ -42,7 +42,9 @@ impl Cgroup {
 
     /// Applies every resource in `r`. Returns warnings for fields that were
     /// accepted but have no effect here (e.g. deprecated kernel memory).
+    /// As in runc, a zero value means "not set" (docker sends zeros).
     pub fn apply(&self, r: &Resources, extra_devices: &[DeviceRule]) -> Result<Vec<String>> {
+        let r = &without_zeros(r);
         let mut warnings = Vec::new();
         if let Some(m) = &r.memory {
             self.apply_memory(m, &mut warnings)?;
@@ -50,7 +52,7 @@ impl Cgroup {
         if let Some(c) = &r.cpu {
             self.apply_cpu(c)?;
         }
-        if let Some(p) = &r.pids {
+        if let Some(p) = r.pids.as_ref().filter(|p| p.limit != 0) {
             let v = if p.limit > 0 { p.limit.to_string() } else { "max".into() };
             match self.place_or_err("pids", "pids", "linux.resources.pids")? {
                 Place::V1(d) => write(d, "pids.max", &v)?,
@@ -411,6 +413,61 @@ impl Cgroup {
     }
 }
 
+/// The resources with runc's "zero means unset" applied, and sections that
+/// are then empty dropped.
+fn without_zeros(r: &Resources) -> Resources {
+    let mut r = r.clone();
+    fn nz<T: Default + PartialEq>(v: &mut Option<T>) {
+        if v.as_ref() == Some(&T::default()) {
+            *v = None;
+        }
+    }
+    if let Some(m) = &mut r.memory {
+        nz(&mut m.limit);
+        nz(&mut m.reservation);
+        nz(&mut m.swap);
+        nz(&mut m.kernel);
+        nz(&mut m.kernel_tcp);
+        let nothing = m.limit.is_none()
+            && m.reservation.is_none()
+            && m.swap.is_none()
+            && m.kernel.is_none()
+            && m.kernel_tcp.is_none()
+            && m.swappiness.is_none()
+            && m.disable_oom_killer != Some(true);
+        if nothing {
+            r.memory = None;
+        }
+    }
+    if let Some(c) = &mut r.cpu {
+        nz(&mut c.shares);
+        nz(&mut c.quota);
+        nz(&mut c.period);
+        nz(&mut c.burst);
+        nz(&mut c.realtime_runtime);
+        nz(&mut c.realtime_period);
+        if c.cpus.as_deref() == Some("") {
+            c.cpus = None;
+        }
+        if c.mems.as_deref() == Some("") {
+            c.mems = None;
+        }
+        if *c == Cpu::default() {
+            r.cpu = None;
+        }
+    }
+    if let Some(b) = &mut r.block_io {
+        nz(&mut b.weight);
+        nz(&mut b.leaf_weight);
+        b.weight_device
+            .retain(|w| w.weight.unwrap_or(0) != 0 || w.leaf_weight.unwrap_or(0) != 0);
+        if *b == BlockIo::default() {
+            r.block_io = None;
+        }
+    }
+    r
+}
+
 /// `c 1:3 rwm` as the v1 devices controller reads it.
 pub fn device_rule_line(r: &DeviceRule) -> String {
     let kind = r.kind.as_deref().filter(|k| !k.is_empty()).unwrap_or("a");
@@ -493,6 +550,39 @@ mod tests {
         assert_eq!(blkio_to_io_weight(10), 1);
         assert_eq!(blkio_to_io_weight(1000), 10_000);
         assert_eq!(blkio_to_io_weight(500), 4950);
+    }
+
+    #[test]
+    fn zeros_mean_unset_as_in_runc() {
+        let r = Resources {
+            block_io: Some(BlockIo {
+                weight: Some(0),
+                leaf_weight: Some(0),
+                ..Default::default()
+            }),
+            cpu: Some(Cpu {
+                shares: Some(0),
+                quota: Some(0),
+                cpus: Some(String::new()),
+                ..Default::default()
+            }),
+            memory: Some(Memory {
+                limit: Some(0),
+                swappiness: Some(60),
+                ..Default::default()
+            }),
+            pids: Some(Pids { limit: 0 }),
+            ..Default::default()
+        };
+        let z = without_zeros(&r);
+        assert!(z.block_io.is_none() && z.cpu.is_none());
+        assert_eq!(
+            z.memory.unwrap(),
+            Memory {
+                swappiness: Some(60),
+                ..Default::default()
+            }
+        );
     }
 
     #[test]

@@ -131,8 +131,18 @@ impl StateDir {
         self._lock.as_raw_fd()
     }
 
+    /// The start socket's full path (for messages and removal).
     pub fn start_socket(&self) -> PathBuf {
         self.dir.join(START_SOCKET)
+    }
+
+    /// A path for bind/connect of the start socket that is short whatever the
+    /// state directory's length: through the open directory fd. A Unix socket
+    /// path must fit 108 bytes, and containerd's root plus a 64-character id
+    /// does not.
+    pub fn start_socket_short(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        PathBuf::from(format!("/proc/self/fd/{}/{START_SOCKET}", self._lock.as_raw_fd()))
     }
 
     /// Removes the directory and everything in it.

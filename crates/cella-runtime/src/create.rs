@@ -164,7 +164,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     };
 
     let start_path = state_path.join(crate::container::START_SOCKET);
-    let listener = UnixListener::bind(&start_path).at("listen on", &start_path)?;
+    let listener = UnixListener::bind(cleanup.state_dir.as_ref().expect("set above").start_socket_short())
+        .at("listen on", &start_path)?;
     let (console_sock, console_keep): (Option<OwnedFd>, Option<OwnedFd>) = match &opts.console {
         _ if !process.terminal => (None, None),
         ConsoleTarget::Socket(p) => (

@@ -26,7 +26,7 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
         return Err(wrong(&p, status, "only a created container can be started"));
     }
     let sock = dir.start_socket();
-    let mut conn = UnixStream::connect(&sock).at("connect to the waiting init at", &sock)?;
+    let mut conn = UnixStream::connect(dir.start_socket_short()).at("connect to the waiting init at", &sock)?;
     conn.write_all(b"start").at("signal start on", &sock)?;
     let mut reply = String::new();
     conn.read_to_string(&mut reply).at("read start reply on", &sock)?;

@@ -254,3 +254,25 @@ fn detached_run_with_a_terminal_needs_a_console_socket() {
         .failed();
     assert!(o.stderr.contains("--console-socket"), "{o:?}");
 }
+
+#[test]
+fn long_state_roots_and_ids_fit_unix_socket_limits() {
+    // containerd's root plus docker's 64-character ids pass 108 bytes.
+    let rt = Rt::new();
+    let deep = rt.root.join("runtime-runc").join("moby").join("x".repeat(40));
+    let id = format!("{}{}", "f".repeat(60), unique("long"));
+    let b = sh("echo long-ok");
+    b.write();
+    let o = rt
+        .exec(&[
+            "--root",
+            deep.to_str().unwrap(),
+            "run",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            &id,
+        ])
+        .ok();
+    assert_eq!(o.stdout, "long-ok\n");
+    assert!(deep.join(&id).join("start.sock").as_os_str().len() > 108);
+}
