@@ -93,12 +93,15 @@ pub fn events(root: &Path, id: &str, interval: Duration, stats_once: bool, out: 
     let tick = interval.min(Duration::from_millis(100));
     let mut since_stats = interval;
     loop {
+        // Stopped is read before the OOM counter, so that an OOM kill that
+        // ends the container is still reported before returning.
+        let stopped = p.status(&dir) == Status::Stopped;
         let now = cg.oom_kills();
         if now > ooms {
             emit(out, serde_json::json!({"type": "oom", "id": id}))?;
             ooms = now;
         }
-        if p.status(&dir) == Status::Stopped {
+        if stopped {
             return Ok(());
         }
         if since_stats >= interval {

@@ -11,7 +11,7 @@ use crate::userns;
 use cella_spec::{NamespaceKind, Spec, Status};
 use cella_sys::ns::{clone3_into, Forked, CLONE_NEWCGROUP};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
 /// Where the pty master of a terminal container goes.
@@ -94,31 +94,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     let rootfs = std::fs::canonicalize(&rootfs).at("open rootfs", &rootfs)?;
     let plan = NsPlan::from_spec(&spec)?;
     let linux = spec.linux();
-    // Compiled here, once; the forked init only loads it.
-    let seccomp = match &linux.seccomp {
-        Some(profile) => {
-            let f = cella_seccomp::compile(profile).map_err(|e| Error::Config(e.to_string()))?;
-            for name in &f.unknown_syscalls {
-                crate::log::warn(&format!(
-                    "linux.seccomp: syscall {name:?} is unknown to libseccomp; its rule is skipped"
-                ));
-            }
-            Some(f)
-        }
-        None => None,
-    };
-    // The notify listener is a host path: connect before the init leaves the host's mounts.
-    let seccomp_listener: Option<OwnedFd> = match (
-        &seccomp,
-        linux.seccomp.as_ref().and_then(|p| p.listener_path.as_deref()),
-    ) {
-        (Some(f), Some(path)) if f.notifies => Some(
-            UnixStream::connect(path)
-                .at("connect to the seccomp listener (listenerPath)", Path::new(path))?
-                .into(),
-        ),
-        _ => None,
-    };
+    let (seccomp, seccomp_listener) = crate::launch::prepare_seccomp(linux.seccomp.as_ref())?;
 
     let state_dir = StateDir::create(&opts.root, &opts.id)?;
     let mut cleanup = Cleanup {
@@ -166,18 +142,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     let start_path = state_path.join(crate::container::START_SOCKET);
     let listener = UnixListener::bind(cleanup.state_dir.as_ref().expect("set above").start_socket_short())
         .at("listen on", &start_path)?;
-    let (console_sock, console_keep): (Option<OwnedFd>, Option<OwnedFd>) = match &opts.console {
-        _ if !process.terminal => (None, None),
-        ConsoleTarget::Socket(p) => (
-            Some(UnixStream::connect(p).at("connect to console socket", p)?.into()),
-            None,
-        ),
-        ConsoleTarget::Caller => {
-            let (a, b) = cella_sys::fd::seqpacket_pair().op(|| "socketpair".into())?;
-            (Some(a), Some(b))
-        }
-        ConsoleTarget::None => (None, None),
-    };
+    let (console_sock, console_keep) = crate::launch::console_sockets(&opts.console, process.terminal)?;
     let (ours, theirs) = cella_sys::fd::seqpacket_pair().op(|| "socketpair".into())?;
     let chan = Channel(ours);
     let map_writer = userns::choose(&linux.uid_mappings, &linux.gid_mappings);

@@ -15,7 +15,6 @@ use crate::error::{Context, Error, Result};
 use cella_spec::{NamespaceKind, Process, Status};
 use cella_sys::ns::Forked;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 pub struct ExecOptions {
@@ -98,21 +97,7 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
         });
     }
     let flags = differing_namespaces(state.pid)?;
-    let seccomp = match &state.seccomp {
-        Some(profile) => Some(cella_seccomp::compile(profile).map_err(|e| Error::Config(e.to_string()))?),
-        None => None,
-    };
-    let listener: Option<OwnedFd> = match (
-        &seccomp,
-        state.seccomp.as_ref().and_then(|p| p.listener_path.as_deref()),
-    ) {
-        (Some(f), Some(path)) if f.notifies => Some(
-            UnixStream::connect(path)
-                .at("connect to the seccomp listener (listenerPath)", Path::new(path))?
-                .into(),
-        ),
-        _ => None,
-    };
+    let (seccomp, listener) = crate::launch::prepare_seccomp(state.seccomp.as_ref())?;
     let state_json = serde_json::to_vec(&state.oci_state(Status::Running)).expect("state serialises");
     let cgroup = match (&state.cgroup, &opts.cgroup_sub) {
         (Some(cg), Some(sub)) => {
@@ -135,20 +120,7 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
         }
         (cg, _) => cg.clone(),
     };
-    let (console_sock, console_keep) = match &opts.console {
-        _ if !process.terminal => (None, None),
-        crate::create::ConsoleTarget::Socket(p) => (
-            Some(OwnedFd::from(
-                UnixStream::connect(p).at("connect to console socket", p)?,
-            )),
-            None,
-        ),
-        crate::create::ConsoleTarget::Caller => {
-            let (a, b) = cella_sys::fd::seqpacket_pair().op(|| "socketpair".into())?;
-            (Some(a), Some(b))
-        }
-        crate::create::ConsoleTarget::None => (None, None),
-    };
+    let (console_sock, console_keep) = crate::launch::console_sockets(&opts.console, process.terminal)?;
     // In a user namespace the container's setgroups may be denied.
     let setgroups_allowed = std::fs::read_to_string(format!("/proc/{}/setgroups", state.pid))
         .map(|s| s.trim() != "deny")

@@ -2,11 +2,14 @@
 //! `exec`: terminal, rlimits, no_new_privs, seccomp, credentials and
 //! capabilities, cwd, labels, the close-on-exec sweep.
 
+use crate::create::ConsoleTarget;
 use crate::error::{Context, Error, Result};
+use cella_spec::seccomp::Seccomp;
 use cella_spec::Process;
 use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 pub struct Launch<'a> {
@@ -22,6 +25,47 @@ pub struct Launch<'a> {
     pub state_json: &'a [u8],
     pub preserve_fds: u32,
     pub setgroups_allowed: bool,
+}
+
+/// Compiles the seccomp profile (in the runtime, once; the forked process only
+/// loads it) and, for SCMP_ACT_NOTIFY, connects to listenerPath now: it is a
+/// host path, out of reach once the process has entered the container.
+pub fn prepare_seccomp(profile: Option<&Seccomp>) -> Result<(Option<cella_seccomp::Filter>, Option<OwnedFd>)> {
+    let Some(profile) = profile else {
+        return Ok((None, None));
+    };
+    let filter = cella_seccomp::compile(profile).map_err(|e| Error::Config(e.to_string()))?;
+    for name in &filter.unknown_syscalls {
+        crate::log::warn(&format!(
+            "linux.seccomp: syscall {name:?} is unknown to libseccomp; its rule is skipped"
+        ));
+    }
+    let listener = match profile.listener_path.as_deref() {
+        Some(path) if filter.notifies => Some(
+            UnixStream::connect(path)
+                .at("connect to the seccomp listener (listenerPath)", Path::new(path))?
+                .into(),
+        ),
+        _ => None,
+    };
+    Ok((Some(filter), listener))
+}
+
+/// The console socket the process sends its pty master over, and the end the
+/// runtime keeps when it receives the master itself (`ConsoleTarget::Caller`).
+pub fn console_sockets(target: &ConsoleTarget, terminal: bool) -> Result<(Option<OwnedFd>, Option<OwnedFd>)> {
+    Ok(match target {
+        _ if !terminal => (None, None),
+        ConsoleTarget::Socket(p) => (
+            Some(UnixStream::connect(p).at("connect to console socket", p)?.into()),
+            None,
+        ),
+        ConsoleTarget::Caller => {
+            let (a, b) = cella_sys::fd::seqpacket_pair().op(|| "socketpair".into())?;
+            (Some(a), Some(b))
+        }
+        ConsoleTarget::None => (None, None),
+    })
 }
 
 /// Everything execve needs, resolved before the point of no return.

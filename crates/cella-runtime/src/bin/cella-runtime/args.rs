@@ -50,6 +50,28 @@ impl Parsed {
     pub fn flag(&self, name: &str) -> bool {
         self.value(name) == Some("true")
     }
+    /// `--preserve-fds N` (0 when absent).
+    pub fn preserve_fds(&self) -> Result<u32> {
+        match self.value("preserve-fds") {
+            Some(n) => n
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--preserve-fds {n:?} is not a number")),
+            None => Ok(0),
+        }
+    }
+
+    /// Where a terminal's pty master goes: `--console-socket`, else to this
+    /// process when it stays in the foreground, else nowhere (an error if a
+    /// terminal is asked for).
+    pub fn console_target(&self, foreground: bool) -> cella_runtime::create::ConsoleTarget {
+        use cella_runtime::create::ConsoleTarget;
+        match self.value("console-socket") {
+            Some(s) => ConsoleTarget::Socket(std::path::PathBuf::from(s)),
+            None if foreground => ConsoleTarget::Caller,
+            None => ConsoleTarget::None,
+        }
+    }
+
     /// Exactly one positional argument: the container ID.
     pub fn one_id(&self) -> Result<&str> {
         match self.positional.as_slice() {

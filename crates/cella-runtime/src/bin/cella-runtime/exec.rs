@@ -3,10 +3,9 @@
 use crate::args::{self, Opt, Parsed};
 use crate::supervise::Supervisor;
 use anyhow::{bail, Context, Result};
-use cella_runtime::create::ConsoleTarget;
 use cella_runtime::exec::{container_process, exec as exec_process, ExecOptions};
 use cella_spec::Process;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const OPTIONS: &[Opt] = &[
     Opt::value(&["process", "p"]),
@@ -36,17 +35,8 @@ pub fn exec(root: &Path, rest: &[String]) -> Result<i32> {
         root: root.to_path_buf(),
         id: id.clone(),
         process,
-        console: match p.value("console-socket") {
-            Some(s) => ConsoleTarget::Socket(PathBuf::from(s)),
-            None if !detach => ConsoleTarget::Caller,
-            None => ConsoleTarget::None,
-        },
-        preserve_fds: match p.value("preserve-fds") {
-            Some(n) => n
-                .parse()
-                .with_context(|| format!("--preserve-fds {n:?} is not a number"))?,
-            None => 0,
-        },
+        console: p.console_target(!detach),
+        preserve_fds: p.preserve_fds()?,
         ignore_paused: p.flag("ignore-paused"),
         cgroup_sub: p.value("cgroup").map(String::from),
     };

@@ -8,7 +8,7 @@ mod update;
 
 use anyhow::{bail, Context, Result};
 use args::Opt;
-use cella_runtime::create::{ConsoleTarget, CreateOptions};
+use cella_runtime::create::CreateOptions;
 use cella_runtime::{lifecycle, log};
 use std::io::Write;
 use std::path::PathBuf;
@@ -128,17 +128,8 @@ fn real_main(argv: &[String]) -> Result<i32> {
                 id: id.to_string(),
                 bundle: PathBuf::from(p.value("bundle").unwrap_or(".")),
                 pid_file: p.value("pid-file").map(PathBuf::from),
-                console: match p.value("console-socket") {
-                    Some(s) => ConsoleTarget::Socket(PathBuf::from(s)),
-                    None if cmd == "run" && !p.flag("detach") => ConsoleTarget::Caller,
-                    None => ConsoleTarget::None,
-                },
-                preserve_fds: match p.value("preserve-fds") {
-                    Some(n) => n
-                        .parse()
-                        .with_context(|| format!("--preserve-fds {n:?} is not a number"))?,
-                    None => 0,
-                },
+                console: p.console_target(cmd == "run" && !p.flag("detach")),
+                preserve_fds: p.preserve_fds()?,
                 no_pivot: p.flag("no-pivot"),
                 no_new_keyring: p.flag("no-new-keyring"),
                 systemd_cgroup: global.flag("systemd-cgroup"),
