@@ -7,15 +7,10 @@
 # and the native snapshotter (no overlay mounts to leak).
 #   tests/interop/containerd.sh     (root; installs containerd if missing)
 set -euo pipefail
+SCRIPT=$(realpath "$0")
 cd "$(dirname "$0")/../.."
-if [ "${1:-}" != "--inside" ]; then
-  scripts/deps.sh
-  command -v containerd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd >/dev/null; }
-  cargo build --release -q -p cella-runtime
-  exec unshare --net "$0" --inside
-fi
-ip link set lo up
 . tests/interop/lib.sh
+enter_test_netns containerd containerd -- "$@"
 T=$(mktemp -d /tmp/cella-interop.XXXXXX)
 RT="$PWD/target/release/cella-runtime"
 cat >"$T/config.toml" <<CONF

@@ -5,15 +5,10 @@
 # own data root, exec root, pidfile and socket in a temp dir, vfs storage.
 #   tests/interop/docker.sh     (root; installs docker.io if missing)
 set -euo pipefail
+SCRIPT=$(realpath "$0")
 cd "$(dirname "$0")/../.."
-if [ "${1:-}" != "--inside" ]; then
-  scripts/deps.sh
-  command -v dockerd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io curl >/dev/null; }
-  cargo build --release -q -p cella-runtime
-  exec unshare --net "$0" --inside
-fi
-ip link set lo up
 . tests/interop/lib.sh
+enter_test_netns dockerd docker.io curl -- "$@"
 T=$(mktemp -d /tmp/cella-interop.XXXXXX)
 RT="$PWD/target/release/cella-runtime"
 dockerd --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/docker.pid" --host "unix://$T/docker.sock" \

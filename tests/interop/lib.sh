@@ -1,4 +1,26 @@
-# Shared by the interop scripts: a busybox rootfs, the check helper, a tty.
+# Shared by the interop scripts: entering the test's network namespace, a
+# busybox rootfs, the check helper, a tty.
+
+# enter_test_netns COMMAND PACKAGE... (from the script, with "$@" after them):
+# outside, installs what is missing, builds the runtime and re-runs the
+# script in a new network namespace; inside, brings lo up and returns.
+enter_test_netns() {
+  local cmd=$1
+  shift
+  local pkgs=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do pkgs+=("$1"); shift; done
+  shift
+  if [ "${1:-}" = "--inside" ]; then
+    ip link set lo up
+    return
+  fi
+  scripts/deps.sh
+  command -v "$cmd" >/dev/null || {
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  }
+  cargo build --release -q -p cella-runtime
+  exec unshare --net "$SCRIPT" --inside
+}
 
 # busybox_rootfs DIR: busybox-static and its applet links, a minimal /etc.
 busybox_rootfs() {

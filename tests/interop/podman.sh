@@ -7,15 +7,10 @@
 # run root and config live in a temp dir (vfs driver: no overlay mounts).
 #   tests/interop/podman.sh        (root; installs podman if missing)
 set -euo pipefail
+SCRIPT=$(realpath "$0")
 cd "$(dirname "$0")/../.."
-if [ "${1:-}" != "--inside" ]; then
-  scripts/deps.sh
-  command -v podman >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman curl >/dev/null; }
-  cargo build --release -q -p cella-runtime
-  exec unshare --net "$0" --inside
-fi
-ip link set lo up
 . tests/interop/lib.sh
+enter_test_netns podman podman curl -- "$@"
 T=$(mktemp -d /tmp/cella-interop.XXXXXX)
 RT="$PWD/target/release/cella-runtime"
 cat >"$T/containers.conf" <<CONF

@@ -184,18 +184,7 @@ fn exec_into_a_user_namespace_container() {
     let rt = Rt::new();
     let id = unique("execuser");
     let mut b = sh("sleep 60");
-    let l = b.spec.linux.as_mut().unwrap();
-    l.namespaces.push(cella_spec::Namespace {
-        kind: "user".into(),
-        path: None,
-    });
-    let m = cella_spec::IdMapping {
-        container_id: 0,
-        host_id: 300_000,
-        size: 65536,
-    };
-    l.uid_mappings = vec![m];
-    l.gid_mappings = vec![m];
+    with_userns(&mut b, 300_000);
     let init = running(&rt, &b, &id);
     let o = rt
         .exec(&["exec", &id, "sh", "-c", "id -u; cat /proc/self/uid_map"])

@@ -54,18 +54,7 @@ fn network_namespace_has_only_lo() {
 fn user_namespace_maps_root_to_a_host_range() {
     let rt = Rt::new();
     let mut b = sh("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map");
-    let l = b.spec.linux.as_mut().unwrap();
-    l.namespaces.push(cella_spec::Namespace {
-        kind: "user".into(),
-        path: None,
-    });
-    let m = cella_spec::IdMapping {
-        container_id: 0,
-        host_id: 200_000,
-        size: 65536,
-    };
-    l.uid_mappings = vec![m];
-    l.gid_mappings = vec![m];
+    with_userns(&mut b, 200_000);
     let o = rt.run(&b, &unique("user")).ok();
     let words: Vec<&str> = o.stdout.split_whitespace().collect();
     assert_eq!(words, ["0", "0", "0", "200000", "65536", "0", "200000", "65536"]);

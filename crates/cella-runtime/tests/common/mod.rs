@@ -146,6 +146,23 @@ pub fn sh(script: &str) -> Bundle {
     Bundle::busybox(&["sh", "-c", script])
 }
 
+/// Gives the bundle a new user namespace mapping 0..65536 to `host_id`.. for
+/// both uids and gids.
+pub fn with_userns(b: &mut Bundle, host_id: u32) {
+    let l = b.spec.linux.as_mut().unwrap();
+    l.namespaces.push(cella_spec::Namespace {
+        kind: "user".into(),
+        path: None,
+    });
+    let m = cella_spec::IdMapping {
+        container_id: 0,
+        host_id,
+        size: 65536,
+    };
+    l.uid_mappings = vec![m];
+    l.gid_mappings = vec![m];
+}
+
 /// Polls `f` for up to 5 s.
 pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
     for _ in 0..100 {
