@@ -123,3 +123,21 @@ pub fn setns_pidfd(pidfd: BorrowedFd<'_>, flags: u64) -> io::Result<()> {
     // SAFETY: the fd is borrowed for the call; flags is an integer.
     check_int(unsafe { libc::setns(pidfd.as_raw_fd(), flags as libc::c_int) }).map(drop)
 }
+
+fn ns_ioctl_fd(fd: RawFd, request: libc::c_ulong) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: NS_GET_USERNS/NS_GET_PARENT take no argument and return a new fd.
+    let ret = check_int(unsafe { libc::ioctl(fd, request) })?;
+    // SAFETY: a new descriptor returned by the kernel.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(ret) })
+}
+
+/// `ioctl(NS_GET_USERNS)`: the user namespace that owns a namespace.
+pub fn ns_get_userns(fd: RawFd) -> io::Result<std::os::fd::OwnedFd> {
+    ns_ioctl_fd(fd, 0xb701)
+}
+
+/// `ioctl(NS_GET_PARENT)`: the parent of a PID or user namespace.
+pub fn ns_get_parent(fd: RawFd) -> io::Result<std::os::fd::OwnedFd> {
+    ns_ioctl_fd(fd, 0xb702)
+}

@@ -1,0 +1,3 @@
+//! Namespace tools for people who work with namespaces by hand.
+
+pub mod ls;
