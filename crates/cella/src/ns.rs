@@ -8,6 +8,55 @@ use clap::{Args, Subcommand};
 pub enum NsCommand {
     /// List namespaces, as lsns does, plus those only a bind mount keeps alive
     Ls(LsArgs),
+    /// Keep a process's namespace alive by bind-mounting it onto FILE
+    Persist {
+        pid: i32,
+        /// cgroup, ipc, mnt, net, pid, time, user or uts
+        #[arg(value_name = "TYPE")]
+        kind: String,
+        file: std::path::PathBuf,
+    },
+    /// Unmount a persisted namespace (it ends with its last user)
+    Release { file: std::path::PathBuf },
+    /// Run a command in other namespaces, as nsenter does
+    Enter(EnterArgs),
+}
+
+#[derive(Args)]
+pub struct EnterArgs {
+    /// The process whose namespaces to enter
+    #[arg(short = 't', long = "target")]
+    target: Option<i32>,
+    /// Enter every namespace of the target
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// Mount namespace (of the target, or =FILE)
+    #[arg(short = 'm', long = "mount", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    mount: Option<String>,
+    /// UTS namespace (of the target, or =FILE)
+    #[arg(short = 'u', long = "uts", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    uts: Option<String>,
+    /// IPC namespace (of the target, or =FILE)
+    #[arg(short = 'i', long = "ipc", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    ipc: Option<String>,
+    /// Network namespace (of the target, or =FILE)
+    #[arg(short = 'n', long = "net", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    net: Option<String>,
+    /// PID namespace (of the target, or =FILE); the command runs in a fork
+    #[arg(short = 'p', long = "pid", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pid: Option<String>,
+    /// User namespace (of the target, or =FILE)
+    #[arg(short = 'U', long = "user", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    user: Option<String>,
+    /// Cgroup namespace (of the target, or =FILE)
+    #[arg(short = 'C', long = "cgroup", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    cgroup: Option<String>,
+    /// Time namespace (of the target, or =FILE); the command runs in a fork
+    #[arg(short = 'T', long = "time", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    time: Option<String>,
+    /// The command (default: $SHELL, else /bin/sh)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
 }
 
 #[derive(Args)]
@@ -35,7 +84,58 @@ pub struct LsArgs {
 pub fn run(cmd: NsCommand) -> Result<()> {
     match cmd {
         NsCommand::Ls(a) => list(a),
+        NsCommand::Persist { pid, kind, file } => Ok(cella_ns::persist::persist(pid, &kind, &file)?),
+        NsCommand::Release { file } => Ok(cella_ns::persist::release(&file)?),
+        NsCommand::Enter(a) => enter(a),
     }
+}
+
+fn enter(a: EnterArgs) -> Result<()> {
+    use cella_ns::enter::Target;
+    let chosen: [(&'static str, &Option<String>); 8] = [
+        ("mnt", &a.mount),
+        ("uts", &a.uts),
+        ("ipc", &a.ipc),
+        ("net", &a.net),
+        ("pid", &a.pid),
+        ("user", &a.user),
+        ("cgroup", &a.cgroup),
+        ("time", &a.time),
+    ];
+    let mut targets = Vec::new();
+    for (kind, value) in chosen {
+        let file = match value.as_deref() {
+            Some(f) if !f.is_empty() => std::path::PathBuf::from(f),
+            Some(_) => match a.target {
+                Some(pid) => cella_ns::persist::proc_ns_path(pid, kind)?,
+                None => bail!("--{kind} without =FILE needs -t PID"),
+            },
+            None if a.all => match a.target {
+                Some(pid) => cella_ns::persist::proc_ns_path(pid, kind)?,
+                None => bail!("-a needs -t PID"),
+            },
+            None => continue,
+        };
+        targets.push(Target { kind, file });
+    }
+    if targets.is_empty() {
+        bail!("nothing to enter: pass -t PID with -a, or namespace options (-m -u -i -n -p -U -C -T)");
+    }
+    cella_ns::enter::join(&targets)?;
+    let mut argv = a.command;
+    if argv.is_empty() {
+        argv.push(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()));
+    }
+    let mut cmd = std::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]);
+    if cella_ns::enter::needs_fork(&targets) {
+        let status = cmd.status().map_err(|e| anyhow::anyhow!("run {}: {e}", argv[0]))?;
+        use std::os::unix::process::ExitStatusExt;
+        std::process::exit(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)));
+    }
+    use std::os::unix::process::CommandExt;
+    let e = cmd.exec();
+    bail!("exec {}: {e}", argv[0])
 }
 
 fn list(a: LsArgs) -> Result<()> {

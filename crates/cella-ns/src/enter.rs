@@ -1,0 +1,71 @@
+//! Joining namespaces, as nsenter does: those of a process (-t PID), or
+//! files (a persisted namespace), user namespace first.
+
+use crate::persist::Error;
+use std::os::fd::{AsFd, OwnedFd};
+
+/// `(type, CLONE_NEW* flag)`, in the order nsenter joins them (user first).
+pub const ORDER: [(&str, u64); 8] = [
+    ("user", cella_sys::ns::CLONE_NEWUSER),
+    ("cgroup", cella_sys::ns::CLONE_NEWCGROUP),
+    ("ipc", cella_sys::ns::CLONE_NEWIPC),
+    ("uts", cella_sys::ns::CLONE_NEWUTS),
+    ("net", cella_sys::ns::CLONE_NEWNET),
+    ("pid", cella_sys::ns::CLONE_NEWPID),
+    ("time", cella_sys::ns::CLONE_NEWTIME),
+    ("mnt", cella_sys::ns::CLONE_NEWNS),
+];
+
+/// What to join: a type and the file to open for it.
+pub struct Target {
+    pub kind: &'static str,
+    pub file: std::path::PathBuf,
+}
+
+/// Opens every target first (so that a bad path fails before anything is
+/// joined), checks each is a namespace of the named type, then joins them
+/// in order. Namespaces we are already in are skipped, as nsenter does.
+pub fn join(targets: &[Target]) -> Result<(), Error> {
+    let mut opened: Vec<(u64, OwnedFd, &Target)> = Vec::new();
+    for (kind, flag) in ORDER {
+        for t in targets.iter().filter(|t| t.kind == kind) {
+            let fd = cella_sys::fd::open(&t.file, libc::O_RDONLY, 0)
+                .map_err(|e| Error(format!("open {}: {e}", t.file.display())))?;
+            match cella_sys::ns::ns_get_type(std::os::fd::AsRawFd::as_raw_fd(&fd)) {
+                Ok(got) if got == flag => {}
+                _ => return Err(Error(format!("{} is not a {kind} namespace", t.file.display()))),
+            }
+            let same = std::fs::read_link(&t.file)
+                .ok()
+                .zip(std::fs::read_link(format!("/proc/self/ns/{kind}")).ok());
+            if matches!(same, Some((a, b)) if a == b) {
+                continue;
+            }
+            opened.push((flag, fd, t));
+        }
+    }
+    for (flag, fd, t) in &opened {
+        cella_sys::ns::setns(fd.as_fd(), *flag)
+            .map_err(|e| Error(format!("setns {} ({}): {e}", t.file.display(), t.kind)))?;
+    }
+    Ok(())
+}
+
+/// True when a PID or time namespace was joined: it applies to children only,
+/// so the command must run in a fork.
+pub fn needs_fork(targets: &[Target]) -> bool {
+    targets.iter().any(|t| t.kind == "pid" || t.kind == "time")
+}
+
+/// The targets for `-t PID` with these types.
+pub fn of_process(pid: i32, kinds: &[&'static str]) -> Result<Vec<Target>, Error> {
+    kinds
+        .iter()
+        .map(|&kind| {
+            Ok(Target {
+                kind,
+                file: crate::persist::proc_ns_path(pid, kind)?,
+            })
+        })
+        .collect()
+}
