@@ -3,3 +3,4 @@
 pub mod enter;
 pub mod ls;
 pub mod persist;
+pub mod unshare;

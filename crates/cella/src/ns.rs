@@ -20,6 +20,78 @@ pub enum NsCommand {
     Release { file: std::path::PathBuf },
     /// Run a command in other namespaces, as nsenter does
     Enter(EnterArgs),
+    /// Run a command in new namespaces, as util-linux unshare does
+    Unshare(UnshareArgs),
+}
+
+#[derive(Args)]
+pub struct UnshareArgs {
+    /// New mount namespace (=FILE: persist it there)
+    #[arg(short = 'm', long = "mount", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    mount: Option<String>,
+    /// New UTS namespace (=FILE: persist it there)
+    #[arg(short = 'u', long = "uts", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    uts: Option<String>,
+    /// New IPC namespace (=FILE: persist it there)
+    #[arg(short = 'i', long = "ipc", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    ipc: Option<String>,
+    /// New network namespace (=FILE: persist it there)
+    #[arg(short = 'n', long = "net", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    net: Option<String>,
+    /// New PID namespace, for children (use -f) (=FILE: persist it there)
+    #[arg(short = 'p', long = "pid", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pid: Option<String>,
+    /// New user namespace (=FILE: persist it there)
+    #[arg(short = 'U', long = "user", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    user: Option<String>,
+    /// New cgroup namespace (=FILE: persist it there)
+    #[arg(short = 'C', long = "cgroup", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    cgroup: Option<String>,
+    /// New time namespace, for children (use -f) (=FILE: persist it there)
+    #[arg(short = 'T', long = "time", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    time: Option<String>,
+    /// Run the command in a child, and wait for it
+    #[arg(short = 'f', long = "fork")]
+    fork: bool,
+    /// Kill the child when this process dies (signal name or number; default KILL); implies --fork
+    #[arg(long = "kill-child", num_args = 0..=1, require_equals = true, default_missing_value = "KILL")]
+    kill_child: Option<String>,
+    /// Mount a fresh proc at DIR (default /proc); implies --mount
+    #[arg(long = "mount-proc", num_args = 0..=1, require_equals = true, default_missing_value = "/proc")]
+    mount_proc: Option<String>,
+    /// Map the current user and group to root; implies --user
+    #[arg(short = 'r', long = "map-root-user")]
+    map_root: bool,
+    /// Map the current user and group to themselves; implies --user
+    #[arg(short = 'c', long = "map-current-user")]
+    map_current: bool,
+    /// Map the current user to this uid inside; implies --user
+    #[arg(long = "map-user")]
+    map_user: Option<u32>,
+    /// Map the current group to this gid inside; implies --user
+    #[arg(long = "map-group")]
+    map_group: Option<u32>,
+    /// allow or deny setgroups(2) in the user namespace
+    #[arg(long = "setgroups")]
+    setgroups: Option<String>,
+    /// Propagation of / in a new mount namespace: private (default), shared, slave, unchanged
+    #[arg(long = "propagation", default_value = "private")]
+    propagation: String,
+    /// Offset of CLOCK_MONOTONIC in the new time namespace, in seconds
+    #[arg(long = "monotonic")]
+    monotonic: Option<i64>,
+    /// Offset of CLOCK_BOOTTIME in the new time namespace, in seconds
+    #[arg(long = "boottime")]
+    boottime: Option<i64>,
+    /// chroot to DIR before running the command
+    #[arg(short = 'R', long = "root")]
+    root: Option<std::path::PathBuf>,
+    /// chdir to DIR before running the command
+    #[arg(short = 'w', long = "wd")]
+    wd: Option<std::path::PathBuf>,
+    /// The command (default: $SHELL, else /bin/sh)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
 }
 
 #[derive(Args)]
@@ -87,7 +159,122 @@ pub fn run(cmd: NsCommand) -> Result<()> {
         NsCommand::Persist { pid, kind, file } => Ok(cella_ns::persist::persist(pid, &kind, &file)?),
         NsCommand::Release { file } => Ok(cella_ns::persist::release(&file)?),
         NsCommand::Enter(a) => enter(a),
+        NsCommand::Unshare(a) => unshare(a),
     }
+}
+
+fn unshare(a: UnshareArgs) -> Result<()> {
+    use cella_sys::ns::*;
+    let mut namespaces = Vec::new();
+    let (uid, gid) = (cella_sys::process::geteuid(), cella_sys::process::getgid());
+    let wants_user = a.map_root || a.map_current || a.map_user.is_some() || a.map_group.is_some();
+    let implied_mount = a.mount_proc.is_some();
+    for (kind, flag, value, implied) in [
+        ("user", CLONE_NEWUSER, &a.user, wants_user),
+        ("mnt", CLONE_NEWNS, &a.mount, implied_mount),
+        ("uts", CLONE_NEWUTS, &a.uts, false),
+        ("ipc", CLONE_NEWIPC, &a.ipc, false),
+        ("net", CLONE_NEWNET, &a.net, false),
+        ("pid", CLONE_NEWPID, &a.pid, false),
+        ("cgroup", CLONE_NEWCGROUP, &a.cgroup, false),
+        ("time", CLONE_NEWTIME, &a.time, false),
+    ] {
+        if value.is_some() || implied {
+            let file = value.as_deref().filter(|f| !f.is_empty()).map(std::path::PathBuf::from);
+            namespaces.push((kind, flag, file));
+        }
+    }
+    let (map_user, map_group) = if a.map_root {
+        (Some((0, uid)), Some((0, gid)))
+    } else if a.map_current {
+        (Some((uid, uid)), Some((gid, gid)))
+    } else {
+        (a.map_user.map(|u| (u, uid)), a.map_group.map(|g| (g, gid)))
+    };
+    if let Some(s) = &a.setgroups {
+        if s != "allow" && s != "deny" {
+            bail!("--setgroups {s:?}: use allow or deny");
+        }
+    }
+    let propagation = match a.propagation.as_str() {
+        "private" => Some(libc::MS_PRIVATE),
+        "shared" => Some(libc::MS_SHARED),
+        "slave" => Some(libc::MS_SLAVE),
+        "unchanged" => None,
+        other => bail!("--propagation {other:?}: use private, shared, slave or unchanged"),
+    };
+    let kill_child = match &a.kill_child {
+        Some(s) => Some(match s.parse::<i32>() {
+            Ok(n) => n,
+            Err(_) => signal_number(s).ok_or_else(|| anyhow::anyhow!("--kill-child={s}: not a signal"))?,
+        }),
+        None => None,
+    };
+    let mut time_offsets = String::new();
+    if let Some(s) = a.monotonic {
+        time_offsets += &format!("monotonic {s} 0\n");
+    }
+    if let Some(s) = a.boottime {
+        time_offsets += &format!("boottime {s} 0\n");
+    }
+    if !time_offsets.is_empty() && a.time.is_none() {
+        bail!("--monotonic/--boottime need --time");
+    }
+    let u = cella_ns::unshare::Unshare {
+        namespaces,
+        fork: a.fork || kill_child.is_some(),
+        kill_child,
+        mount_proc: a.mount_proc.map(std::path::PathBuf::from),
+        map_user,
+        map_group,
+        setgroups: a.setgroups,
+        propagation,
+        time_offsets,
+        root: a.root,
+        wd: a.wd,
+    };
+    if u.namespaces.is_empty() {
+        bail!("no namespace to create: pass -m -u -i -n -p -U -C -T (or -r, --mount-proc)");
+    }
+    u.apply()?;
+    let mut argv = a.command;
+    if argv.is_empty() {
+        argv.push(std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into()));
+    }
+    if u.fork {
+        match cella_sys::ns::fork()? {
+            cella_sys::ns::Forked::Parent(child) => {
+                let exit = loop {
+                    if let Some((who, exit)) = cella_sys::process::waitpid(child, false)? {
+                        if who == child {
+                            break exit;
+                        }
+                    }
+                };
+                std::process::exit(exit.shell_code());
+            }
+            cella_sys::ns::Forked::Child => {}
+        }
+    }
+    u.finish_in_child()?;
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(&argv[0]).args(&argv[1..]).exec();
+    bail!("exec {}: {err}", argv[0])
+}
+
+fn signal_number(name: &str) -> Option<i32> {
+    let upper = name.to_ascii_uppercase();
+    let n = upper.strip_prefix("SIG").unwrap_or(&upper);
+    Some(match n {
+        "HUP" => 1,
+        "INT" => 2,
+        "QUIT" => 3,
+        "KILL" => 9,
+        "USR1" => 10,
+        "USR2" => 12,
+        "TERM" => 15,
+        _ => return None,
+    })
 }
 
 fn enter(a: EnterArgs) -> Result<()> {
