@@ -3,4 +3,5 @@
 pub mod enter;
 pub mod ls;
 pub mod persist;
+pub mod pids;
 pub mod unshare;

@@ -22,6 +22,16 @@ pub enum NsCommand {
     Enter(EnterArgs),
     /// Run a command in new namespaces, as util-linux unshare does
     Unshare(UnshareArgs),
+    /// The PID map: a process's PID at every level of nested PID namespaces
+    /// (--members: every process of its PID namespace, host PID and PID inside)
+    Pids {
+        pid: i32,
+        #[arg(long = "members")]
+        members: bool,
+        /// JSON output
+        #[arg(short = 'J', long = "json")]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -160,7 +170,44 @@ pub fn run(cmd: NsCommand) -> Result<()> {
         NsCommand::Release { file } => Ok(cella_ns::persist::release(&file)?),
         NsCommand::Enter(a) => enter(a),
         NsCommand::Unshare(a) => unshare(a),
+        NsCommand::Pids { pid, members, json } => pids(pid, members, json),
     }
+}
+
+fn pids(pid: i32, members: bool, json: bool) -> Result<()> {
+    if members {
+        let m = cella_ns::pids::members(pid)?;
+        if json {
+            let rows: Vec<_> = m
+                .iter()
+                .map(|(h, i)| serde_json::json!({"host": h, "inside": i}))
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({ "pids": rows }))?
+            );
+        } else {
+            println!("{:>8} {:>8}", "HOST", "INSIDE");
+            for (h, i) in m {
+                println!("{h:>8} {i:>8}");
+            }
+        }
+        return Ok(());
+    }
+    let chain = cella_ns::pids::chain(pid)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "levels": chain }))?
+        );
+    } else {
+        println!("{:>5} {:>12} {:>8}", "LEVEL", "PIDNS", "PID");
+        for l in chain {
+            let ns = l.pidns.map(|n| n.to_string()).unwrap_or_default();
+            println!("{:>5} {ns:>12} {:>8}", l.level, l.pid);
+        }
+    }
+    Ok(())
 }
 
 fn unshare(a: UnshareArgs) -> Result<()> {
