@@ -1,6 +1,6 @@
 //! Namespaces: clone3, unshare, setns, hostname.
 
-use crate::{check, check_int, cstr};
+use crate::{check, check_int};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
@@ -110,11 +110,6 @@ pub fn ns_get_type(fd: RawFd) -> io::Result<u64> {
     // SAFETY: NS_GET_NSTYPE takes no argument.
     let ret = unsafe { libc::ioctl(fd, NS_GET_NSTYPE) };
     check_int(ret).map(|t| t as u64)
-}
-
-/// Validates a string for `sethostname`-like calls.
-pub fn valid_name(s: &str) -> io::Result<()> {
-    cstr(s).map(drop)
 }
 
 /// setns(2) with a pidfd: enters every namespace in `flags` of that process

@@ -34,32 +34,57 @@ pub enum NsCommand {
     },
 }
 
+/// The eight namespace options of `enter` and `unshare`, each with an
+/// optional =FILE as in util-linux: `enter` joins the target's namespace or
+/// FILE; `unshare` creates one and, with =FILE, persists it there.
 #[derive(Args)]
-pub struct UnshareArgs {
-    /// New mount namespace (=FILE: persist it there)
+pub struct NamespaceOptions {
+    /// Mount namespace [=FILE]
     #[arg(short = 'm', long = "mount", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     mount: Option<String>,
-    /// New UTS namespace (=FILE: persist it there)
+    /// UTS namespace [=FILE]
     #[arg(short = 'u', long = "uts", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     uts: Option<String>,
-    /// New IPC namespace (=FILE: persist it there)
+    /// IPC namespace [=FILE]
     #[arg(short = 'i', long = "ipc", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     ipc: Option<String>,
-    /// New network namespace (=FILE: persist it there)
+    /// Network namespace [=FILE]
     #[arg(short = 'n', long = "net", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     net: Option<String>,
-    /// New PID namespace, for children (use -f) (=FILE: persist it there)
+    /// PID namespace [=FILE]; applies to children (enter forks; unshare needs -f)
     #[arg(short = 'p', long = "pid", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     pid: Option<String>,
-    /// New user namespace (=FILE: persist it there)
+    /// User namespace [=FILE]
     #[arg(short = 'U', long = "user", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     user: Option<String>,
-    /// New cgroup namespace (=FILE: persist it there)
+    /// Cgroup namespace [=FILE]
     #[arg(short = 'C', long = "cgroup", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     cgroup: Option<String>,
-    /// New time namespace, for children (use -f) (=FILE: persist it there)
+    /// Time namespace [=FILE]; applies to children (enter forks; unshare needs -f)
     #[arg(short = 'T', long = "time", num_args = 0..=1, require_equals = true, default_missing_value = "")]
     time: Option<String>,
+}
+
+impl NamespaceOptions {
+    /// (type, value): None when not given, "" when given without =FILE.
+    fn chosen(&self) -> [(&'static str, &Option<String>); 8] {
+        [
+            ("mnt", &self.mount),
+            ("uts", &self.uts),
+            ("ipc", &self.ipc),
+            ("net", &self.net),
+            ("pid", &self.pid),
+            ("user", &self.user),
+            ("cgroup", &self.cgroup),
+            ("time", &self.time),
+        ]
+    }
+}
+
+#[derive(Args)]
+pub struct UnshareArgs {
+    #[command(flatten)]
+    ns: NamespaceOptions,
     /// Run the command in a child, and wait for it
     #[arg(short = 'f', long = "fork")]
     fork: bool,
@@ -112,30 +137,8 @@ pub struct EnterArgs {
     /// Enter every namespace of the target
     #[arg(short = 'a', long = "all")]
     all: bool,
-    /// Mount namespace (of the target, or =FILE)
-    #[arg(short = 'm', long = "mount", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    mount: Option<String>,
-    /// UTS namespace (of the target, or =FILE)
-    #[arg(short = 'u', long = "uts", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    uts: Option<String>,
-    /// IPC namespace (of the target, or =FILE)
-    #[arg(short = 'i', long = "ipc", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    ipc: Option<String>,
-    /// Network namespace (of the target, or =FILE)
-    #[arg(short = 'n', long = "net", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    net: Option<String>,
-    /// PID namespace (of the target, or =FILE); the command runs in a fork
-    #[arg(short = 'p', long = "pid", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    pid: Option<String>,
-    /// User namespace (of the target, or =FILE)
-    #[arg(short = 'U', long = "user", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    user: Option<String>,
-    /// Cgroup namespace (of the target, or =FILE)
-    #[arg(short = 'C', long = "cgroup", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    cgroup: Option<String>,
-    /// Time namespace (of the target, or =FILE); the command runs in a fork
-    #[arg(short = 'T', long = "time", num_args = 0..=1, require_equals = true, default_missing_value = "")]
-    time: Option<String>,
+    #[command(flatten)]
+    ns: NamespaceOptions,
     /// The command (default: $SHELL, else /bin/sh)
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
@@ -211,21 +214,17 @@ fn pids(pid: i32, members: bool, json: bool) -> Result<()> {
 }
 
 fn unshare(a: UnshareArgs) -> Result<()> {
-    use cella_sys::ns::*;
     let mut namespaces = Vec::new();
     let (uid, gid) = (cella_sys::process::geteuid(), cella_sys::process::getgid());
     let wants_user = a.map_root || a.map_current || a.map_user.is_some() || a.map_group.is_some();
     let implied_mount = a.mount_proc.is_some();
-    for (kind, flag, value, implied) in [
-        ("user", CLONE_NEWUSER, &a.user, wants_user),
-        ("mnt", CLONE_NEWNS, &a.mount, implied_mount),
-        ("uts", CLONE_NEWUTS, &a.uts, false),
-        ("ipc", CLONE_NEWIPC, &a.ipc, false),
-        ("net", CLONE_NEWNET, &a.net, false),
-        ("pid", CLONE_NEWPID, &a.pid, false),
-        ("cgroup", CLONE_NEWCGROUP, &a.cgroup, false),
-        ("time", CLONE_NEWTIME, &a.time, false),
-    ] {
+    for (kind, value) in a.ns.chosen() {
+        let implied = (kind == "user" && wants_user) || (kind == "mnt" && implied_mount);
+        let flag = cella_ns::enter::ORDER
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|&(_, f)| f)
+            .expect("every type has a flag");
         if value.is_some() || implied {
             let file = value.as_deref().filter(|f| !f.is_empty()).map(std::path::PathBuf::from);
             namespaces.push((kind, flag, file));
@@ -264,7 +263,7 @@ fn unshare(a: UnshareArgs) -> Result<()> {
     if let Some(s) = a.boottime {
         time_offsets += &format!("boottime {s} 0\n");
     }
-    if !time_offsets.is_empty() && a.time.is_none() {
+    if !time_offsets.is_empty() && a.ns.time.is_none() {
         bail!("--monotonic/--boottime need --time");
     }
     let u = cella_ns::unshare::Unshare {
@@ -326,18 +325,8 @@ fn signal_number(name: &str) -> Option<i32> {
 
 fn enter(a: EnterArgs) -> Result<()> {
     use cella_ns::enter::Target;
-    let chosen: [(&'static str, &Option<String>); 8] = [
-        ("mnt", &a.mount),
-        ("uts", &a.uts),
-        ("ipc", &a.ipc),
-        ("net", &a.net),
-        ("pid", &a.pid),
-        ("user", &a.user),
-        ("cgroup", &a.cgroup),
-        ("time", &a.time),
-    ];
     let mut targets = Vec::new();
-    for (kind, value) in chosen {
+    for (kind, value) in a.ns.chosen() {
         let file = match value.as_deref() {
             Some(f) if !f.is_empty() => std::path::PathBuf::from(f),
             Some(_) => match a.target {
