@@ -3,7 +3,8 @@
 #   libseccomp-dev, pkg-config  the libseccomp crate links against libseccomp
 #   busybox-static  root filesystems for test containers
 #   uidmap          newuidmap/newgidmap for rootless id ranges
-#   util-linux      setpriv/unshare/ipcmk used by tests (normally present)
+#   util-linux      setpriv/unshare/ipcmk/lsns used by tests (normally present)
+#   iproute2        `ip netns`, which the cella ns netns tests compare against
 # Peers for bench/ are installed by the bench scripts themselves.
 set -euo pipefail
 need=()
@@ -13,6 +14,8 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 [ -e /usr/include/seccomp.h ] || need+=(libseccomp-dev)
 command -v setpriv >/dev/null || need+=(util-linux)
 command -v ipcmk >/dev/null || need+=(util-linux)
+command -v lsns >/dev/null || need+=(util-linux)
+command -v ip >/dev/null || need+=(iproute2)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

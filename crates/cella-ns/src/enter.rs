@@ -25,7 +25,8 @@ pub struct Target {
 /// Opens every target first (so that a bad path fails before anything is
 /// joined), checks each is a namespace of the named type, then joins them
 /// in order. Namespaces we are already in are skipped, as nsenter does.
-pub fn join(targets: &[Target]) -> Result<(), Error> {
+/// Returns the types actually joined.
+pub fn join(targets: &[Target]) -> Result<Vec<&'static str>, Error> {
     let mut opened: Vec<(u64, OwnedFd, &Target)> = Vec::new();
     for (kind, flag) in ORDER {
         for t in targets.iter().filter(|t| t.kind == kind) {
@@ -47,6 +48,27 @@ pub fn join(targets: &[Target]) -> Result<(), Error> {
     for (flag, fd, t) in &opened {
         cella_sys::ns::setns(fd.as_fd(), *flag)
             .map_err(|e| Error(format!("setns {} ({}): {e}", t.file.display(), t.kind)))?;
+    }
+    Ok(opened.iter().map(|(_, _, t)| t.kind).collect())
+}
+
+/// Opens a directory to change into after the namespaces are joined (the
+/// target's /proc/PID/root and /proc/PID/cwd must be opened before).
+pub fn open_dir(path: &std::path::Path) -> Result<OwnedFd, Error> {
+    cella_sys::fd::open(path, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        .map_err(|e| Error(format!("open directory {}: {e}", path.display())))
+}
+
+/// nsenter's -r and -w: chroot into `root`, then chdir to `wd` (or stay at
+/// the new root).
+pub fn change_root_and_wd(root: Option<&OwnedFd>, wd: Option<&OwnedFd>) -> Result<(), Error> {
+    if let Some(r) = root {
+        cella_sys::mount::fchdir(r.as_fd()).map_err(|e| Error(format!("fchdir to the new root: {e}")))?;
+        cella_sys::mount::chroot(std::path::Path::new("."))
+            .map_err(|e| Error(format!("chroot to the new root: {e}")))?;
+    }
+    if let Some(w) = wd {
+        cella_sys::mount::fchdir(w.as_fd()).map_err(|e| Error(format!("fchdir to the working directory: {e}")))?;
     }
     Ok(())
 }

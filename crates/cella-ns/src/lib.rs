@@ -2,6 +2,8 @@
 
 pub mod enter;
 pub mod ls;
+pub mod netns;
+pub mod netnsid;
 pub mod persist;
 pub mod pids;
 pub mod unshare;

@@ -30,6 +30,8 @@ pub struct Namespace {
     pub pns: Option<u64>,
     /// Owning user namespace.
     pub ons: Option<u64>,
+    /// NETNSID of a network namespace in ours (see `fill_netnsids`).
+    pub netnsid: Option<i32>,
 }
 
 /// `net:[4026531840]` → ("net", 4026531840).
@@ -128,6 +130,7 @@ pub fn scan() -> Vec<Namespace> {
                         None
                     },
                     ons: related(&path, false),
+                    netnsid: None,
                 }
             });
             e.nprocs += 1;
@@ -165,6 +168,7 @@ pub fn scan() -> Vec<Namespace> {
                 None
             },
             ons: related(mountpoint, false),
+            netnsid: None,
         });
         e.nsfs.get_or_insert_with(|| mountpoint.to_string());
     }
@@ -173,10 +177,123 @@ pub fn scan() -> Vec<Namespace> {
     v
 }
 
+/// Fills NETNSID for the network namespaces (one rtnetlink query each, so
+/// only when the column is shown).
+pub fn fill_netnsids(all: &mut [Namespace]) {
+    for n in all.iter_mut().filter(|n| n.kind == "net") {
+        if let Ok(f) = std::fs::File::open(&n.path) {
+            n.netnsid = crate::netnsid::get(f.as_raw_fd()).ok().flatten();
+        }
+    }
+}
+
+/// How `--tree` relates namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    /// lsns's default: a namespace whose first process is a child of the
+    /// process shown for an earlier row hangs below that row.
+    Process,
+    /// Parent namespace (NS_GET_PARENT: pid and user types).
+    Parent,
+    /// Owning user namespace (NS_GET_USERNS).
+    Owner,
+}
+
+impl Tree {
+    pub fn parse(s: &str) -> Option<Tree> {
+        match s {
+            "process" => Some(Tree::Process),
+            "parent" => Some(Tree::Parent),
+            "owner" => Some(Tree::Owner),
+            _ => None,
+        }
+    }
+}
+
+/// For each row, the index of the row it hangs below (always an earlier
+/// row for `Process`; any row for the others), or None for a root.
+pub fn tree_parents(all: &[Namespace], rel: Tree) -> Vec<Option<usize>> {
+    match rel {
+        Tree::Process => {
+            // The latest row shown for each process, as lsns links them.
+            let mut row_of: BTreeMap<i32, usize> = BTreeMap::new();
+            all.iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let parent = n.ppid.and_then(|pp| row_of.get(&pp).copied());
+                    if let Some(p) = n.pid {
+                        row_of.insert(p, i);
+                    }
+                    parent
+                })
+                .collect()
+        }
+        Tree::Parent | Tree::Owner => all
+            .iter()
+            .map(|n| {
+                let (want, kind) = match rel {
+                    Tree::Parent => (n.pns?, n.kind.as_str()),
+                    _ => (n.ons?, "user"),
+                };
+                all.iter().position(|o| o.ns == want && o.kind == kind)
+            })
+            .collect(),
+    }
+}
+
+/// Rows in tree order: (row index, drawing prefix such as "│ └─").
+pub fn tree_order(parents: &[Option<usize>]) -> Vec<(usize, String)> {
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); parents.len()];
+    let mut roots = Vec::new();
+    for (i, p) in parents.iter().enumerate() {
+        match p {
+            Some(p) if *p != i => children[*p].push(i),
+            _ => roots.push(i),
+        }
+    }
+    let mut out = Vec::with_capacity(parents.len());
+    let mut seen = vec![false; parents.len()];
+    fn walk(
+        i: usize,
+        stem: &str,
+        glyph: &str,
+        children: &[Vec<usize>],
+        seen: &mut [bool],
+        out: &mut Vec<(usize, String)>,
+    ) {
+        if std::mem::replace(&mut seen[i], true) {
+            return;
+        }
+        out.push((i, format!("{stem}{glyph}")));
+        let below = match glyph {
+            "├─" => format!("{stem}│ "),
+            "└─" => format!("{stem}  "),
+            _ => stem.to_string(),
+        };
+        let kids = &children[i];
+        for (k, &c) in kids.iter().enumerate() {
+            let g = if k + 1 == kids.len() { "└─" } else { "├─" };
+            walk(c, &below, g, children, seen, out);
+        }
+    }
+    for r in roots {
+        walk(r, "", "", &children, &mut seen, &mut out);
+    }
+    // A cycle (not possible with real namespaces) would leave rows unvisited.
+    for i in 0..parents.len() {
+        if !seen[i] {
+            walk(i, "", "", &children, &mut seen, &mut out);
+        }
+    }
+    out
+}
+
 /// The column names lsns knows and cella fills.
-pub const COLUMNS: [&str; 12] = [
-    "NS", "TYPE", "PATH", "NPROCS", "PID", "PPID", "COMMAND", "UID", "USER", "NSFS", "PNS", "ONS",
+pub const COLUMNS: [&str; 13] = [
+    "NS", "TYPE", "PATH", "NPROCS", "PID", "PPID", "COMMAND", "UID", "USER", "NETNSID", "NSFS", "PNS", "ONS",
 ];
+/// Columns lsns right-aligns.
+pub const NUMERIC_COLUMNS: [&str; 8] = ["NS", "NPROCS", "PID", "PPID", "UID", "NETNSID", "PNS", "ONS"];
 /// lsns's default columns.
 pub const DEFAULT_COLUMNS: [&str; 6] = ["NS", "TYPE", "NPROCS", "PID", "USER", "COMMAND"];
 
@@ -193,6 +310,8 @@ pub fn cell(n: &Namespace, col: &str) -> String {
         "COMMAND" => opt(n.command.clone()),
         "UID" => opt(n.uid.map(|u| u.to_string())),
         "USER" => opt(n.user.clone()),
+        "NETNSID" if n.kind == "net" => n.netnsid.map_or_else(|| "unassigned".into(), |i| i.to_string()),
+        "NETNSID" => String::new(),
         "NSFS" => opt(n.nsfs.clone()),
         "PNS" => opt(n.pns.map(|p| p.to_string())),
         "ONS" => opt(n.ons.map(|p| p.to_string())),
@@ -212,6 +331,7 @@ pub fn json_row(n: &Namespace, cols: &[&str]) -> serde_json::Value {
             "UID" => n.uid.map_or(serde_json::Value::Null, Into::into),
             "PNS" => n.pns.map_or(serde_json::Value::Null, Into::into),
             "ONS" => n.ons.map_or(serde_json::Value::Null, Into::into),
+            "NETNSID" if n.kind == "net" => n.netnsid.map_or_else(|| "unassigned".into(), Into::into),
             other => {
                 let s = cell(n, other);
                 if s.is_empty() {
@@ -229,6 +349,60 @@ pub fn json_row(n: &Namespace, cols: &[&str]) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ns(ns: u64, kind: &str, pid: i32, ppid: i32, pns: Option<u64>, ons: Option<u64>) -> Namespace {
+        Namespace {
+            ns,
+            kind: kind.into(),
+            path: String::new(),
+            nprocs: 1,
+            pid: Some(pid),
+            ppid: Some(ppid),
+            command: None,
+            uid: None,
+            user: None,
+            nsfs: None,
+            pns,
+            ons,
+            netnsid: None,
+        }
+    }
+
+    #[test]
+    fn trees_follow_processes_parents_and_owners() {
+        let all = vec![
+            ns(1, "user", 2, 0, None, None),
+            ns(2, "pid", 2, 0, None, Some(1)),
+            ns(3, "user", 50, 2, Some(1), Some(1)),
+            ns(4, "pid", 50, 2, Some(2), Some(3)),
+            ns(5, "net", 60, 50, None, Some(3)),
+        ];
+        // Process: row 3's process (50) is a child of row 1's (2, shown last on row 1).
+        assert_eq!(
+            tree_parents(&all, Tree::Process),
+            vec![None, None, Some(1), Some(1), Some(3)]
+        );
+        assert_eq!(
+            tree_parents(&all, Tree::Parent),
+            vec![None, None, Some(0), Some(1), None]
+        );
+        let owner = tree_parents(&all, Tree::Owner);
+        assert_eq!(owner, vec![None, Some(0), Some(0), Some(2), Some(2)]);
+        let order = tree_order(&owner);
+        let shown: Vec<(usize, &str)> = order.iter().map(|(i, p)| (*i, p.as_str())).collect();
+        assert_eq!(shown, vec![(0, ""), (1, "├─"), (2, "└─"), (3, "  ├─"), (4, "  └─")]);
+    }
+
+    #[test]
+    fn netnsid_cells_are_for_network_namespaces_only() {
+        let mut n = ns(9, "net", 1, 0, None, None);
+        assert_eq!(cell(&n, "NETNSID"), "unassigned");
+        n.netnsid = Some(3);
+        assert_eq!(cell(&n, "NETNSID"), "3");
+        assert_eq!(json_row(&n, &["NETNSID"])["netnsid"], 3);
+        n.kind = "uts".into();
+        assert_eq!(cell(&n, "NETNSID"), "");
+    }
 
     #[test]
     fn parses_namespace_links() {

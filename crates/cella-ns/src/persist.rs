@@ -5,7 +5,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-const NSFS_MAGIC: i64 = 0x6e73_6673;
+pub const NSFS_MAGIC: i64 = 0x6e73_6673;
 
 #[derive(Debug)]
 pub struct Error(pub String);

@@ -11,22 +11,83 @@ fn json(cmd: &mut Command) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The rows of lsns -J output, with tree children flattened.
+fn rows(v: &serde_json::Value) -> Vec<&serde_json::Value> {
+    fn walk<'a>(list: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Value>) {
+        for n in list.as_array().into_iter().flatten() {
+            out.push(n);
+            walk(&n["children"], out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&v["namespaces"], &mut out);
+    out
+}
+
+fn num(v: &serde_json::Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_str()?.parse().ok())
+}
+
 /// (ns, type) → (nprocs, pid)
 fn index(v: &serde_json::Value) -> BTreeMap<(u64, String), (u64, Option<u64>)> {
-    v["namespaces"]
-        .as_array()
-        .unwrap()
-        .iter()
+    rows(v)
+        .into_iter()
         .map(|n| {
-            let ns = n["ns"].as_u64().or_else(|| n["ns"].as_str()?.parse().ok()).unwrap();
-            let pid = n["pid"].as_u64().or_else(|| n["pid"].as_str()?.parse().ok());
-            let nprocs = n["nprocs"]
-                .as_u64()
-                .or_else(|| n["nprocs"].as_str()?.parse().ok())
-                .unwrap_or(0);
-            ((ns, n["type"].as_str().unwrap().to_string()), (nprocs, pid))
+            let ns = num(&n["ns"]).unwrap();
+            let nprocs = num(&n["nprocs"]).unwrap_or(0);
+            ((ns, n["type"].as_str().unwrap().to_string()), (nprocs, num(&n["pid"])))
         })
         .collect()
+}
+
+/// child ns → parent ns, from the nesting of a JSON tree.
+fn tree_edges(v: &serde_json::Value) -> BTreeMap<u64, u64> {
+    fn walk(list: &serde_json::Value, parent: Option<u64>, out: &mut BTreeMap<u64, u64>) {
+        for n in list.as_array().into_iter().flatten() {
+            let ns = num(&n["ns"]).unwrap();
+            if let Some(p) = parent {
+                out.insert(ns, p);
+            }
+            walk(&n["children"], Some(ns), out);
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(&v["namespaces"], None, &mut out);
+    out
+}
+
+fn ns_of(pid: u32, kind: &str) -> u64 {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+    let s = link.to_string_lossy();
+    s[s.find('[').unwrap() + 1..s.len() - 1].parse().unwrap()
+}
+
+/// Starts two nested user+PID namespaces (`unshare -r -p -f` twice, the inner
+/// one's first process a child of the outer one's first process) and
+/// returns the holder and the host PIDs of the outer and inner processes.
+fn nested_user_and_pid_namespaces() -> (std::process::Child, u32, u32) {
+    let mut holder = Command::new("unshare")
+        .args(["-r", "-p", "-f", "sh", "-c", "exec unshare -r -p -f sleep 30"])
+        .spawn()
+        .unwrap();
+    let children = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse::<u32>().ok())
+    };
+    for _ in 0..200 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // holder (unshare) → sh, exec'd into unshare → sleep
+        let chain = children(holder.id()).and_then(|outer| Some((outer, children(outer)?)));
+        if let Some((outer, inner)) = chain {
+            return (holder, outer, inner);
+        }
+    }
+    let _ = holder.kill();
+    let _ = holder.wait();
+    panic!("the nested namespaces did not start");
 }
 
 #[test]
@@ -118,4 +179,66 @@ fn filters_by_pid_and_type_and_refuses_bad_input() {
         assert!(!out.status.success(), "{bad:?}");
         assert!(!out.stderr.is_empty());
     }
+}
+
+#[test]
+fn trees_match_lsns_and_the_kernels_parents() {
+    let (mut holder, outer, inner) = nested_user_and_pid_namespaces();
+    let holder_pid = holder.id();
+    let cols = ["-J", "-t", "user", "-t", "pid", "-o", "NS,TYPE"];
+    let lsns = tree_edges(&json(Command::new("lsns").arg("--tree=owner").args(cols)));
+    let ours = tree_edges(&json(Command::new(CELLA).args(["ns", "ls", "--tree=owner"]).args(cols)));
+    let parent_tree = tree_edges(&json(
+        Command::new(CELLA).args(["ns", "ls", "--tree=parent"]).args(cols),
+    ));
+    let text = String::from_utf8_lossy(
+        &Command::new(CELLA)
+            .args(["ns", "ls", "--tree=owner", "-t", "user", "-t", "pid"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    // The holder unshared the outer user namespace, the outer process the inner one.
+    let (user1, user2) = (ns_of(holder_pid, "user"), ns_of(outer, "user"));
+    let (pid1, pid2) = (ns_of(outer, "pid"), ns_of(inner, "pid"));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    // Owner: each user namespace owns its PID namespace and the next user namespace.
+    assert_eq!(ours.get(&pid1), Some(&user1), "{ours:?}");
+    assert_eq!(ours.get(&user2), Some(&user1), "{ours:?}");
+    assert_eq!(ours.get(&pid2), Some(&user2), "{ours:?}");
+    for ns in [user1, user2, pid1, pid2] {
+        assert_eq!(ours.get(&ns), lsns.get(&ns), "as lsns --tree=owner: ns {ns}");
+    }
+    // Parent: the inner PID namespace hangs below the outer, the outer below the host's.
+    assert_eq!(parent_tree.get(&pid2), Some(&pid1), "{parent_tree:?}");
+    assert_eq!(parent_tree.get(&pid1), Some(&ns_of(std::process::id(), "pid")));
+    assert_eq!(parent_tree.get(&user2), Some(&user1));
+    // The table draws the nesting.
+    assert!(text.contains(&format!("  └─{pid2} pid")), "{text}");
+}
+
+#[test]
+fn default_view_is_lsns_process_tree_and_list_is_flat() {
+    let (mut holder, _outer, inner) = nested_user_and_pid_namespaces();
+    let cols = ["-J", "-t", "pid", "-o", "NS,PID,COMMAND"];
+    let tree = json(Command::new(CELLA).args(["ns", "ls"]).args(cols));
+    let flat = json(Command::new(CELLA).args(["ns", "ls", "-l"]).args(cols));
+    let lsns = json(Command::new("lsns").args(cols));
+    // As lsns: the process tree is drawn in COMMAND; without that column the list is flat.
+    let no_command = json(Command::new(CELLA).args(["ns", "ls", "-J", "-t", "pid", "-o", "NS,PID"]));
+    let inner_ns = ns_of(inner, "pid");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(tree_edges(&no_command).is_empty(), "{no_command}");
+    // The inner sleep's parent process is the outer namespace's representative.
+    assert_eq!(
+        tree_edges(&tree).get(&inner_ns),
+        tree_edges(&lsns).get(&inner_ns),
+        "{tree} vs {lsns}"
+    );
+    assert!(tree_edges(&tree).contains_key(&inner_ns), "{tree}");
+    assert!(tree_edges(&flat).is_empty(), "-l is flat: {flat}");
+    assert_eq!(rows(&flat).len(), rows(&tree).len());
 }

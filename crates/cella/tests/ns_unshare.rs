@@ -116,3 +116,142 @@ fn bad_input_is_refused() {
         assert!(!out.status.success() && err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// Runs `script` as root in a private mount namespace where the test's own
+/// passwd, group, subuid and subgid (user `nsuser`, uid 4242, ranges from
+/// 300000) are bound over /etc, so the machine's files are never changed.
+fn with_subids(script: &str) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!("cella-subids-{}-{}", std::process::id(), script.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap() + "nsuser:x:4242:4242::/tmp:/bin/sh\n";
+    let group = std::fs::read_to_string("/etc/group").unwrap() + "nsuser:x:4242:\n";
+    let files = [
+        ("passwd", passwd),
+        ("group", group),
+        ("subuid", "nsuser:300000:65536\nroot:200000:65536\n".into()),
+        ("subgid", "nsuser:300000:65536\nroot:200000:65536\n".into()),
+    ];
+    let mut binds = String::new();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+        binds += &format!("mount --bind {}/{name} /etc/{name} && ", dir.display());
+    }
+    let out = Command::new("unshare")
+        .args([
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &format!("{binds} {script}"),
+        ])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+fn words(out: &std::process::Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn map_users_takes_both_util_linux_spellings() {
+    for (users, groups) in [
+        ("0:100000:65536", "0:100000:65536"),
+        ("100000,0,65536", "100000,0,65536"),
+    ] {
+        let out = run(&[
+            &format!("--map-users={users}"),
+            &format!("--map-groups={groups}"),
+            "cat",
+            "/proc/self/uid_map",
+            "/proc/self/gid_map",
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        assert_eq!(words(&out), ["0", "100000", "65536", "0", "100000", "65536"], "{users}");
+    }
+    let bad = run(&["--map-users=1:2", "true"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid id range"));
+}
+
+#[test]
+fn map_auto_uses_subuid_directly_as_root_and_through_newuidmap_otherwise() {
+    // Root: the first range of root's entries, written to uid_map directly,
+    // with -r's single mapping cut out of it.
+    let out = with_subids(&format!(
+        "{CELLA} ns unshare -r --map-auto cat /proc/self/uid_map /proc/self/gid_map"
+    ));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        words(&out),
+        ["0", "0", "1", "1", "200001", "65535", "0", "0", "1", "1", "200001", "65535"]
+    );
+    // An ordinary user: newuidmap/newgidmap check the ranges against /etc/sub[ug]id.
+    let out = with_subids(&format!(
+        "setpriv --reuid=4242 --regid=4242 --clear-groups {CELLA} ns unshare -r --map-auto \
+         sh -c 'cat /proc/self/uid_map; id -u'"
+    ));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(words(&out), ["0", "4242", "1", "1", "300001", "65535", "0"]);
+    // A range the user does not own is refused by newuidmap, and said so.
+    let out = with_subids(&format!(
+        "setpriv --reuid=4242 --regid=4242 --clear-groups {CELLA} ns unshare --map-users=0:200000:10 true"
+    ));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("newuidmap failed"),
+        "{out:?}"
+    );
+    // No range for this user at all.
+    let out = with_subids(&format!(
+        "setpriv --reuid=4243 --regid=4243 --clear-groups {CELLA} ns unshare --map-auto true"
+    ));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no range for user 4243"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn setuid_setgid_and_keep_caps() {
+    let out = run(&[
+        "--map-users=0:0:2000",
+        "--map-groups=0:0:2000",
+        "-S",
+        "1000",
+        "-G",
+        "1000",
+        "sh",
+        "-c",
+        "echo $(id -u) $(id -g)",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(words(&out), ["1000", "1000"]);
+    // An ordinary user's capabilities in its new user namespace survive exec
+    // as ambient capabilities only with --keep-caps.
+    let amb = |keep: bool| {
+        let mut args = vec![
+            "--reuid=1000",
+            "--regid=1000",
+            "--clear-groups",
+            CELLA,
+            "ns",
+            "unshare",
+            "-U",
+        ];
+        if keep {
+            args.push("--keep-caps");
+        }
+        args.extend(["grep", "CapAmb", "/proc/self/status"]);
+        let o = Command::new("setpriv").args(&args).output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+        words(&o)[1].clone()
+    };
+    assert_eq!(amb(false), "0000000000000000");
+    assert_ne!(amb(true), "0000000000000000");
+}

@@ -1,0 +1,74 @@
+//! Network namespace ids (NETNSID): the number by which the current network
+//! namespace knows another one, read and assigned over rtnetlink
+//! (RTM_GETNSID / RTM_NEWNSID), as `ip netns list` and lsns show it.
+
+use crate::persist::Error;
+use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST};
+use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use std::os::fd::RawFd;
+
+fn request(msg: RouteNetlinkMessage, flags: u16) -> Result<Option<RouteNetlinkMessage>, Error> {
+    let io = |what: &'static str| move |e: std::io::Error| Error(format!("rtnetlink {what}: {e}"));
+    let mut socket = Socket::new(NETLINK_ROUTE).map_err(io("socket"))?;
+    socket.bind_auto().map_err(io("bind"))?;
+    socket.connect(&SocketAddr::new(0, 0)).map_err(io("connect"))?;
+    let mut header = NetlinkHeader::default();
+    header.flags = NLM_F_REQUEST | flags;
+    let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(msg));
+    packet.finalize();
+    let mut buf = vec![0; packet.buffer_len()];
+    packet.serialize(&mut buf);
+    socket.send(&buf, 0).map_err(io("send"))?;
+    let mut reply = vec![0u8; 4096];
+    let n = socket.recv(&mut &mut reply[..], 0).map_err(io("receive"))?;
+    let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&reply[..n])
+        .map_err(|e| Error(format!("rtnetlink: bad reply: {e}")))?;
+    match msg.payload {
+        NetlinkPayload::InnerMessage(m) => Ok(Some(m)),
+        NetlinkPayload::Error(e) => match e.code {
+            None => Ok(None),
+            Some(code) => Err(Error(format!(
+                "rtnetlink: {}",
+                std::io::Error::from_raw_os_error(-code.get())
+            ))),
+        },
+        _ => Ok(None),
+    }
+}
+
+/// The id the current network namespace has for the one open at `fd`
+/// (None: no id assigned).
+pub fn get(fd: RawFd) -> Result<Option<i32>, Error> {
+    let mut m = NsidMessage::default();
+    m.attributes.push(NsidAttribute::Fd(fd as u32));
+    match request(RouteNetlinkMessage::GetNsId(m), 0)? {
+        Some(RouteNetlinkMessage::NewNsId(reply)) => Ok(reply.attributes.iter().find_map(|a| match a {
+            NsidAttribute::Id(id) if *id >= 0 => Some(*id),
+            _ => None,
+        })),
+        _ => Err(Error("rtnetlink: no NEWNSID reply to GETNSID".into())),
+    }
+}
+
+/// Assigns `id` (or, with -1, the next free one) to the network namespace
+/// open at `fd`, as `ip netns set NAME ID|auto` does.
+pub fn set(fd: RawFd, id: i32) -> Result<(), Error> {
+    let mut m = NsidMessage::default();
+    m.attributes.push(NsidAttribute::Fd(fd as u32));
+    m.attributes.push(NsidAttribute::Id(id));
+    request(RouteNetlinkMessage::NewNsId(m), NLM_F_ACK).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn own_namespace_has_no_id_or_a_valid_one() {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open("/proc/self/ns/net").unwrap();
+        // The current namespace has no id for itself unless one was set.
+        let got = super::get(f.as_raw_fd()).unwrap();
+        assert!(got.is_none_or(|id| id >= 0));
+    }
+}
