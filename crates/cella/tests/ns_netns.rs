@@ -116,6 +116,7 @@ fn pids_identify_and_attach_agree_with_ip() {
         echo "cella_pids=$($C ns netns pids red | tr '\n' ' ')"
         echo "ip_pids=$(ip netns pids red | tr '\n' ' ')"
         echo "cella_identify=$($C ns netns identify $S)"
+        echo "json=$($C ns netns pids -J red) $($C ns netns identify -J $S)"
         echo "ip_identify=$(ip netns identify $S)"
         $C ns netns attach green $S
         echo "attached=$($C ns netns identify $S | sort | tr '\n' ' ')"
@@ -131,6 +132,11 @@ fn pids_identify_and_attach_agree_with_ip() {
     assert_eq!(v["cella_pids"], format!("{sleeper} "), "{text}");
     assert_eq!(v["ip_pids"], v["cella_pids"], "{text}");
     assert_eq!(v["cella_identify"], "red", "{text}");
+    assert_eq!(
+        v["json"],
+        format!(r#"{{"pids":[{sleeper}]}} {{"names":["red"]}}"#),
+        "{text}"
+    );
     assert_eq!(v["ip_identify"], "red", "{text}");
     assert_eq!(v["attached"], "green red ", "{text}");
     // iproute2 stops at the first name it finds; it must be one of ours.

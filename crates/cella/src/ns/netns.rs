@@ -1,6 +1,5 @@
 //! `cella ns netns`: `ip netns` subcommands on the same /run/netns.
 
-use crate::table::Table;
 use anyhow::{bail, Result};
 use cella_ns::netns;
 use clap::Subcommand;
@@ -35,9 +34,19 @@ pub enum NetnsCommand {
         command: Vec<String>,
     },
     /// The processes in a named network namespace
-    Pids { name: String },
+    Pids {
+        name: String,
+        /// JSON output
+        #[arg(short = 'J', long = "json")]
+        json: bool,
+    },
     /// The names of a process's network namespace (default: this process)
-    Identify { target: Option<String> },
+    Identify {
+        target: Option<String>,
+        /// JSON output
+        #[arg(short = 'J', long = "json")]
+        json: bool,
+    },
     /// Assign a NETNSID (a number, or auto)
     Set { name: String, id: String },
 }
@@ -83,19 +92,29 @@ pub fn run(cmd: NetnsCommand) -> Result<()> {
             }
             return Err(super::exec(&command));
         }
-        NetnsCommand::Pids { name } => {
-            let mut t = Table::new(&["PID"], &[true]);
-            t.rows = netns::pids(&name)?.iter().map(|p| vec![p.to_string()]).collect();
-            // `ip netns pids` prints bare PIDs, one per line.
-            t.print(true, true);
+        NetnsCommand::Pids { name, json } => {
+            let pids = netns::pids(&name)?;
+            if json {
+                println!("{}", serde_json::json!({ "pids": pids }));
+            } else {
+                // `ip netns pids` prints bare PIDs, one per line.
+                for p in pids {
+                    println!("{p}");
+                }
+            }
         }
-        NetnsCommand::Identify { target } => {
+        NetnsCommand::Identify { target, json } => {
             let pid = match target {
                 Some(t) => crate::target::pid_of(&t)?,
                 None => cella_sys::process::getpid(),
             };
-            for n in netns::identify(pid)? {
-                println!("{n}");
+            let names = netns::identify(pid)?;
+            if json {
+                println!("{}", serde_json::json!({ "names": names }));
+            } else {
+                for n in names {
+                    println!("{n}");
+                }
             }
         }
         NetnsCommand::Set { name, id } => {
