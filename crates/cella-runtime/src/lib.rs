@@ -24,6 +24,7 @@ pub mod nsplan;
 pub mod process;
 pub mod rootfs;
 pub mod selfexe;
+pub mod supervise;
 pub mod userns;
 pub mod validate;
 

@@ -308,3 +308,20 @@ pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) {
     // SAFETY: valid winsize pointer for TIOCSWINSZ.
     unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
 }
+
+/// A terminal's window size as (rows, columns), if `fd` is a terminal.
+pub fn get_winsize(fd: RawFd) -> Option<(u16, u16)> {
+    // SAFETY: all-zero bytes are a valid winsize.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: valid winsize pointer for TIOCGWINSZ.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
+    (r == 0).then_some((ws.ws_row, ws.ws_col))
+}
+
+/// SIGPIPE's disposition: the default (end the process, as command-line
+/// tools do when a pipe reader goes away) or ignored (writes fail with EPIPE).
+pub fn set_sigpipe(default: bool) {
+    let how = if default { libc::SIG_DFL } else { libc::SIG_IGN };
+    // SAFETY: SIG_DFL and SIG_IGN are valid dispositions; no handler runs.
+    unsafe { libc::signal(libc::SIGPIPE, how) };
+}

@@ -1,5 +1,6 @@
-//! cella: the engine (coming) and the namespace tools (`cella ns`).
+//! cella: a daemonless container engine, and the namespace tools (`cella ns`).
 
+mod engine;
 mod ns;
 mod table;
 mod target;
@@ -9,10 +10,14 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "cella", version, about = "A daemonless container engine and namespace tools")]
 struct Cli {
-    /// cella-runtime's state directory, where containers are looked up by name
-    /// (default: /run/cella, or $XDG_RUNTIME_DIR/cella rootless)
-    #[arg(long = "runtime-root", global = true, value_name = "DIR")]
-    runtime_root: Option<std::path::PathBuf>,
+    /// The store: images and containers (default /var/lib/cella, or
+    /// $XDG_DATA_HOME/cella rootless)
+    #[arg(long = "root", global = true, value_name = "DIR")]
+    root: Option<std::path::PathBuf>,
+    /// Runtime state (shared with cella-runtime; default /run/cella, or
+    /// $XDG_RUNTIME_DIR/cella rootless)
+    #[arg(long = "runroot", global = true, value_name = "DIR")]
+    runroot: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -24,18 +29,32 @@ enum Command {
         #[command(subcommand)]
         command: ns::NsCommand,
     },
+    #[command(flatten)]
+    Engine(engine::EngineCommand),
 }
 
 fn main() {
+    // `cella ps | head` ends quietly, as other tools do.
+    cella_sys::process::set_sigpipe(true);
     let cli = Cli::parse();
-    if let Some(root) = cli.runtime_root {
-        target::set_runtime_root(root);
-    }
-    let result = match cli.command {
-        Command::Ns { command } => ns::run(command),
+    let paths = cella_engine::paths::Paths::new(cli.root, cli.runroot);
+    target::set_paths(paths.clone());
+    let code = match cli.command {
+        Command::Ns { command } => match ns::run(command) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("cella: {e:#}");
+                1
+            }
+        },
+        // docker's convention: 125 when the engine itself fails.
+        Command::Engine(c) => match engine::run(&paths, c) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("cella: {e:#}");
+                125
+            }
+        },
     };
-    if let Err(e) = result {
-        eprintln!("cella: {e:#}");
-        std::process::exit(1);
-    }
+    std::process::exit(code);
 }

@@ -1,24 +1,22 @@
-//! What a user names a process by: a PID, or a cella container (its init).
+//! What a user names a process by: a PID, or a container (its init): an
+//! engine container by name or id, or a cella-runtime container by id.
 
 use anyhow::{bail, Result};
-use std::path::PathBuf;
+use cella_engine::paths::Paths;
 
-static RUNTIME_ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+static PATHS: std::sync::OnceLock<Paths> = std::sync::OnceLock::new();
 
-/// Where containers are looked up (`cella --runtime-root DIR`).
-pub fn set_runtime_root(dir: PathBuf) {
-    let _ = RUNTIME_ROOT.set(dir);
+/// Where containers are looked up (`cella --root DIR --runroot DIR`).
+pub fn set_paths(p: Paths) {
+    let _ = PATHS.set(p);
 }
 
-fn runtime_root() -> PathBuf {
-    RUNTIME_ROOT
-        .get()
-        .cloned()
-        .unwrap_or_else(cella_runtime::container::default_root)
+fn paths() -> Paths {
+    PATHS.get().cloned().unwrap_or_else(|| Paths::new(None, None))
 }
 
 /// The host PID for `name`: a number is a PID (checked to exist); anything
-/// else is looked up as a container in cella's runtime state.
+/// else is looked up as a container.
 pub fn pid_of(name: &str) -> Result<i32> {
     if let Ok(pid) = name.parse::<i32>() {
         if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
@@ -28,22 +26,29 @@ pub fn pid_of(name: &str) -> Result<i32> {
     }
     match container_pid(name)? {
         Some(pid) => Ok(pid),
-        None => bail!("{name:?} is neither a PID nor a cella container (see `cella-runtime list`)"),
+        None => bail!("{name:?} is neither a PID nor a cella container (see `cella ps`)"),
     }
 }
 
-/// The init PID of a running cella container, None if there is no such container.
-pub fn container_pid(id: &str) -> Result<Option<i32>> {
-    if cella_runtime::ids::validate(id).is_err() {
+/// The init PID of a running container, None if there is no such container.
+pub fn container_pid(name: &str) -> Result<Option<i32>> {
+    let p = paths();
+    if let Ok(c) = cella_engine::container::find(&p, name) {
+        if c.state.pid <= 0 {
+            bail!("container {name} is not running (no process to take namespaces from)");
+        }
+        return Ok(Some(c.state.pid));
+    }
+    if cella_runtime::ids::validate(name).is_err() {
         return Ok(None);
     }
-    let dir = runtime_root().join(id);
+    let dir = p.runroot.join(name);
     if !dir.join(cella_runtime::container::STATE_FILE).exists() {
         return Ok(None);
     }
     let state = cella_runtime::container::read_persisted(&dir)?;
     if !state.init_alive() {
-        bail!("container {id} is not running (no process to take namespaces from)");
+        bail!("container {name} is not running (no process to take namespaces from)");
     }
     Ok(Some(state.pid))
 }

@@ -212,7 +212,7 @@ fn a_container_name_is_a_target_for_enter_pids_ls_and_netns() {
     assert!(started.success());
     let cella = |args: &[&str]| {
         let mut cmd = Command::new(CELLA);
-        cmd.arg("--runtime-root").arg(&c.root).args(args);
+        cmd.arg("--runroot").arg(&c.root).args(args);
         cmd
     };
     // `cella ns enter NAME CMD`: all of the container's namespaces, as with -a.

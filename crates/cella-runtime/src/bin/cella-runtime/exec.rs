@@ -1,9 +1,9 @@
 //! `exec`'s flags (runc's) into an ExecOptions, and waiting in the foreground.
 
 use crate::args::{self, Opt, Parsed};
-use crate::supervise::Supervisor;
 use anyhow::{bail, Context, Result};
 use cella_runtime::exec::{container_process, exec as exec_process, ExecOptions};
+use cella_runtime::supervise::Supervisor;
 use cella_spec::Process;
 use std::path::Path;
 

@@ -3,7 +3,6 @@
 mod args;
 mod exec;
 mod run;
-mod supervise;
 mod update;
 
 use anyhow::{bail, Context, Result};

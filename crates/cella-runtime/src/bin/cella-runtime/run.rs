@@ -1,10 +1,10 @@
 //! `run`: create + start, then (unless detached) wait for the container and
 //! delete it afterwards.
 
-use crate::supervise::Supervisor;
 use anyhow::Result;
 use cella_runtime::create::{create, CreateOptions};
 use cella_runtime::lifecycle;
+use cella_runtime::supervise::Supervisor;
 
 pub fn run(opts: &CreateOptions, detach: bool, keep: bool) -> Result<i32> {
     if detach {

@@ -2,7 +2,7 @@
 //! runtime is a child subreaper, forwards signals to the process, copies a
 //! terminal, and returns how the process ended.
 
-use anyhow::Result;
+use crate::error::{Context, Result};
 use cella_sys::process::{waitpid, Exit};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -26,9 +26,9 @@ impl Supervisor {
     /// it too (it unblocks them before exec), and a grandchild must be
     /// re-parented to us.
     pub fn install() -> Result<Supervisor> {
-        cella_sys::process::set_child_subreaper()?;
+        cella_sys::process::set_child_subreaper().op(|| "prctl(PR_SET_CHILD_SUBREAPER)".into())?;
         Ok(Supervisor {
-            sigfd: cella_sys::process::signalfd_for(&FORWARDED)?,
+            sigfd: cella_sys::process::signalfd_for(&FORWARDED).op(|| "signalfd".into())?,
         })
     }
 
@@ -41,16 +41,16 @@ impl Supervisor {
             }
         };
         if let Some(master) = console_master {
-            cella_runtime::console::proxy(master, &self.sigfd, forward)?;
+            crate::console::proxy(master, &self.sigfd, forward)?;
         }
         loop {
-            while let Some((who, exit)) = waitpid(-1, true)? {
+            while let Some((who, exit)) = waitpid(-1, true).op(|| "waitpid".into())? {
                 if who == pid {
                     return Ok(exit);
                 }
             }
-            cella_sys::fd::poll_readable(self.sigfd.as_fd(), -1)?;
-            forward(cella_sys::process::read_signal(self.sigfd.as_raw_fd())?);
+            cella_sys::fd::poll_readable(self.sigfd.as_fd(), -1).op(|| "poll".into())?;
+            forward(cella_sys::process::read_signal(self.sigfd.as_raw_fd()).op(|| "read signalfd".into())?);
         }
     }
 }

@@ -1,0 +1,179 @@
+//! Container records: containers/<id>/container.json holds what was asked
+//! (the run configuration) and what happened (the state the monitor writes).
+
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+use crate::store;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// What `cella run`/`create` was asked for (kept for `inspect` and `start`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RunConfig {
+    pub image: String,
+    pub hostname: Option<String>,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    /// --entrypoint: Some(vec![]) for `--entrypoint ""`.
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Vec<String>,
+    pub volumes: Vec<String>,
+    pub tmpfs: Vec<String>,
+    pub read_only: bool,
+    pub memory: Option<i64>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    /// --security-opt seccomp=unconfined|FILE
+    pub seccomp: Option<String>,
+    pub no_new_privileges: bool,
+    pub ulimits: Vec<String>,
+    pub sysctls: Vec<String>,
+    /// none | host
+    pub network: String,
+    /// host | container:NAME (None: a new namespace)
+    pub ipc: Option<String>,
+    pub pid: Option<String>,
+    pub uts: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    pub auto_remove: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Paused,
+    Exited,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Exited => "exited",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct State {
+    pub status: Status,
+    /// Host PID of the container's PID 1 while it runs.
+    pub pid: i32,
+    pub exit_code: i32,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    pub started_at: String,
+    pub finished_at: String,
+    /// Why the container could not start or was found dead.
+    pub error: String,
+    /// The monitor process (and its start time, to tell it from a reused PID).
+    pub monitor_pid: i32,
+    pub monitor_start: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub image_id: String,
+    pub config: RunConfig,
+    pub state: State,
+}
+
+pub const RECORD: &str = "container.json";
+pub const LOG: &str = "container.log";
+pub const ATTACH: &str = "attach.sock";
+
+impl Container {
+    pub fn dir(&self, paths: &Paths) -> PathBuf {
+        paths.container(&self.id)
+    }
+
+    pub fn save(&self, paths: &Paths) -> Result<()> {
+        store::write_json(&self.dir(paths).join(RECORD), self)
+    }
+
+    pub fn short_id(&self) -> &str {
+        &self.id[..12.min(self.id.len())]
+    }
+
+    /// True while its monitor process lives.
+    pub fn monitor_alive(&self) -> bool {
+        self.state.monitor_pid > 0
+            && cella_runtime::container::proc_stat(self.state.monitor_pid)
+                .is_some_and(|(st, start)| start == self.state.monitor_start && st != b'Z' && st != b'X')
+    }
+}
+
+pub fn load(paths: &Paths, id: &str) -> Result<Container> {
+    let mut c: Container = store::read_json(&paths.container(id).join(RECORD))?;
+    reconcile(&mut c);
+    Ok(c)
+}
+
+/// A record saying running (or created with a monitor) whose monitor is gone
+/// (a crash, a reboot): the container is shown as exited.
+fn reconcile(c: &mut Container) {
+    let live_status = matches!(c.state.status, Status::Running | Status::Paused)
+        || (c.state.status == Status::Created && c.state.monitor_pid > 0);
+    if live_status && !c.monitor_alive() {
+        c.state.status = Status::Exited;
+        c.state.pid = 0;
+        if c.state.exit_code == 0 {
+            c.state.exit_code = 255;
+        }
+        if c.state.error.is_empty() {
+            c.state.error = "its monitor process ended unexpectedly (crash or reboot)".into();
+        }
+    }
+}
+
+/// Every container, newest first. Records that cannot be read are skipped
+/// (a container being created or removed right now).
+pub fn list(paths: &Paths) -> Result<Vec<Container>> {
+    let mut out = Vec::new();
+    if let Ok(dir) = std::fs::read_dir(paths.containers()) {
+        for e in dir.flatten() {
+            if let Ok(c) = load(paths, &e.file_name().to_string_lossy()) {
+                out.push(c);
+            }
+        }
+    }
+    out.sort_by(|a, b| b.created.cmp(&a.created));
+    Ok(out)
+}
+
+/// By name, full id or unique id prefix.
+pub fn find(paths: &Paths, key: &str) -> Result<Container> {
+    let all = list(paths)?;
+    if let Some(c) = all.iter().find(|c| c.name == key || c.id == key) {
+        return Ok(c.clone());
+    }
+    if !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let hits: Vec<&Container> = all.iter().filter(|c| c.id.starts_with(key)).collect();
+        match hits.len() {
+            1 => return Ok(hits[0].clone()),
+            n if n > 1 => {
+                return Err(Error::Conflict(format!(
+                    "container id prefix {key} is ambiguous ({n} containers)"
+                )))
+            }
+            _ => {}
+        }
+    }
+    Err(Error::NotFound(format!("no container {key:?}: see `cella ps -a`")))
+}

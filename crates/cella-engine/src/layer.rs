@@ -1,0 +1,195 @@
+//! Layers: tar streams (plain, gzip) unpacked once into layers/<hex>/ by the
+//! digest of the uncompressed tar, with OCI whiteouts turned into overlayfs's
+//! form (a 0:0 character device for `.wh.NAME`, trusted.overlay.opaque=y for
+//! `.wh..wh..opq`), and device nodes and fifos created as such.
+
+use crate::error::{At, Error, Result};
+use crate::paths::Paths;
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsFd;
+use std::path::{Component, Path, PathBuf};
+
+/// layers/<hex> for "sha256:<hex>".
+pub fn dir(paths: &Paths, digest: &str) -> PathBuf {
+    paths.layers().join(digest.trim_start_matches("sha256:"))
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Uncompresses by magic number: gzip, or a plain tar.
+pub fn decompressed<'a>(input: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
+    let mut r = BufReader::with_capacity(1 << 16, input);
+    let head = r.fill_buf().at("read", Path::new("layer stream"))?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Ok(Box::new(flate2::read::MultiGzDecoder::new(r)));
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Err(Error::Invalid(
+            "zstd-compressed layers are not supported yet; decompress it first (zstd -d)".into(),
+        ));
+    }
+    Ok(Box::new(r))
+}
+
+/// A tar path as relative components, refusing anything that climbs out.
+fn clean(path: &Path) -> Result<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(Error::Invalid(format!(
+                    "layer entry {} leaves the layer",
+                    path.display()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Opens the directory `rel` inside `root` (created as needed), resolving
+/// symlinks as if `root` were `/`, so that nothing lands outside it.
+fn open_parent(root: &std::fs::File, rel: &Path) -> Result<std::os::fd::OwnedFd> {
+    let mut cur = PathBuf::new();
+    for c in rel.components() {
+        cur.push(c);
+        let _ = cella_sys::fd::mkdirat(root.as_fd(), &cur, 0o755);
+    }
+    let target = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    cella_sys::fd::openat2(
+        root.as_fd(),
+        target,
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+        cella_sys::fd::RESOLVE_IN_ROOT,
+    )
+    .at("open layer directory", rel)
+}
+
+/// Unpacks one tar stream into `dest` (an empty directory).
+pub fn unpack(input: impl Read, dest: &Path) -> Result<u64> {
+    let root = std::fs::File::open(dest).at("open", dest)?;
+    let mut archive = tar::Archive::new(input);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(cella_sys::process::geteuid() == 0);
+    archive.set_unpack_xattrs(true);
+    archive.set_overwrite(true);
+    let mut size = 0u64;
+    for entry in archive.entries().at("read tar", dest)? {
+        let mut entry = entry.at("read tar entry", dest)?;
+        let rel = clean(&entry.path().at("read tar entry path", dest)?)?;
+        let Some(name) = rel.file_name().map(|n| n.to_os_string()) else {
+            continue;
+        };
+        let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
+        let name_str = name.to_string_lossy();
+        if name_str == ".wh..wh..opq" {
+            let dir = open_parent(&root, &parent)?;
+            cella_sys::fd::fsetxattr(dir.as_fd(), "trusted.overlay.opaque", b"y")
+                .at("mark opaque (needs root for trusted.* xattrs)", &rel)?;
+            continue;
+        }
+        if let Some(hidden) = name_str.strip_prefix(".wh.") {
+            let dir = open_parent(&root, &parent)?;
+            let _ = cella_sys::fd::unlinkat(dir.as_fd(), Path::new(hidden), 0);
+            cella_sys::fd::mknodat(dir.as_fd(), Path::new(hidden), libc::S_IFCHR, 0)
+                .at("create whiteout", &parent.join(hidden))?;
+            continue;
+        }
+        let kind = entry.header().entry_type();
+        let special = match kind {
+            tar::EntryType::Char => Some(libc::S_IFCHR),
+            tar::EntryType::Block => Some(libc::S_IFBLK),
+            tar::EntryType::Fifo => Some(libc::S_IFIFO),
+            _ => None,
+        };
+        if let Some(fmt) = special {
+            let h = entry.header();
+            let mode = h.mode().unwrap_or(0o644) & 0o7777;
+            let dev = cella_sys::fd::makedev(
+                h.device_major().ok().flatten().unwrap_or(0) as u64,
+                h.device_minor().ok().flatten().unwrap_or(0) as u64,
+            );
+            let (uid, gid) = (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
+            let dir = open_parent(&root, &parent)?;
+            let _ = cella_sys::fd::unlinkat(dir.as_fd(), Path::new(&name), 0);
+            cella_sys::fd::mknodat(dir.as_fd(), Path::new(&name), fmt | mode, dev).at("create device node", &rel)?;
+            let _ = cella_sys::fd::fchownat(dir.as_fd(), Path::new(&name), uid, gid, libc::AT_SYMLINK_NOFOLLOW);
+            continue;
+        }
+        size += entry.header().size().unwrap_or(0);
+        entry.unpack_in(dest).at("unpack", &dest.join(&rel))?;
+    }
+    Ok(size)
+}
+
+/// Unpacks a (possibly compressed) tar stream into the store, once per
+/// digest of the uncompressed tar. Returns ("sha256:<hex>", unpacked size).
+/// The caller holds the store lock.
+pub fn import_tar(paths: &Paths, input: impl Read) -> Result<(String, u64)> {
+    let tmp = paths.tmp().join(format!("layer-{}", crate::ids::random_id()?));
+    std::fs::create_dir_all(&tmp).at("create", &tmp)?;
+    let result = (|| {
+        let mut hashing = Hashing {
+            inner: decompressed(input)?,
+            hash: Sha256::new(),
+            bytes: 0,
+        };
+        let size = unpack(&mut hashing, &tmp)?;
+        // The digest covers the whole stream, padding included.
+        std::io::copy(&mut hashing, &mut std::io::sink()).at("read", &tmp)?;
+        if hashing.bytes == 0 {
+            return Err(Error::Invalid("the input is empty, not a tar archive".into()));
+        }
+        let hex: String = hashing.hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Ok((format!("sha256:{hex}"), size))
+    })();
+    match result {
+        Ok((digest, size)) => {
+            let final_dir = dir(paths, &digest);
+            if final_dir.exists() {
+                let _ = std::fs::remove_dir_all(&tmp);
+            } else {
+                std::fs::rename(&tmp, &final_dir).at("move layer into place", &final_dir)?;
+            }
+            Ok((digest, size))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_that_climb_out_are_refused() {
+        assert_eq!(clean(Path::new("./a/b")).unwrap(), Path::new("a/b"));
+        assert_eq!(clean(Path::new("/etc/passwd")).unwrap(), Path::new("etc/passwd"));
+        assert!(clean(Path::new("a/../../x")).is_err());
+    }
+}

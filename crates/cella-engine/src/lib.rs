@@ -1,0 +1,19 @@
+//! The cella engine: a daemonless container engine on the cella runtime
+//! library. The store holds images and containers; each running container
+//! has a small monitor process that outlives the command that started it.
+
+pub mod attach;
+pub mod container;
+pub mod error;
+pub mod ids;
+pub mod image;
+pub mod import;
+pub mod layer;
+pub mod logs;
+pub mod monitor;
+pub mod ops;
+pub mod paths;
+pub mod seccomp_default;
+pub mod spec;
+pub mod store;
+pub mod users;

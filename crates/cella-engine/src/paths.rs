@@ -1,0 +1,58 @@
+//! Where the engine keeps things: the store (images, layers, containers) and
+//! the runtime state root shared with cella-runtime.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// /var/lib/cella (root) or $XDG_DATA_HOME/cella.
+    pub root: PathBuf,
+    /// cella-runtime's state root: /run/cella (root) or $XDG_RUNTIME_DIR/cella.
+    pub runroot: PathBuf,
+}
+
+/// The default store: /var/lib/cella for root; $XDG_DATA_HOME/cella (or
+/// ~/.local/share/cella) for other users.
+pub fn default_root() -> PathBuf {
+    if cella_sys::process::geteuid() == 0 {
+        return PathBuf::from("/var/lib/cella");
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return Path::new(&d).join("cella");
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
+    Path::new(&home).join(".local/share/cella")
+}
+
+impl Paths {
+    pub fn new(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Paths {
+        Paths {
+            root: root.unwrap_or_else(default_root),
+            runroot: runroot.unwrap_or_else(cella_runtime::container::default_root),
+        }
+    }
+
+    pub fn containers(&self) -> PathBuf {
+        self.root.join("containers")
+    }
+
+    pub fn container(&self, id: &str) -> PathBuf {
+        self.containers().join(id)
+    }
+
+    pub fn images(&self) -> PathBuf {
+        self.root.join("images")
+    }
+
+    pub fn layers(&self) -> PathBuf {
+        self.root.join("layers")
+    }
+
+    pub fn tmp(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("store.lock")
+    }
+}

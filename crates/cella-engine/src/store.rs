@@ -1,0 +1,91 @@
+//! The store's safety rules: one lock for changes, atomic file writes.
+
+use crate::error::{At, Error, Result};
+use crate::paths::Paths;
+use serde::{de::DeserializeOwned, Serialize};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+/// An exclusive lock on the store, held while names, records or layers
+/// change; released when dropped (or when the process dies).
+pub struct StoreLock {
+    _file: std::fs::File,
+}
+
+/// Creates the store's directories (0700) if needed.
+pub fn ensure(paths: &Paths) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    for d in [
+        paths.root.clone(),
+        paths.containers(),
+        paths.images(),
+        paths.layers(),
+        paths.tmp(),
+        paths.runroot.clone(),
+    ] {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&d)
+            .at("create directory", &d)?;
+    }
+    Ok(())
+}
+
+/// Takes the store lock, waiting for other cella commands.
+pub fn lock(paths: &Paths) -> Result<StoreLock> {
+    ensure(paths)?;
+    let p = paths.lock_file();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .at("open lock file", &p)?;
+    cella_sys::fd::flock_exclusive(file.as_fd(), false).at("lock", &p)?;
+    Ok(StoreLock { _file: file })
+}
+
+/// Writes `value` as JSON to a temporary file beside `path`, syncs it and
+/// renames it over `path`: readers see the old or the new file, never half.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let bytes =
+        serde_json::to_vec_pretty(value).map_err(|e| Error::Invalid(format!("encode {}: {e}", path.display())))?;
+    write_atomic(path, &bytes)
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).at("create", &tmp)?;
+    f.write_all(bytes).at("write", &tmp)?;
+    f.sync_all().at("sync", &tmp)?;
+    std::fs::rename(&tmp, path).at("rename into place", path)
+}
+
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).at("read", path)?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_writes_replace_whole_files() {
+        let dir = std::env::temp_dir().join(format!("cella-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("x.json");
+        write_json(&p, &vec![1, 2, 3]).unwrap();
+        write_json(&p, &vec![4]).unwrap();
+        assert_eq!(read_json::<Vec<i32>>(&p).unwrap(), vec![4]);
+        std::fs::write(&p, b"{").unwrap();
+        assert!(matches!(read_json::<Vec<i32>>(&p), Err(Error::Corrupt { .. })));
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary files left");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

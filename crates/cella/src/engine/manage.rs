@@ -1,0 +1,223 @@
+//! start, attach, exec, stop, kill, rm, wait, pause/unpause.
+
+use anyhow::{bail, Result};
+use cella_engine::container::{self, Status};
+use cella_engine::ops;
+use cella_engine::paths::Paths;
+use clap::Args;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct StartArgs {
+    /// Attach to the container's output and wait for it
+    #[arg(short = 'a', long = "attach")]
+    attach: bool,
+    /// Attach stdin too
+    #[arg(short = 'i', long = "interactive")]
+    interactive: bool,
+    containers: Vec<String>,
+}
+
+pub fn start(paths: &Paths, a: StartArgs) -> Result<i32> {
+    if a.attach {
+        let [name] = &a.containers[..] else {
+            bail!("start -a takes exactly one container");
+        };
+        let c = container::find(paths, name)?;
+        ops::start(paths, &c, true)?;
+        return super::client::attach(paths, &c, a.interactive, c.config.tty, true);
+    }
+    super::each(&a.containers, |n| {
+        let c = container::find(paths, n)?;
+        ops::start(paths, &c, false)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+#[derive(Args)]
+pub struct AttachArgs {
+    container: String,
+    /// Do not send input
+    #[arg(long = "no-stdin")]
+    no_stdin: bool,
+}
+
+pub fn attach(paths: &Paths, a: AttachArgs) -> Result<i32> {
+    let c = container::find(paths, &a.container)?;
+    if c.state.status != Status::Running {
+        bail!("container {} is not running", c.name);
+    }
+    super::client::attach(paths, &c, !a.no_stdin && c.config.interactive, c.config.tty, true)
+}
+
+#[derive(Args)]
+#[command(disable_help_flag = true)]
+pub struct ExecArgs {
+    /// Print help
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Keep stdin open
+    #[arg(short = 'i', long = "interactive")]
+    interactive: bool,
+    /// Allocate a terminal
+    #[arg(short = 't', long = "tty")]
+    tty: bool,
+    /// Run in the background
+    #[arg(short = 'd', long = "detach")]
+    detach: bool,
+    /// KEY=VALUE
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// USER[:GROUP], looked up in the container's /etc
+    #[arg(short = 'u', long = "user")]
+    user: Option<String>,
+    #[arg(short = 'w', long = "workdir")]
+    workdir: Option<String>,
+    container: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    command: Vec<String>,
+}
+
+pub fn exec(paths: &Paths, a: ExecArgs) -> Result<i32> {
+    let c = container::find(paths, &a.container)?;
+    if c.state.status != Status::Running || c.state.pid <= 0 {
+        bail!("container {} is not running", c.name);
+    }
+    let mut process = cella_runtime::exec::container_process(&paths.runroot, &c.id)?;
+    process.args = a.command.clone();
+    process.terminal = a.tty;
+    process.console_size = None;
+    for kv in &a.env {
+        let key = kv.split('=').next().unwrap_or(kv);
+        process.env.retain(|e| e.split('=').next() != Some(key));
+        process.env.push(kv.clone());
+    }
+    if let Some(w) = &a.workdir {
+        process.cwd = w.clone();
+    }
+    if let Some(u) = &a.user {
+        let etc = std::path::PathBuf::from(format!("/proc/{}/root/etc", c.state.pid));
+        let ids = cella_engine::users::resolve(&etc, u)?;
+        process.user.uid = ids.uid;
+        process.user.gid = ids.gid;
+        process.user.additional_gids = ids.additional_gids;
+    }
+    let opts = cella_runtime::exec::ExecOptions {
+        root: paths.runroot.clone(),
+        id: c.id.clone(),
+        process,
+        console: if a.tty && !a.detach {
+            cella_runtime::create::ConsoleTarget::Caller
+        } else {
+            cella_runtime::create::ConsoleTarget::None
+        },
+        preserve_fds: 0,
+        ignore_paused: false,
+        cgroup_sub: None,
+    };
+    let sup = if a.detach {
+        None
+    } else {
+        Some(cella_runtime::supervise::Supervisor::install()?)
+    };
+    let execed = match cella_runtime::exec::exec(&opts) {
+        Ok(e) => e,
+        Err(e) => {
+            let msg = e.to_string();
+            eprintln!("cella: {msg}");
+            return Ok(cella_engine::monitor::start_failure_code(&msg));
+        }
+    };
+    match sup {
+        None => Ok(0),
+        Some(s) => Ok(s.wait(execed.pid, execed.console_master.as_ref())?.shell_code()),
+    }
+}
+
+#[derive(Args)]
+pub struct StopArgs {
+    /// Seconds to wait before SIGKILL
+    #[arg(short = 't', long = "time", default_value_t = 10)]
+    time: u64,
+    containers: Vec<String>,
+}
+
+pub fn stop(paths: &Paths, a: StopArgs) -> Result<i32> {
+    super::each(&a.containers, |n| {
+        let c = container::find(paths, n)?;
+        ops::stop(paths, &c, Duration::from_secs(a.time))?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+#[derive(Args)]
+pub struct KillArgs {
+    /// Signal name or number
+    #[arg(short = 's', long = "signal", default_value = "KILL")]
+    signal: String,
+    containers: Vec<String>,
+}
+
+pub fn kill(paths: &Paths, a: KillArgs) -> Result<i32> {
+    let Some(sig) = cella_spec::signal::parse(&a.signal) else {
+        bail!("unknown signal {:?}", a.signal);
+    };
+    super::each(&a.containers, |n| {
+        let c = container::find(paths, n)?;
+        ops::kill(paths, &c, sig)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+#[derive(Args)]
+pub struct RmArgs {
+    /// Kill and remove running containers
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+    /// Anonymous volumes too (there are none yet)
+    #[arg(short = 'v', long = "volumes")]
+    volumes: bool,
+    containers: Vec<String>,
+}
+
+pub fn rm(paths: &Paths, a: RmArgs) -> Result<i32> {
+    let _ = a.volumes;
+    super::each(&a.containers, |n| {
+        let c = container::find(paths, n)?;
+        ops::remove(paths, &c, a.force)?;
+        println!("{n}");
+        Ok(())
+    })
+}
+
+pub fn wait(paths: &Paths, names: &[String]) -> Result<i32> {
+    super::each(names, |n| {
+        let c = container::find(paths, n)?;
+        let after = ops::wait_exited(paths, &c.id, None)?;
+        println!("{}", after.state.exit_code);
+        Ok(())
+    })
+}
+
+pub fn pause(paths: &Paths, names: &[String], freeze: bool) -> Result<i32> {
+    super::each(names, |n| {
+        let mut c = container::find(paths, n)?;
+        let want = if freeze { Status::Running } else { Status::Paused };
+        if c.state.status != want {
+            bail!("container {} is {}", c.name, c.state.status);
+        }
+        if freeze {
+            cella_runtime::control::pause(&paths.runroot, &c.id)?;
+            c.state.status = Status::Paused;
+        } else {
+            cella_runtime::control::resume(&paths.runroot, &c.id)?;
+            c.state.status = Status::Running;
+        }
+        c.save(paths)?;
+        println!("{n}");
+        Ok(())
+    })
+}

@@ -1,0 +1,100 @@
+//! The engine's commands: docker's and podman's names, flags and exit codes.
+
+mod client;
+mod images;
+mod manage;
+mod run;
+mod show;
+
+use anyhow::Result;
+use cella_engine::paths::Paths;
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+pub enum EngineCommand {
+    /// Create and start a container (IMAGE may be the built-in `host`)
+    Run(run::RunArgs),
+    /// Create a container without starting it
+    Create(run::RunArgs),
+    /// Start created or stopped containers
+    Start(manage::StartArgs),
+    /// Attach to a running container's input and output
+    Attach(manage::AttachArgs),
+    /// Run a command in a running container
+    Exec(manage::ExecArgs),
+    /// List containers
+    Ps(show::PsArgs),
+    /// Details of containers (or images) as JSON
+    Inspect(show::InspectArgs),
+    /// A container's output
+    Logs(show::LogsArgs),
+    /// A container's processes: host PID and PID inside, side by side
+    Top { container: String },
+    /// Stop containers: SIGTERM, then SIGKILL after a grace period
+    Stop(manage::StopArgs),
+    /// Send a signal to containers
+    Kill(manage::KillArgs),
+    /// Remove containers
+    Rm(manage::RmArgs),
+    /// Wait for containers to stop and print their exit codes
+    Wait { containers: Vec<String> },
+    /// Freeze all processes of containers
+    Pause { containers: Vec<String> },
+    /// Thaw paused containers
+    Unpause { containers: Vec<String> },
+    /// List images
+    Images(images::ImagesArgs),
+    /// Import a root filesystem (tar archive, directory, or - for stdin) as an image
+    Import(images::ImportArgs),
+    /// Remove images
+    Rmi(images::RmiArgs),
+    /// Add a name to an image
+    Tag { source: String, target: String },
+    /// Image commands: ls, inspect, rm
+    Image {
+        #[command(subcommand)]
+        command: images::ImageCommand,
+    },
+}
+
+/// Runs a command; the result is the process's exit code.
+pub fn run(paths: &Paths, cmd: EngineCommand) -> Result<i32> {
+    match cmd {
+        EngineCommand::Run(a) => run::run(paths, a, true),
+        EngineCommand::Create(a) => run::run(paths, a, false),
+        EngineCommand::Start(a) => manage::start(paths, a),
+        EngineCommand::Attach(a) => manage::attach(paths, a),
+        EngineCommand::Exec(a) => manage::exec(paths, a),
+        EngineCommand::Ps(a) => show::ps(paths, a),
+        EngineCommand::Inspect(a) => show::inspect(paths, a),
+        EngineCommand::Logs(a) => show::logs(paths, a),
+        EngineCommand::Top { container } => show::top(paths, &container),
+        EngineCommand::Stop(a) => manage::stop(paths, a),
+        EngineCommand::Kill(a) => manage::kill(paths, a),
+        EngineCommand::Rm(a) => manage::rm(paths, a),
+        EngineCommand::Wait { containers } => manage::wait(paths, &containers),
+        EngineCommand::Pause { containers } => manage::pause(paths, &containers, true),
+        EngineCommand::Unpause { containers } => manage::pause(paths, &containers, false),
+        EngineCommand::Images(a) => images::images(paths, a),
+        EngineCommand::Import(a) => images::import(paths, a),
+        EngineCommand::Rmi(a) => images::rmi(paths, a),
+        EngineCommand::Tag { source, target } => images::tag(paths, &source, &target),
+        EngineCommand::Image { command } => images::image(paths, command),
+    }
+}
+
+/// Runs `f` on each name; reports failures as docker does (one line each)
+/// and fails if any did.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> {
+    if names.is_empty() {
+        anyhow::bail!("name at least one container");
+    }
+    let mut failed = false;
+    for n in names {
+        if let Err(e) = f(n) {
+            eprintln!("cella: {n}: {e:#}");
+            failed = true;
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}

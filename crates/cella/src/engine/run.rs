@@ -1,0 +1,191 @@
+//! `cella run` and `cella create`.
+
+use anyhow::{bail, Context, Result};
+use cella_engine::container::RunConfig;
+use cella_engine::paths::Paths;
+use clap::Args;
+
+#[derive(Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Print help
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Run in the background and print the container id
+    #[arg(short = 'd', long = "detach")]
+    detach: bool,
+    /// Keep stdin open
+    #[arg(short = 'i', long = "interactive")]
+    interactive: bool,
+    /// Allocate a terminal
+    #[arg(short = 't', long = "tty")]
+    tty: bool,
+    /// Remove the container when it exits
+    #[arg(long = "rm")]
+    rm: bool,
+    #[arg(long = "name")]
+    name: Option<String>,
+    #[arg(short = 'h', long = "hostname")]
+    hostname: Option<String>,
+    /// KEY=VALUE (or KEY, to pass this process's value)
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// A file of KEY=VALUE lines
+    #[arg(long = "env-file")]
+    env_file: Vec<std::path::PathBuf>,
+    #[arg(short = 'w', long = "workdir")]
+    workdir: Option<String>,
+    /// USER[:GROUP], names looked up in the container's /etc
+    #[arg(short = 'u', long = "user")]
+    user: Option<String>,
+    /// Overrides the image's entrypoint ("" clears it)
+    #[arg(long = "entrypoint")]
+    entrypoint: Option<String>,
+    /// SRC:DST[:ro|rw,…] (SRC an absolute host path)
+    #[arg(short = 'v', long = "volume")]
+    volumes: Vec<String>,
+    /// DST[:OPTIONS]
+    #[arg(long = "tmpfs")]
+    tmpfs: Vec<String>,
+    /// Mount the root filesystem read-only
+    #[arg(long = "read-only")]
+    read_only: bool,
+    /// Memory limit (e.g. 64m)
+    #[arg(short = 'm', long = "memory")]
+    memory: Option<String>,
+    /// CPUs (e.g. 0.5)
+    #[arg(long = "cpus")]
+    cpus: Option<f64>,
+    #[arg(long = "pids-limit")]
+    pids_limit: Option<i64>,
+    #[arg(long = "cap-add")]
+    cap_add: Vec<String>,
+    #[arg(long = "cap-drop")]
+    cap_drop: Vec<String>,
+    /// All capabilities and devices, no seccomp, no masked paths
+    #[arg(long = "privileged")]
+    privileged: bool,
+    /// seccomp=unconfined|FILE, no-new-privileges
+    #[arg(long = "security-opt")]
+    security_opt: Vec<String>,
+    /// NAME=SOFT[:HARD]
+    #[arg(long = "ulimit")]
+    ulimit: Vec<String>,
+    /// KEY=VALUE
+    #[arg(long = "sysctl")]
+    sysctl: Vec<String>,
+    /// none (the default for now) or host
+    #[arg(long = "network", visible_alias = "net", default_value = "none")]
+    network: String,
+    /// host or container:NAME
+    #[arg(long = "ipc")]
+    ipc: Option<String>,
+    /// host or container:NAME
+    #[arg(long = "pid")]
+    pid: Option<String>,
+    /// host
+    #[arg(long = "uts")]
+    uts: Option<String>,
+    /// host (auto: not yet)
+    #[arg(long = "userns")]
+    userns: Option<String>,
+    /// Run an init as PID 1 (not yet)
+    #[arg(long = "init")]
+    init: bool,
+    /// The image: `host` (built in), or one from `cella images`
+    image: String,
+    /// The command and its arguments (default: the image's)
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("read --env-file {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect())
+}
+
+fn config(a: &RunArgs) -> Result<RunConfig> {
+    if a.init {
+        bail!("--init is not supported yet");
+    }
+    match a.userns.as_deref() {
+        None | Some("") | Some("host") => {}
+        Some(other) => bail!("--userns {other}: only host is supported so far"),
+    }
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        env.extend(env_file(f)?);
+    }
+    env.extend(a.env.iter().cloned());
+    let mut seccomp = None;
+    let mut no_new_privileges = false;
+    for o in &a.security_opt {
+        match o.split_once(['=', ':']) {
+            Some(("seccomp", v)) => seccomp = Some(v.to_string()),
+            Some(("no-new-privileges", v)) => no_new_privileges = v != "false",
+            None if o == "no-new-privileges" => no_new_privileges = true,
+            _ => bail!("--security-opt {o}: use seccomp=unconfined|FILE or no-new-privileges"),
+        }
+    }
+    Ok(RunConfig {
+        image: a.image.clone(),
+        hostname: a.hostname.clone(),
+        env,
+        workdir: a.workdir.clone(),
+        user: a.user.clone(),
+        entrypoint: a
+            .entrypoint
+            .as_ref()
+            .map(|e| if e.is_empty() { Vec::new() } else { vec![e.clone()] }),
+        cmd: a.command.clone(),
+        volumes: a.volumes.clone(),
+        tmpfs: a.tmpfs.clone(),
+        read_only: a.read_only,
+        memory: a.memory.as_deref().map(cella_engine::spec::parse_bytes).transpose()?,
+        cpus: a.cpus,
+        pids_limit: a.pids_limit,
+        cap_add: a.cap_add.clone(),
+        cap_drop: a.cap_drop.clone(),
+        privileged: a.privileged,
+        seccomp,
+        no_new_privileges,
+        ulimits: a.ulimit.clone(),
+        sysctls: a.sysctl.clone(),
+        network: a.network.clone(),
+        ipc: a.ipc.clone(),
+        pid: a.pid.clone(),
+        uts: a.uts.clone(),
+        tty: a.tty,
+        interactive: a.interactive,
+        auto_remove: a.rm,
+    })
+}
+
+pub fn run(paths: &Paths, a: RunArgs, start: bool) -> Result<i32> {
+    let cfg = config(&a)?;
+    let c = cella_engine::ops::create(paths, cfg, a.name.clone())?;
+    if !start {
+        println!("{}", c.id);
+        return Ok(0);
+    }
+    if let Err(e) = cella_engine::ops::start(paths, &c, !a.detach) {
+        // docker's codes: 127 command not found, 126 cannot be run.
+        let after = cella_engine::container::load(paths, &c.id).ok();
+        let code = cella_engine::monitor::start_failure_code(&e.to_string());
+        if after.is_some() && a.rm {
+            let _ = cella_engine::ops::remove(paths, &c, true);
+        }
+        eprintln!("cella: {e}");
+        return Ok(code);
+    }
+    if a.detach {
+        println!("{}", c.id);
+        return Ok(0);
+    }
+    super::client::attach(paths, &c, a.interactive, a.tty, true)
+}

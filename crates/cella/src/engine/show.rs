@@ -1,0 +1,302 @@
+//! ps, inspect, logs, top.
+
+use crate::table::Table;
+use anyhow::{bail, Result};
+use cella_engine::container::{self, Container, Status};
+use cella_engine::paths::Paths;
+use clap::Args;
+use serde_json::{json, Value};
+
+#[derive(Args)]
+pub struct PsArgs {
+    /// All containers, not only running ones
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// Only ids
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    /// table (default) or json
+    #[arg(long = "format", default_value = "table")]
+    format: String,
+    /// Full ids and commands
+    #[arg(long = "no-trunc")]
+    no_trunc: bool,
+}
+
+fn status_text(c: &Container) -> String {
+    match c.state.status {
+        Status::Running => format!("Up since {}", c.state.started_at.get(..19).unwrap_or("")),
+        Status::Paused => "Paused".into(),
+        Status::Created => "Created".into(),
+        Status::Exited => format!("Exited ({})", c.state.exit_code),
+    }
+}
+
+fn image_name(paths: &Paths, c: &Container) -> String {
+    cella_engine::image::find(paths, &c.image_id)
+        .ok()
+        .and_then(|i| i.repo_tags.first().cloned())
+        .unwrap_or_else(|| c.config.image.clone())
+}
+
+pub fn ps(paths: &Paths, a: PsArgs) -> Result<i32> {
+    let list: Vec<Container> = container::list(paths)?
+        .into_iter()
+        .filter(|c| a.all || matches!(c.state.status, Status::Running | Status::Paused))
+        .collect();
+    if a.quiet {
+        for c in &list {
+            println!("{}", if a.no_trunc { &c.id } else { c.short_id() });
+        }
+        return Ok(0);
+    }
+    if a.format == "json" {
+        let rows: Vec<Value> = list
+            .iter()
+            .map(|c| {
+                json!({
+                    "Id": c.id, "Names": [c.name], "Image": image_name(paths, c),
+                    "Command": command_of(paths, c), "Created": c.created,
+                    "State": c.state.status.to_string(), "Status": status_text(c),
+                    "Pid": c.state.pid, "ExitCode": c.state.exit_code,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if a.format != "table" {
+        bail!("--format {}: use table or json", a.format);
+    }
+    let mut t = Table::new(
+        &["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"],
+        &[false; 6],
+    );
+    for c in &list {
+        let mut cmd = command_of(paths, c).join(" ");
+        if !a.no_trunc && cmd.chars().count() > 20 {
+            cmd = cmd.chars().take(19).collect::<String>() + "…";
+        }
+        t.rows.push(vec![
+            if a.no_trunc {
+                c.id.clone()
+            } else {
+                c.short_id().to_string()
+            },
+            image_name(paths, c),
+            format!("\"{cmd}\""),
+            c.created.get(..19).unwrap_or("").replace('T', " "),
+            status_text(c),
+            c.name.clone(),
+        ]);
+    }
+    t.print(false, false);
+    Ok(0)
+}
+
+fn command_of(paths: &Paths, c: &Container) -> Vec<String> {
+    cella_engine::image::find(paths, &c.image_id)
+        .ok()
+        .and_then(|i| cella_engine::spec::command(&c.config, &i).ok())
+        .unwrap_or_default()
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Containers or images (names or ids)
+    #[arg(required = true)]
+    names: Vec<String>,
+    /// container or image (default: whichever the name matches, containers first)
+    #[arg(long = "type")]
+    kind: Option<String>,
+}
+
+/// The inode of each namespace of a running process.
+fn namespaces(pid: i32) -> Value {
+    let mut m = serde_json::Map::new();
+    for k in cella_ns::ls::TYPES {
+        if let Ok(link) = std::fs::read_link(format!("/proc/{pid}/ns/{k}")) {
+            if let Some((_, ino)) = cella_ns::ls::parse_link(&link.to_string_lossy()) {
+                m.insert(k.to_string(), ino.into());
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+pub fn container_json(paths: &Paths, c: &Container) -> Result<Value> {
+    let dir = c.dir(paths);
+    let spec: Option<cella_spec::Spec> = cella_engine::store::read_json(&dir.join("config.json")).ok();
+    let running = matches!(c.state.status, Status::Running | Status::Paused) && c.state.pid > 0;
+    let mounts: Vec<Value> = spec
+        .as_ref()
+        .map(|s| {
+            s.mounts
+                .iter()
+                .filter(|m| {
+                    c.config
+                        .volumes
+                        .iter()
+                        .any(|v| v.split(':').nth(1) == Some(&m.destination))
+                        || m.kind.as_deref() == Some("tmpfs")
+                            && c.config
+                                .tmpfs
+                                .iter()
+                                .any(|t| t.split(':').next() == Some(&m.destination))
+                })
+                .map(
+                    |m| json!({"Type": m.kind, "Source": m.source, "Destination": m.destination, "Options": m.options}),
+                )
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(json!({
+        "Id": c.id,
+        "Name": c.name,
+        "Created": c.created,
+        "Image": c.image_id,
+        "ImageName": image_name(paths, c),
+        "Path": command_of(paths, c).first().cloned().unwrap_or_default(),
+        "Args": command_of(paths, c).get(1..).map(|a| a.to_vec()).unwrap_or_default(),
+        "State": {
+            "Status": c.state.status.to_string(),
+            "Running": c.state.status == Status::Running,
+            "Paused": c.state.status == Status::Paused,
+            "Pid": if running { c.state.pid } else { 0 },
+            "ExitCode": c.state.exit_code,
+            "OOMKilled": c.state.oom_killed,
+            "Error": c.state.error,
+            "StartedAt": c.state.started_at,
+            "FinishedAt": c.state.finished_at,
+        },
+        "Namespaces": if running { namespaces(c.state.pid) } else { json!({}) },
+        "Mounts": mounts,
+        "LogPath": dir.join(container::LOG),
+        "Config": c.config,
+        "Hostname": spec.as_ref().and_then(|s| s.hostname.clone()),
+        "Spec": spec,
+    }))
+}
+
+pub fn inspect(paths: &Paths, a: InspectArgs) -> Result<i32> {
+    let mut out = Vec::new();
+    let mut failed = false;
+    for n in &a.names {
+        let as_container = a.kind.as_deref() != Some("image");
+        let as_image = a.kind.as_deref() != Some("container");
+        let found = if as_container {
+            container::find(paths, n).ok().map(|c| container_json(paths, &c))
+        } else {
+            None
+        };
+        match found {
+            Some(v) => out.push(v?),
+            None if as_image => match cella_engine::image::find(paths, n) {
+                Ok(i) => out.push(serde_json::to_value(i)?),
+                Err(e) => {
+                    eprintln!("cella: {e}");
+                    failed = true;
+                }
+            },
+            None => {
+                eprintln!("cella: no container {n:?}");
+                failed = true;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(if failed { 1 } else { 0 })
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    /// Keep printing output as it comes, until the container stops
+    #[arg(short = 'f', long = "follow")]
+    follow: bool,
+    /// Only the last N lines
+    #[arg(long = "tail", short = 'n')]
+    tail: Option<usize>,
+    /// Prefix each line with its time
+    #[arg(short = 't', long = "timestamps")]
+    timestamps: bool,
+    container: String,
+}
+
+pub fn logs(paths: &Paths, a: LogsArgs) -> Result<i32> {
+    use std::io::{Read, Seek, Write};
+    let c = container::find(paths, &a.container)?;
+    let path = c.dir(paths).join(container::LOG);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let mut print = |entries: &[cella_engine::logs::Entry]| -> std::io::Result<()> {
+        for e in entries {
+            let w: &mut dyn Write = if e.stream == "stderr" { &mut err } else { &mut out };
+            if a.timestamps {
+                write!(w, "{} ", e.time)?;
+            }
+            w.write_all(e.log.as_bytes())?;
+        }
+        out.flush()
+    };
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    // Only whole lines; a partial last line is read again when following.
+    let whole = text.rfind('\n').map_or(0, |i| i + 1);
+    let entries = cella_engine::logs::read(&text[..whole]);
+    let skip = a.tail.map_or(0, |n| entries.len().saturating_sub(n));
+    print(&entries[skip..])?;
+    if !a.follow {
+        return Ok(0);
+    }
+    let mut pos = whole as u64;
+    loop {
+        let alive = container::load(paths, &c.id)
+            .map(|c| c.monitor_alive())
+            .unwrap_or(false);
+        file.seek(std::io::SeekFrom::Start(pos))?;
+        let mut more = String::new();
+        file.read_to_string(&mut more)?;
+        let whole = more.rfind('\n').map_or(0, |i| i + 1);
+        print(&cella_engine::logs::read(&more[..whole]))?;
+        pos += whole as u64;
+        if !alive {
+            return Ok(0);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+pub fn top(paths: &Paths, name: &str) -> Result<i32> {
+    let c = container::find(paths, name)?;
+    if c.state.status != Status::Running || c.state.pid <= 0 {
+        bail!("container {} is not running", c.name);
+    }
+    let members = cella_ns::pids::members(c.state.pid)?;
+    let mut t = Table::new(&["HOST PID", "PID", "USER", "COMMAND"], &[true, true, false, false]);
+    for (host, inside) in members {
+        let cmd = std::fs::read(format!("/proc/{host}/cmdline"))
+            .map(|b| {
+                b.split(|&x| x == 0)
+                    .filter(|w| !w.is_empty())
+                    .map(|w| String::from_utf8_lossy(w).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        let uid = std::fs::read_to_string(format!("/proc/{host}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Uid:"))
+                    .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+            })
+            .unwrap_or_default();
+        t.rows.push(vec![host.to_string(), inside.to_string(), uid, cmd]);
+    }
+    t.print(false, false);
+    Ok(0)
+}

@@ -1,0 +1,393 @@
+//! `cella run` and friends on real containers: the issue's folklore checks.
+
+#[path = "support/engine.rs"]
+mod common;
+use common::*;
+
+fn text(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+#[test]
+fn hostname_changes_only_in_the_container() {
+    let e = Engine::new();
+    let before = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let out = e.ok(&[
+        "run",
+        "--rm",
+        "--hostname",
+        "myapp",
+        "host",
+        "sh",
+        "-c",
+        "hostname; cat /etc/hostname; echo $HOSTNAME",
+    ]);
+    assert_eq!(out, "myapp\nmyapp\nmyapp\n");
+    assert_eq!(std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(), before);
+}
+
+#[test]
+fn ipc_objects_and_users_stay_in_their_container() {
+    let e = Engine::new();
+    let bb = e.busybox();
+    // System V shared memory made in one container is not seen from another.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ipc1",
+        "host",
+        "sh",
+        "-c",
+        "ipcmk -M 4096 >/dev/null && sleep 30",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mine = e.ok(&["exec", "ipc1", "ipcs", "-m"]);
+    let other = e.ok(&["run", "--rm", "host", "ipcs", "-m"]);
+    let segments = |s: &str| s.lines().filter(|l| l.starts_with("0x")).count();
+    assert_eq!(segments(&mine), 1, "{mine}");
+    assert_eq!(segments(&other), 0, "{other}");
+    // A user added in one container does not exist in another.
+    e.ok(&[
+        "run",
+        "--name",
+        "u1",
+        &bb,
+        "sh",
+        "-c",
+        "echo 'bob:x:1001:1001::/:/bin/sh' >> /etc/passwd; id bob",
+    ]);
+    let again = e.out(&["run", "--rm", &bb, "id", "bob"]);
+    assert!(!again.status.success(), "{again:?}");
+    assert!(
+        e.ok(&["start", "-a", "u1"]).contains("uid=1001(bob)"),
+        "still there when u1 runs again"
+    );
+    let diff = e.root.join("containers");
+    let has_bob = std::fs::read_dir(&diff)
+        .unwrap()
+        .flatten()
+        .any(|d| std::fs::read_to_string(d.path().join("diff/etc/passwd")).is_ok_and(|p| p.contains("bob:")));
+    assert!(has_bob, "bob lives in u1's writable layer only");
+}
+
+#[test]
+fn inspect_pid_is_the_host_pid_of_pid_1_with_its_namespaces() {
+    let e = Engine::new();
+    e.ok(&["run", "-d", "--name", "pid1", "host", "sleep", "30"]);
+    let v = e.inspect("pid1");
+    let pid = v["State"]["Pid"].as_i64().unwrap();
+    assert!(pid > 0, "{v}");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let nspid = status.lines().find_map(|l| l.strip_prefix("NSpid:")).unwrap();
+    assert_eq!(nspid.split_whitespace().last(), Some("1"), "PID 1 inside: {nspid}");
+    assert_eq!(
+        std::fs::read(format!("/proc/{pid}/cmdline")).unwrap(),
+        b"sleep\x0030\x00"
+    );
+    assert_eq!(v["State"]["Status"], "running");
+    for kind in ["pid", "mnt", "uts", "ipc", "net", "cgroup"] {
+        let link = std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).unwrap();
+        let want = format!("{kind}:[{}]", v["Namespaces"][kind]);
+        assert_eq!(link.to_string_lossy(), want);
+    }
+    // cella ns tools take the container by name.
+    let o = std::process::Command::new(CELLA)
+        .arg("--root")
+        .arg(&e.root)
+        .arg("--runroot")
+        .arg(&e.runroot)
+        .args(["ns", "pids", "-J", "pid1"])
+        .output()
+        .unwrap();
+    let levels: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(levels["levels"][0]["pid"], pid, "{levels}");
+}
+
+#[test]
+fn a_tmpfs_inside_is_not_in_the_hosts_mount_table() {
+    let e = Engine::new();
+    let marker = cella_testsupport::unique("/scratch-cella");
+    let spec = format!("{marker}:size=1m");
+    let inside = e.ok(&["run", "-d", "--name", "tm", "--tmpfs", &spec, "host", "sleep", "30"]);
+    let _ = inside;
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let seen = e.ok(&[
+        "exec",
+        "tm",
+        "sh",
+        "-c",
+        &format!("grep -c ' {marker} ' /proc/self/mountinfo"),
+    ]);
+    assert_eq!(seen.trim(), "1");
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!host.contains(&marker));
+    assert!(
+        !host.contains(&e.root.to_string_lossy().to_string()),
+        "not even the overlays"
+    );
+}
+
+#[test]
+fn interactive_terminal_through_a_real_pty() {
+    let e = Engine::new();
+    let bb = e.busybox();
+    let cmd = format!(
+        "stty cols 91 rows 27; {CELLA} --root {} --runroot {} run -it --rm {bb} sh",
+        e.root.display(),
+        e.runroot.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    stdin.write_all(b"tty; echo size=$(stty size); exit 6\r").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("/dev/pts/0"), "{s}");
+    assert!(s.contains("size=27 91"), "the window size goes through: {s}");
+    assert_eq!(out.status.code(), Some(6), "{s}");
+}
+
+#[test]
+fn detach_keys_leave_the_container_running() {
+    let e = Engine::new();
+    let bb = e.busybox();
+    let cmd = format!(
+        "{CELLA} --root {} --runroot {} run -it --name det {bb} sh",
+        e.root.display(),
+        e.runroot.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    stdin.write_all(&[0x10, 0x11]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(e.inspect("det")["State"]["Status"], "running");
+}
+
+#[test]
+fn kill_stop_and_exit_codes() {
+    let e = Engine::new();
+    e.ok(&["run", "-d", "--name", "k", "host", "sleep", "30"]);
+    e.ok(&["kill", "k"]);
+    assert_eq!(e.ok(&["wait", "k"]).trim(), "137");
+    assert_eq!(e.inspect("k")["State"]["ExitCode"], 137);
+    // stop: SIGTERM honoured…
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "t",
+        "host",
+        "sh",
+        "-c",
+        "trap 'exit 0' TERM; while :; do sleep 0.1; done",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    e.ok(&["stop", "t"]);
+    assert_eq!(e.inspect("t")["State"]["ExitCode"], 0);
+    // …or SIGKILL after the grace period.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "i",
+        "host",
+        "sh",
+        "-c",
+        "trap '' TERM; while :; do sleep 0.1; done",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let t0 = std::time::Instant::now();
+    e.ok(&["stop", "-t", "1", "i"]);
+    assert!(t0.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!(e.inspect("i")["State"]["ExitCode"], 137);
+    // docker's codes: the command's own, 127 not found, 126 not executable, 125 the engine.
+    assert_eq!(
+        e.out(&["run", "--rm", "host", "sh", "-c", "exit 42"]).status.code(),
+        Some(42)
+    );
+    assert_eq!(
+        e.out(&["run", "--rm", "host", "/no/such/command"]).status.code(),
+        Some(127)
+    );
+    assert_eq!(
+        e.out(&["run", "--rm", "host", "/etc/hostname"]).status.code(),
+        Some(126)
+    );
+    assert_eq!(e.out(&["run", "--rm", "no-such-image"]).status.code(), Some(125));
+    assert_eq!(
+        e.out(&["run", "--rm", "--memory", "lots", "host", "true"])
+            .status
+            .code(),
+        Some(125)
+    );
+    assert_eq!(e.out(&["exec", "k", "true"]).status.code(), Some(125), "not running");
+}
+
+#[test]
+fn rm_leaves_nothing_behind() {
+    let e = Engine::new();
+    let out = e.ok(&["run", "--rm", "--name", "gone", "host", "sh", "-c", "echo $PPID"]);
+    assert_eq!(out.trim(), "0");
+    assert_eq!(e.containers_on_disk(), 0);
+    assert_eq!(
+        std::fs::read_dir(&e.runroot).map(|d| d.count()).unwrap_or(0),
+        0,
+        "runtime state gone"
+    );
+    e.ok(&["run", "-d", "--name", "later", "host", "sleep", "30"]);
+    let v = e.inspect("later");
+    let id = v["Id"].as_str().unwrap().to_string();
+    let refused = e.out(&["rm", "later"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is running"));
+    e.ok(&["rm", "-f", "later"]);
+    assert_eq!(e.containers_on_disk(), 0);
+    let layout = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!layout.contains(&id));
+    for ctrl in ["memory", "pids", "cpu"] {
+        assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/{ctrl}/cella/{id}")).exists());
+    }
+}
+
+#[test]
+fn twenty_concurrent_runs_leave_a_consistent_store() {
+    let e = Engine::new();
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            e.cmd(&[
+                "run",
+                "--name",
+                &format!("c{i}"),
+                "host",
+                "sh",
+                "-c",
+                &format!("echo {i}"),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for (i, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        assert!(out.status.success(), "c{i}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), i.to_string());
+    }
+    let ps: serde_json::Value = serde_json::from_str(&e.ok(&["ps", "-a", "--format", "json"])).unwrap();
+    let rows = ps.as_array().unwrap();
+    assert_eq!(rows.len(), 20);
+    let mut names: Vec<&str> = rows.iter().map(|r| r["Names"][0].as_str().unwrap()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 20);
+    assert!(
+        rows.iter().all(|r| r["State"] == "exited" && r["ExitCode"] == 0),
+        "{ps}"
+    );
+    // A taken name is refused and changes nothing.
+    let dup = e.out(&["run", "--name", "c3", "host", "true"]);
+    assert_eq!(dup.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already used"));
+    assert_eq!(e.containers_on_disk(), 20);
+}
+
+#[test]
+fn a_crashed_monitor_shows_the_container_exited() {
+    let e = Engine::new();
+    e.ok(&["run", "-d", "--name", "orphan", "host", "sleep", "30"]);
+    let v = e.inspect("orphan");
+    let pid = v["State"]["Pid"].as_i64().unwrap();
+    // The monitor is the container init's parent.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let ppid: i32 = stat[stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let comm = std::fs::read_to_string(format!("/proc/{ppid}/cmdline")).unwrap();
+    assert!(comm.contains("cella"), "{comm}");
+    std::process::Command::new("kill")
+        .args(["-9", &ppid.to_string(), &pid.to_string()])
+        .status()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let after = e.inspect("orphan");
+    assert_eq!(after["State"]["Status"], "exited", "{after}");
+    assert_eq!(after["State"]["ExitCode"], 255);
+    e.ok(&["rm", "orphan"]);
+    assert_eq!(e.containers_on_disk(), 0);
+}
+
+#[test]
+fn logs_exec_and_ps() {
+    let e = Engine::new();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "chatty",
+        "host",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4; do echo line$i; done; echo oops >&2; sleep 30",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let all = e.out(&["logs", "chatty"]);
+    assert_eq!(text(&all), "line1\nline2\nline3\nline4");
+    assert_eq!(String::from_utf8_lossy(&all.stderr), "oops\n");
+    assert_eq!(
+        e.ok(&["logs", "--tail", "2", "chatty"]).lines().count(),
+        1,
+        "tail counts both streams"
+    );
+    let stamped = e.ok(&["logs", "-t", "chatty"]);
+    assert!(stamped.lines().all(|l| l.contains("Z line")), "{stamped}");
+    let out = e.ok(&[
+        "exec",
+        "-e",
+        "GREETING=hi",
+        "-w",
+        "/tmp",
+        "-u",
+        "nobody",
+        "chatty",
+        "sh",
+        "-c",
+        "echo $GREETING $(pwd) $(id -un)",
+    ]);
+    assert_eq!(out.trim(), "hi /tmp nobody");
+    assert_eq!(e.out(&["exec", "chatty", "sh", "-c", "exit 9"]).status.code(), Some(9));
+    let ps = e.ok(&["ps"]);
+    assert!(
+        ps.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("chatty") && l.contains("Up")),
+        "{ps}"
+    );
+    assert_eq!(e.ok(&["ps", "-q"]).lines().count(), 1);
+    let top = e.ok(&["top", "chatty"]);
+    assert!(top.lines().any(|l| l.split_whitespace().nth(1) == Some("1")), "{top}");
+    e.ok(&["stop", "-t", "0", "chatty"]);
+    assert_eq!(e.ok(&["ps", "-q"]), "");
+    assert_eq!(e.ok(&["ps", "-a", "-q"]).lines().count(), 1);
+}

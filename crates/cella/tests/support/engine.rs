@@ -1,0 +1,90 @@
+//! Shared by the engine tests (included with `#[path]`): a private store
+//! per test, removed with everything in it when the test ends.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+pub const CELLA: &str = env!("CARGO_BIN_EXE_cella");
+
+pub struct Engine {
+    pub root: PathBuf,
+    pub runroot: PathBuf,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        let base = std::env::temp_dir().join(cella_testsupport::unique("cella-engine"));
+        Engine {
+            root: base.join("store"),
+            runroot: base.join("run"),
+        }
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(CELLA);
+        c.arg("--root")
+            .arg(&self.root)
+            .arg("--runroot")
+            .arg(&self.runroot)
+            .args(args);
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn out(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// stdout of a command that must succeed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.out(args);
+        assert!(o.status.success(), "cella {args:?}: {o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// A busybox image imported from a directory, as `busybox:test`.
+    pub fn busybox(&self) -> String {
+        let dir = self.root.with_file_name("bbroot");
+        cella_testsupport::busybox_rootfs(&dir);
+        self.ok(&[
+            "import",
+            "--change",
+            "CMD [\"/bin/sh\"]",
+            dir.to_str().unwrap(),
+            "busybox:test",
+        ]);
+        let _ = std::fs::remove_dir_all(&dir);
+        "busybox:test".into()
+    }
+
+    pub fn inspect(&self, name: &str) -> serde_json::Value {
+        let v: serde_json::Value = serde_json::from_str(&self.ok(&["inspect", name])).unwrap();
+        v[0].clone()
+    }
+
+    pub fn containers_on_disk(&self) -> usize {
+        std::fs::read_dir(self.root.join("containers"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let ids = self.out(&["ps", "-a", "-q", "--no-trunc"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.out(&["rm", "-f", id]);
+        }
+        if let Some(base) = self.root.parent() {
+            let _ = std::fs::remove_dir_all(base);
+        }
+    }
+}
