@@ -9,6 +9,7 @@ pub mod ids;
 pub mod image;
 pub mod import;
 pub mod layer;
+pub mod load;
 pub mod logs;
 pub mod monitor;
 pub mod ops;

@@ -108,7 +108,15 @@ fn monitor(paths: &Paths, id: &str, wait_for_attach: bool, report: OwnedFd) -> i
             return 1;
         }
     };
-    match prepare_and_create(paths, &mut c) {
+    // Detached, the container runs before the caller hears "ok", so that
+    // whatever it does next (attach, exec, inspect) finds it running.
+    let ready = prepare_and_create(paths, &mut c).and_then(|r| {
+        if !wait_for_attach {
+            start(paths, &mut c)?;
+        }
+        Ok(r)
+    });
+    match ready {
         Ok((stdio, listener, sigfd)) => {
             say("ok");
             serve(paths, c, stdio, listener, sigfd, wait_for_attach)
@@ -276,6 +284,14 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
     Ok((stdio, listener, sigfd))
 }
 
+/// Starts the created container and records it running.
+fn start(paths: &Paths, c: &mut Container) -> Result<()> {
+    cella_runtime::lifecycle::start(&paths.runroot, &c.id)?;
+    c.state.status = Status::Running;
+    c.state.started_at = cella_runtime::log::rfc3339_now();
+    c.save(paths)
+}
+
 fn broadcast(clients: &mut Vec<UnixStream>, kind: u8, data: &[u8]) {
     clients.retain_mut(|s| attach::write_frame(s, kind, data).is_ok());
 }
@@ -308,13 +324,8 @@ fn serve(
         .map(crate::logs::Writer::new);
     let init = c.state.pid;
     let mut exit: Option<cella_sys::process::Exit> = None;
-    match cella_runtime::lifecycle::start(&paths.runroot, &c.id) {
-        Ok(()) => {
-            c.state.status = Status::Running;
-            c.state.started_at = cella_runtime::log::rfc3339_now();
-            let _ = c.save(paths);
-        }
-        Err(e) => {
+    if wait_for_attach {
+        if let Err(e) = start(paths, &mut c) {
             c.state.error = e.to_string();
             let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, libc::SIGKILL, true);
             exit = Some(cella_sys::process::Exit::Code(start_failure_code(&c.state.error)));

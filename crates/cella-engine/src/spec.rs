@@ -39,9 +39,14 @@ fn cap_name(c: &str) -> String {
 
 /// The capability set after --privileged, --cap-add and --cap-drop (ALL allowed in both).
 pub fn capabilities(cfg: &RunConfig) -> Result<Vec<String>> {
+    // "All" is what we can give: the kernel's capabilities that are still in
+    // our bounding set (a machine may lack some, e.g. CAP_SYS_RESOURCE).
+    let bounding = bounding_set();
     let all: Vec<String> = cella_spec::caps::NAMES
         .iter()
-        .filter(|n| cella_spec::caps::number(n).is_some_and(cella_sys::caps::kernel_knows))
+        .filter(|n| {
+            cella_spec::caps::number(n).is_some_and(|c| cella_sys::caps::kernel_knows(c) && bounding & (1u64 << c) != 0)
+        })
         .map(|s| s.to_string())
         .collect();
     let mut caps: Vec<String> = if cfg.privileged {
@@ -70,6 +75,18 @@ pub fn capabilities(cfg: &RunConfig) -> Result<Vec<String>> {
         }
     }
     Ok(caps)
+}
+
+/// This process's capability bounding set (CapBnd in /proc/self/status).
+fn bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
 }
 
 fn check_cap(n: &str) -> Result<()> {

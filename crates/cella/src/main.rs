@@ -11,12 +11,13 @@ use clap::{Parser, Subcommand};
 #[command(name = "cella", version, about = "A daemonless container engine and namespace tools")]
 struct Cli {
     /// The store: images and containers (default /var/lib/cella, or
-    /// $XDG_DATA_HOME/cella rootless)
-    #[arg(long = "root", global = true, value_name = "DIR")]
+    /// $XDG_DATA_HOME/cella rootless). Before the command, as podman's; not
+    /// global, since `cella ns enter/unshare` have util-linux's own --root.
+    #[arg(long = "root", value_name = "DIR")]
     root: Option<std::path::PathBuf>,
     /// Runtime state (shared with cella-runtime; default /run/cella, or
     /// $XDG_RUNTIME_DIR/cella rootless)
-    #[arg(long = "runroot", global = true, value_name = "DIR")]
+    #[arg(long = "runroot", value_name = "DIR")]
     runroot: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,

@@ -113,6 +113,23 @@ fn apply_change(cfg: &mut cella_engine::image::ImageConfig, change: &str) -> Res
 }
 
 #[derive(Args)]
+pub struct LoadArgs {
+    /// The archive (default: stdin), or an OCI layout directory
+    #[arg(short = 'i', long = "input", default_value = "-")]
+    input: String,
+}
+
+pub fn load(paths: &Paths, a: LoadArgs) -> Result<i32> {
+    for i in cella_engine::load::load(paths, &a.input)? {
+        match i.repo_tags.first() {
+            Some(t) => println!("Loaded image: {t}"),
+            None => println!("Loaded image ID: {}", i.id),
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
 pub struct RmiArgs {
     /// Remove even if containers use it (they are removed too)
     #[arg(short = 'f', long = "force")]

@@ -46,6 +46,9 @@ pub enum EngineCommand {
     Images(images::ImagesArgs),
     /// Import a root filesystem (tar archive, directory, or - for stdin) as an image
     Import(images::ImportArgs),
+    /// Load images from an archive written by `docker save` or `podman save`
+    /// (docker-archive or oci-archive), or an OCI layout directory
+    Load(images::LoadArgs),
     /// Remove images
     Rmi(images::RmiArgs),
     /// Add a name to an image
@@ -77,6 +80,7 @@ pub fn run(paths: &Paths, cmd: EngineCommand) -> Result<i32> {
         EngineCommand::Unpause { containers } => manage::pause(paths, &containers, false),
         EngineCommand::Images(a) => images::images(paths, a),
         EngineCommand::Import(a) => images::import(paths, a),
+        EngineCommand::Load(a) => images::load(paths, a),
         EngineCommand::Rmi(a) => images::rmi(paths, a),
         EngineCommand::Tag { source, target } => images::tag(paths, &source, &target),
         EngineCommand::Image { command } => images::image(paths, command),
