@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod container;
+pub mod copy;
 pub mod error;
 pub mod ids;
 pub mod image;

@@ -32,6 +32,15 @@ fn first_child(pid: u32) -> u32 {
     panic!("no child of {pid}");
 }
 
+/// A directory removed when the test ends, passed or failed.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn out(cmd: &mut Command) -> String {
     let o = cmd.output().unwrap();
     assert!(o.status.success(), "{cmd:?}: {o:?}");
@@ -108,6 +117,7 @@ fn preserve_credentials_keeps_the_callers_ids() {
 #[test]
 fn root_and_working_directory_come_from_the_target() {
     let rootfs = std::env::temp_dir().join(unique("cella-enter-root"));
+    let _gone = RemoveOnDrop(rootfs.clone());
     cella_testsupport::busybox_rootfs(&rootfs);
     std::fs::write(rootfs.join("tmp/marker"), "in the target's root").unwrap();
     let h = Holder(
@@ -125,7 +135,6 @@ fn root_and_working_directory_come_from_the_target() {
     let wd = format!("-w={}", rootfs.join("bin").display());
     let explicit = out(Command::new(CELLA).args(["ns", "enter", "-t", &pid, "-r", &wd, "/bin/pwd"]));
     drop(h);
-    let _ = std::fs::remove_dir_all(&rootfs);
     assert_eq!(seen, "in the target's root");
     assert_eq!(only_root, "/");
     assert_eq!(explicit, "/bin");

@@ -221,3 +221,33 @@ pub fn pause(paths: &Paths, names: &[String], freeze: bool) -> Result<i32> {
         Ok(())
     })
 }
+
+/// `cella cp SRC DST`: one side is CONTAINER:PATH (a running container).
+pub fn cp(paths: &Paths, src: &str, dst: &str) -> Result<i32> {
+    // A colon names a container unless the part before it looks like a path.
+    let split = |s: &str| -> Option<(String, String)> {
+        let (c, p) = s.split_once(':')?;
+        (!c.is_empty() && !c.contains('/') && !c.starts_with('.')).then(|| (c.to_string(), p.to_string()))
+    };
+    let running = |name: &str| -> Result<i32> {
+        let c = container::find(paths, name)?;
+        if c.state.status != Status::Running || c.state.pid <= 0 {
+            bail!(
+                "container {} is not running: cp works with running containers only (so far)",
+                c.name
+            );
+        }
+        Ok(c.state.pid)
+    };
+    match (split(src), split(dst)) {
+        (Some((c, p)), None) => {
+            cella_engine::copy::from_container(running(&c)?, std::path::Path::new(&p), std::path::Path::new(dst))?
+        }
+        (None, Some((c, p))) => {
+            cella_engine::copy::into_container(running(&c)?, std::path::Path::new(src), std::path::Path::new(&p))?
+        }
+        (Some(_), Some(_)) => bail!("cp between two containers is not supported: copy through the host"),
+        (None, None) => bail!("name a container on one side: CONTAINER:PATH"),
+    }
+    Ok(0)
+}

@@ -30,6 +30,10 @@ pub enum EngineCommand {
     Logs(show::LogsArgs),
     /// A container's processes: host PID and PID inside, side by side
     Top { container: String },
+    /// CPU, memory and process counts of running containers
+    Stats(show::StatsArgs),
+    /// Copy files between the host and a running container (CONTAINER:PATH on one side)
+    Cp { source: String, destination: String },
     /// Stop containers: SIGTERM, then SIGKILL after a grace period
     Stop(manage::StopArgs),
     /// Send a signal to containers
@@ -72,6 +76,8 @@ pub fn run(paths: &Paths, cmd: EngineCommand) -> Result<i32> {
         EngineCommand::Inspect(a) => show::inspect(paths, a),
         EngineCommand::Logs(a) => show::logs(paths, a),
         EngineCommand::Top { container } => show::top(paths, &container),
+        EngineCommand::Stats(a) => show::stats(paths, a),
+        EngineCommand::Cp { source, destination } => manage::cp(paths, &source, &destination),
         EngineCommand::Stop(a) => manage::stop(paths, a),
         EngineCommand::Kill(a) => manage::kill(paths, a),
         EngineCommand::Rm(a) => manage::rm(paths, a),

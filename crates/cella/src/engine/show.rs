@@ -300,3 +300,97 @@ pub fn top(paths: &Paths, name: &str) -> Result<i32> {
     t.print(false, false);
     Ok(0)
 }
+
+#[derive(Args)]
+pub struct StatsArgs {
+    /// Print once and exit
+    #[arg(long = "no-stream")]
+    no_stream: bool,
+    /// table (default) or json
+    #[arg(long = "format", default_value = "table")]
+    format: String,
+    /// Containers (default: all running)
+    containers: Vec<String>,
+}
+
+/// The cgroup statistics of a running container (runc's events shape).
+fn cgroup_stats(paths: &Paths, c: &Container) -> Option<Value> {
+    let p = cella_runtime::container::read_persisted(&paths.runroot.join(&c.id)).ok()?;
+    Some(p.cgroup?.stats())
+}
+
+pub fn stats(paths: &Paths, a: StatsArgs) -> Result<i32> {
+    let pick = || -> Result<Vec<Container>> {
+        Ok(if a.containers.is_empty() {
+            container::list(paths)?
+                .into_iter()
+                .filter(|c| c.state.status == Status::Running)
+                .collect()
+        } else {
+            a.containers
+                .iter()
+                .map(|n| container::find(paths, n))
+                .collect::<Result<_, _>>()?
+        })
+    };
+    let interval = std::time::Duration::from_millis(if a.no_stream { 500 } else { 1000 });
+    loop {
+        let list = pick()?;
+        let before: Vec<Option<Value>> = list.iter().map(|c| cgroup_stats(paths, c)).collect();
+        std::thread::sleep(interval);
+        let mut rows = Vec::new();
+        for (c, b) in list.iter().zip(before) {
+            let Some(now) = cgroup_stats(paths, c) else { continue };
+            let cpu = |v: &Value| v["cpu"]["usage"]["total"].as_u64().unwrap_or(0);
+            let cpu_pct = b.map_or(0.0, |b| {
+                cpu(&now).saturating_sub(cpu(&b)) as f64 / interval.as_nanos() as f64 * 100.0
+            });
+            let mem = now["memory"]["usage"]["usage"].as_u64().unwrap_or(0);
+            let limit = now["memory"]["usage"]["limit"].as_u64().unwrap_or(0);
+            let pids = now["pids"]["current"].as_u64().unwrap_or(0);
+            rows.push(json!({
+                "Id": c.id, "Name": c.name, "CPUPerc": (cpu_pct * 100.0).round() / 100.0,
+                "MemUsage": mem, "MemLimit": limit, "PIDs": pids,
+            }));
+        }
+        if a.format == "json" {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        } else {
+            if !a.no_stream && crate::table::colour_on_stdout() {
+                print!("\x1b[2J\x1b[H");
+            }
+            let mut t = Table::new(
+                &["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "PIDS"],
+                &[false, false, true, true, true],
+            );
+            for r in &rows {
+                let limit = r["MemLimit"].as_u64().unwrap_or(0);
+                let lim = if limit == 0 || limit >= i64::MAX as u64 / 2 {
+                    "-".to_string()
+                } else {
+                    bytes(limit)
+                };
+                t.rows.push(vec![
+                    r["Id"].as_str().unwrap_or("").chars().take(12).collect(),
+                    r["Name"].as_str().unwrap_or("").into(),
+                    format!("{:.2}%", r["CPUPerc"].as_f64().unwrap_or(0.0)),
+                    format!("{} / {lim}", bytes(r["MemUsage"].as_u64().unwrap_or(0))),
+                    r["PIDs"].to_string(),
+                ]);
+            }
+            t.print(false, false);
+        }
+        if a.no_stream {
+            return Ok(0);
+        }
+    }
+}
+
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.2}GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.2}MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.2}KiB", n as f64 / 1024.0),
+        n => format!("{n}B"),
+    }
+}
