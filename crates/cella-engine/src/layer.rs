@@ -104,6 +104,20 @@ pub fn unpack(input: impl Read, dest: &Path) -> Result<u64> {
         };
         let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
         let name_str = name.to_string_lossy();
+        // Unprivileged: no trusted.* xattrs and no device nodes, so OCI
+        // whiteouts stay as the marker files (copy_layers reads them).
+        let privileged = cella_sys::process::geteuid() == 0;
+        if !privileged && name_str.starts_with(".wh.") {
+            let dir = open_parent(&root, &parent)?;
+            cella_sys::fd::openat(
+                dir.as_fd(),
+                Path::new(&name),
+                libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW,
+                0o600,
+            )
+            .at("create whiteout marker", &rel)?;
+            continue;
+        }
         if name_str == ".wh..wh..opq" {
             let dir = open_parent(&root, &parent)?;
             cella_sys::fd::fsetxattr(dir.as_fd(), "trusted.overlay.opaque", b"y")
@@ -134,7 +148,18 @@ pub fn unpack(input: impl Read, dest: &Path) -> Result<u64> {
             let (uid, gid) = (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
             let dir = open_parent(&root, &parent)?;
             let _ = cella_sys::fd::unlinkat(dir.as_fd(), Path::new(&name), 0);
-            cella_sys::fd::mknodat(dir.as_fd(), Path::new(&name), fmt | mode, dev).at("create device node", &rel)?;
+            match cella_sys::fd::mknodat(dir.as_fd(), Path::new(&name), fmt | mode, dev) {
+                Ok(()) => {}
+                // Unprivileged users cannot make device nodes (fifos they can).
+                Err(e) if !privileged && e.raw_os_error() == Some(libc::EPERM) => continue,
+                Err(e) => {
+                    return Err(Error::Io {
+                        what: "create device node",
+                        path: rel,
+                        source: e,
+                    })
+                }
+            }
             let _ = cella_sys::fd::fchownat(dir.as_fd(), Path::new(&name), uid, gid, libc::AT_SYMLINK_NOFOLLOW);
             continue;
         }
@@ -182,6 +207,95 @@ pub fn import_tar(paths: &Paths, input: impl Read) -> Result<(String, u64)> {
     }
 }
 
+/// The copy fallback (no overlayfs, or no privilege to mount it): the layers
+/// copied bottom first into `dest`, whiteouts and opaque directories applied
+/// in either form (overlayfs's 0:0 device and xattr, or OCI's `.wh.` files).
+/// Done once per container; its writes then stay in `dest`.
+pub fn copy_layers(paths: &Paths, layers: &[String], dest: &Path) -> Result<()> {
+    let done = dest.with_extension("copied");
+    if done.exists() {
+        return Ok(());
+    }
+    for l in layers {
+        copy_tree(&dir(paths, l), dest)?;
+    }
+    std::fs::write(&done, b"").at("write", &done)
+}
+
+fn is_whiteout_device(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    meta.file_type().is_char_device() && meta.rdev() == 0
+}
+
+fn opaque(dir: &Path) -> bool {
+    if dir.join(".wh..wh..opq").exists() {
+        return true;
+    }
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok();
+    c.is_some_and(|c| cella_sys::fd::getxattr_is(&c, "trusted.overlay.opaque", b"y"))
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    std::fs::create_dir_all(dst).at("create", dst)?;
+    if opaque(src) {
+        for e in std::fs::read_dir(dst).at("list", dst)?.flatten() {
+            let p = e.path();
+            let _ = if p.is_dir() && !p.is_symlink() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+        }
+    }
+    for e in std::fs::read_dir(src).at("list", src)?.flatten() {
+        let name = e.file_name();
+        let (from, to) = (e.path(), dst.join(&name));
+        let meta = std::fs::symlink_metadata(&from).at("stat", &from)?;
+        let n = name.to_string_lossy();
+        if n == ".wh..wh..opq" {
+            continue;
+        }
+        let hidden = n.strip_prefix(".wh.").map(|h| dst.join(h));
+        if let Some(gone) = hidden.or_else(|| is_whiteout_device(&meta).then(|| to.clone())) {
+            let _ = if gone.is_dir() && !gone.is_symlink() {
+                std::fs::remove_dir_all(&gone)
+            } else {
+                std::fs::remove_file(&gone)
+            };
+            continue;
+        }
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            if to.is_symlink() || (to.exists() && !to.is_dir()) {
+                let _ = std::fs::remove_file(&to);
+            }
+            copy_tree(&from, &to)?;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(meta.mode() & 0o7777)).at("chmod", &to)?;
+            continue;
+        }
+        if to.is_dir() && !to.is_symlink() {
+            std::fs::remove_dir_all(&to).at("replace", &to)?;
+        } else {
+            let _ = std::fs::remove_file(&to);
+        }
+        if ft.is_symlink() {
+            let target = std::fs::read_link(&from).at("read link", &from)?;
+            std::os::unix::fs::symlink(target, &to).at("create link", &to)?;
+        } else if ft.is_file() {
+            std::fs::copy(&from, &to).at("copy", &to)?;
+        } else {
+            // Devices and fifos: recreated where we may.
+            let parent = std::fs::File::open(dst).at("open", dst)?;
+            let _ = cella_sys::fd::mknodat(parent.as_fd(), Path::new(&name), meta.mode(), meta.rdev());
+        }
+        if cella_sys::process::geteuid() == 0 {
+            let _ = std::os::unix::fs::lchown(&to, Some(meta.uid()), Some(meta.gid()));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +305,48 @@ mod tests {
         assert_eq!(clean(Path::new("./a/b")).unwrap(), Path::new("a/b"));
         assert_eq!(clean(Path::new("/etc/passwd")).unwrap(), Path::new("etc/passwd"));
         assert!(clean(Path::new("a/../../x")).is_err());
+    }
+
+    #[test]
+    fn the_copy_fallback_applies_both_forms_of_whiteouts() {
+        let base = std::env::temp_dir().join(format!("cella-copy-{}", std::process::id()));
+        let paths = Paths::new(Some(base.join("store")), Some(base.join("run")));
+        let (l1, l2, l3) = (
+            dir(&paths, "sha256:1"),
+            dir(&paths, "sha256:2"),
+            dir(&paths, "sha256:3"),
+        );
+        for d in [l1.join("d"), l1.join("e"), l2.join("d"), l3.clone()] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        std::fs::write(l1.join("a"), "a").unwrap();
+        std::fs::write(l1.join("b"), "b").unwrap();
+        std::fs::write(l1.join("d/old"), "old").unwrap();
+        std::fs::write(l1.join("e/kept"), "kept").unwrap();
+        std::os::unix::fs::symlink("a", l1.join("link")).unwrap();
+        // Layer 2, OCI form: a whiteout file and an opaque marker.
+        std::fs::write(l2.join(".wh.a"), "").unwrap();
+        std::fs::write(l2.join("d/.wh..wh..opq"), "").unwrap();
+        std::fs::write(l2.join("d/new"), "new").unwrap();
+        // Layer 3, overlayfs form (root only: a 0:0 character device).
+        let root = cella_sys::process::geteuid() == 0;
+        if root {
+            let l3fd = std::fs::File::open(&l3).unwrap();
+            cella_sys::fd::mknodat(l3fd.as_fd(), Path::new("b"), libc::S_IFCHR, 0).unwrap();
+        }
+        let dest = base.join("rootfs");
+        let layers = vec!["sha256:1".to_string(), "sha256:2".into(), "sha256:3".into()];
+        copy_layers(&paths, &layers, &dest).unwrap();
+        assert!(!dest.join("a").exists() && !dest.join(".wh.a").exists());
+        assert_eq!(dest.join("b").exists(), !root);
+        let d: Vec<String> = std::fs::read_dir(dest.join("d"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(d, ["new"], "the opaque directory hides the lower one's entries");
+        assert_eq!(std::fs::read_to_string(dest.join("e/kept")).unwrap(), "kept");
+        assert_eq!(std::fs::read_link(dest.join("link")).unwrap(), Path::new("a"));
+        assert!(dest.with_extension("copied").exists(), "copied once per container");
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -95,6 +95,14 @@ fn monitor(paths: &Paths, id: &str, wait_for_attach: bool, report: OwnedFd) -> i
     cella_sys::process::set_sigpipe(false);
     null_stdio();
     close_inherited(report.as_raw_fd());
+    // The runtime's warnings go to the container's runtime.log, not into
+    // the container's own stderr (which fd 2 becomes below).
+    let runtime_log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(paths.container(id).join("runtime.log"))
+        .ok();
+    cella_runtime::log::init(runtime_log, false, false);
     let mut report = Some(std::fs::File::from(report));
     let mut say = |msg: &str| {
         if let Some(mut r) = report.take() {
@@ -157,7 +165,7 @@ pub fn remove_files(paths: &Paths, c: &Container) -> Result<()> {
     })
 }
 
-fn mount_image_root(paths: &Paths, c: &Container) -> Result<()> {
+fn mount_image_root(paths: &Paths, c: &Container, rootless: bool) -> Result<()> {
     let image = crate::image::find(paths, &c.image_id)?;
     if image.id == crate::image::HOST_ID {
         return Ok(());
@@ -171,6 +179,9 @@ fn mount_image_root(paths: &Paths, c: &Container) -> Result<()> {
             source: e,
         })?;
     }
+    if rootless {
+        return crate::layer::copy_layers(paths, &image.layers, &rootfs);
+    }
     let lower: Vec<String> = image
         .layers
         .iter()
@@ -183,18 +194,24 @@ fn mount_image_root(paths: &Paths, c: &Container) -> Result<()> {
         upper.display(),
         work.display()
     );
-    cella_sys::mount::mount(
+    match cella_sys::mount::mount(
         Some(Path::new("overlay")),
         &cella_sys::mount::Target::Path(&rootfs),
         Some("overlay"),
         0,
         Some(&opts),
-    )
-    .map_err(|e| Error::Io {
-        what: "mount the overlay root on",
-        path: rootfs,
-        source: e,
-    })
+    ) {
+        Ok(()) => Ok(()),
+        // No overlayfs here (or not on this filesystem): a plain copy.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::EINVAL)) => {
+            crate::layer::copy_layers(paths, &image.layers, &rootfs)
+        }
+        Err(e) => Err(Error::Io {
+            what: "mount the overlay root on",
+            path: rootfs,
+            source: e,
+        }),
+    }
 }
 
 fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixListener, OwnedFd)> {
@@ -205,16 +222,21 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
             source: e,
         }
     };
-    cella_sys::ns::unshare(cella_sys::ns::CLONE_NEWNS).map_err(io("unshare a mount namespace for the monitor"))?;
-    cella_sys::mount::mount(
-        None,
-        &cella_sys::mount::Target::Path(Path::new("/")),
-        None,
-        libc::MS_SLAVE | libc::MS_REC,
-        None,
-    )
-    .map_err(io("make the monitor's mounts slaves of"))?;
-    mount_image_root(paths, c)?;
+    // Unprivileged, there is no mount namespace of our own before the
+    // container's: image roots are copies instead of overlays.
+    let rootless = cella_sys::process::geteuid() != 0;
+    if !rootless {
+        cella_sys::ns::unshare(cella_sys::ns::CLONE_NEWNS).map_err(io("unshare a mount namespace for the monitor"))?;
+        cella_sys::mount::mount(
+            None,
+            &cella_sys::mount::Target::Path(Path::new("/")),
+            None,
+            libc::MS_SLAVE | libc::MS_REC,
+            None,
+        )
+        .map_err(io("make the monitor's mounts slaves of"))?;
+    }
+    mount_image_root(paths, c, rootless)?;
     cella_sys::process::set_child_subreaper().map_err(io("become a child subreaper"))?;
     let sigfd = cella_sys::process::signalfd_for(&[libc::SIGCHLD]).map_err(io("signalfd"))?;
     let mut stdio = Stdio {

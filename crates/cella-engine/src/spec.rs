@@ -438,8 +438,108 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
         (_, None) => Some(crate::seccomp_default::profile()),
     };
     linux.cgroups_path = Some(format!("/cella/{}", c.id));
+    if cella_sys::process::geteuid() != 0 {
+        rootless(&mut spec)?;
+    }
     crate::store::write_json(&dir.join("config.json"), &spec)?;
     Ok(spec)
+}
+
+/// An unprivileged user's container: a user namespace mapping the caller to
+/// root and, when /etc/subuid and /etc/subgid give them ranges, those ranges
+/// from 1 up (written by newuidmap/newgidmap); no cgroup mount or namespace,
+/// /sys bound from the host, as runc's rootless spec.
+fn rootless(spec: &mut Spec) -> Result<()> {
+    let (uid, gid) = (cella_sys::process::geteuid(), cella_sys::process::getgid());
+    let user = user_name(uid);
+    let map = |host: u32, file: &str| {
+        let mut v = vec![cella_spec::IdMapping {
+            container_id: 0,
+            host_id: host,
+            size: 1,
+        }];
+        if let Some((start, count)) = subid_range(Path::new(file), &user, uid) {
+            v.push(cella_spec::IdMapping {
+                container_id: 1,
+                host_id: start,
+                size: count,
+            });
+        }
+        v
+    };
+    let linux = spec.linux.as_mut().expect("default has linux");
+    linux.namespaces.retain(|n| n.kind != "cgroup" && n.kind != "user");
+    linux.namespaces.push(Namespace {
+        kind: "user".into(),
+        path: None,
+    });
+    linux.uid_mappings = map(uid, "/etc/subuid");
+    linux.gid_mappings = map(gid, "/etc/subgid");
+    linux.resources = None;
+    spec.mounts.retain(|m| m.destination != "/sys/fs/cgroup");
+    for m in &mut spec.mounts {
+        match m.destination.as_str() {
+            "/sys" => {
+                m.kind = Some("none".into());
+                m.source = Some("/sys".into());
+                m.options = ["rbind", "nosuid", "noexec", "nodev", "ro"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+            }
+            "/dev/pts" => m.options.retain(|o| o != "gid=5"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.get(2)?.parse::<u32>().ok()? == uid).then(|| f[0].to_string())
+        })
+        .unwrap_or_else(|| uid.to_string())
+}
+
+/// The user's first range in /etc/subuid or /etc/subgid (by name or id).
+fn subid_range(file: &Path, user: &str, uid: u32) -> Option<(u32, u32)> {
+    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
+        let mut f = l.trim().split(':');
+        let owner = f.next()?;
+        if owner != user && owner.parse::<u32>().ok() != Some(uid) {
+            return None;
+        }
+        Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+    })
+}
+
+/// Copies what can be read of a host tree (files, directories, symlinks),
+/// skipping the rest (e.g. /etc/shadow for an unprivileged user).
+fn copy_readable(src: &Path, dst: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::create_dir_all(dst).is_err() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(src) else { return };
+    for e in entries.flatten() {
+        let (from, to) = (e.path(), dst.join(e.file_name()));
+        let Ok(meta) = std::fs::symlink_metadata(&from) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            if let Ok(t) = std::fs::read_link(&from) {
+                let _ = std::os::unix::fs::symlink(t, &to);
+            }
+        } else if meta.is_dir() {
+            copy_readable(&from, &to);
+        } else if meta.is_file() && std::fs::copy(&from, &to).is_ok() {
+            let _ = std::fs::set_permissions(&to, std::fs::Permissions::from_mode(meta.permissions().mode() | 0o200));
+        }
+    }
 }
 
 /// The host's resolv.conf, unless it only points at a loopback resolver
@@ -486,6 +586,25 @@ fn host_rootfs(dir: &Path, rootfs: &Path) -> Result<Vec<Mount>> {
             continue;
         }
         if !meta.is_dir() {
+            continue;
+        }
+        if cella_sys::process::geteuid() != 0 {
+            // Unprivileged, overlayfs cannot take a host directory as its
+            // lower layer ("failed to clone lowerpath"): /etc is copied (what
+            // the user may read of it), the rest is bound read-only.
+            if d == "etc" {
+                if !inside.join("passwd").exists() {
+                    copy_readable(&host, &inside);
+                }
+            } else {
+                std::fs::create_dir_all(&inside).at("create", &inside)?;
+                mounts.push(mount(
+                    &format!("/{d}"),
+                    "bind",
+                    &host.to_string_lossy(),
+                    &["rbind", "ro", "nosuid"],
+                ));
+            }
             continue;
         }
         let upper = dir.join("diff").join(d);

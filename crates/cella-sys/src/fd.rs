@@ -485,3 +485,15 @@ pub fn fsetxattr(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> io::Result<()>
     // SAFETY: valid C string; pointer and length describe `value`.
     check_int(unsafe { libc::fsetxattr(fd.as_raw_fd(), n.as_ptr(), value.as_ptr().cast(), value.len(), 0) }).map(drop)
 }
+
+/// True when the extended attribute `name` of `path` (not following a final
+/// symlink) holds exactly `want`.
+pub fn getxattr_is(path: &std::ffi::CStr, name: &str, want: &[u8]) -> bool {
+    let Ok(n) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    let mut buf = [0u8; 16];
+    // SAFETY: valid C strings; the buffer pointer and length describe `buf`.
+    let r = unsafe { libc::lgetxattr(path.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    r >= 0 && &buf[..r as usize] == want
+}

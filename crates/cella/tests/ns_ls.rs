@@ -111,8 +111,9 @@ fn lists_what_lsns_lists() {
             );
             continue;
         };
+        // Other tests start and end processes while the two scans run.
         assert!(
-            our_nprocs.abs_diff(*nprocs) <= 5,
+            our_nprocs.abs_diff(*nprocs) <= 20,
             "{key:?}: lsns {nprocs} processes, cella {our_nprocs}"
         );
         if *nprocs > 5 {
@@ -223,7 +224,7 @@ fn trees_match_lsns_and_the_kernels_parents() {
 
 #[test]
 fn default_view_is_lsns_process_tree_and_list_is_flat() {
-    let (mut holder, _outer, inner) = nested_user_and_pid_namespaces();
+    let (mut holder, outer, inner) = nested_user_and_pid_namespaces();
     let cols = ["-J", "-t", "pid", "-o", "NS,PID,COMMAND"];
     let tree = json(Command::new(CELLA).args(["ns", "ls"]).args(cols));
     let flat = json(Command::new(CELLA).args(["ns", "ls", "-l"]).args(cols));
@@ -231,6 +232,7 @@ fn default_view_is_lsns_process_tree_and_list_is_flat() {
     // As lsns: the process tree is drawn in COMMAND; without that column the list is flat.
     let no_command = json(Command::new(CELLA).args(["ns", "ls", "-J", "-t", "pid", "-o", "NS,PID"]));
     let inner_ns = ns_of(inner, "pid");
+    let outer_ns = ns_of(outer, "pid");
     let _ = holder.kill();
     let _ = holder.wait();
     assert!(tree_edges(&no_command).is_empty(), "{no_command}");
@@ -240,7 +242,11 @@ fn default_view_is_lsns_process_tree_and_list_is_flat() {
         tree_edges(&lsns).get(&inner_ns),
         "{tree} vs {lsns}"
     );
-    assert!(tree_edges(&tree).contains_key(&inner_ns), "{tree}");
+    // lsns (and cella) nest a row only below an earlier row, and rows go by
+    // inode number, which the kernel does not hand out in order.
+    if outer_ns < inner_ns {
+        assert_eq!(tree_edges(&tree).get(&inner_ns), Some(&outer_ns), "{tree}");
+    }
     assert!(tree_edges(&flat).is_empty(), "-l is flat: {flat}");
     // Other tests' namespaces come and go between the scans; ours are in both.
     for v in [&flat, &tree] {
