@@ -33,11 +33,12 @@ fn an_ordinary_user_runs_the_host_image_and_an_imported_one() {
         binds += &format!("mount --bind {}/{name} /etc/{name} && ", etc.display());
     }
     let h = home.display();
+    // Runtime state in the test's directory too ($XDG_RUNTIME_DIR/cella).
     let user = format!(
-        "setpriv --reuid=4343 --regid=4343 --clear-groups env HOME={h} XDG_DATA_HOME= XDG_RUNTIME_DIR= {CELLA}"
+        "setpriv --reuid=4343 --regid=4343 --clear-groups env HOME={h} XDG_DATA_HOME= XDG_RUNTIME_DIR={h}/run {CELLA}"
     );
     let script = format!(
-        "chmod 755 {b} && chown -R 4343:4343 {h} && {binds} cd /tmp && \
+        "chmod 755 {b} && mkdir -p {h}/run && chown -R 4343:4343 {h} && {binds} cd /tmp && \
          {user} run --rm host sh -c 'id -u; cat /proc/self/uid_map; echo mine > /etc/scratch && cat /etc/scratch' && \
          {user} import {h}/rootfs bb:rl >/dev/null && {user} run --rm bb:rl sh -c 'echo imported; touch /new && echo writable' && \
          {user} run -d --name kept bb:rl sleep 30 >/dev/null && {user} exec kept id -u && {user} rm -f kept >/dev/null && \
