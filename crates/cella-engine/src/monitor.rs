@@ -283,6 +283,15 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
     drop(child_ends);
     let created = created?;
     stdio.master = created.console_master;
+    if matches!(c.config.network.as_str(), "" | "none") {
+        // As docker's `none`: a loopback that is up. Unprivileged, the
+        // container's network namespace cannot be entered from here.
+        if let Err(e) = loopback_up_in(created.state.pid) {
+            if !rootless {
+                return Err(e);
+            }
+        }
+    }
     let dir = c.dir(paths);
     let dir_fd = std::fs::File::open(&dir).map_err(|e| Error::Io {
         what: "open",
@@ -304,6 +313,28 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
         .unwrap_or(0);
     c.save(paths)?;
     Ok((stdio, listener, sigfd))
+}
+
+/// Brings up `lo` in the network namespace of process `pid`, from this
+/// (single-threaded) process, which then returns to its own namespace.
+fn loopback_up_in(pid: i32) -> Result<()> {
+    let io = |what: &'static str, path: String| {
+        move |e: std::io::Error| Error::Io {
+            what,
+            path: path.into(),
+            source: e,
+        }
+    };
+    let own = std::fs::File::open("/proc/self/ns/net").map_err(io("open", "/proc/self/ns/net".into()))?;
+    let theirs_path = format!("/proc/{pid}/ns/net");
+    let theirs = std::fs::File::open(&theirs_path).map_err(io("open", theirs_path.clone()))?;
+    cella_sys::ns::setns(theirs.as_fd(), cella_sys::ns::CLONE_NEWNET).map_err(io("setns into", theirs_path))?;
+    let up = cella_ns::link::loopback_up();
+    cella_sys::ns::setns(own.as_fd(), cella_sys::ns::CLONE_NEWNET).map_err(io(
+        "return to the monitor's network namespace",
+        "/proc/self/ns/net".into(),
+    ))?;
+    up.map_err(|e| Error::Invalid(format!("bring up the container's loopback: {e}")))
 }
 
 /// Starts the created container and records it running.

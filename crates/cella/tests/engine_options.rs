@@ -268,6 +268,11 @@ fn namespace_sharing_options() {
     let e = Engine::new();
     // --network none (the default for now): only loopback.
     assert_eq!(e.ok(&["run", "--rm", "host", "ls", "/sys/class/net"]), "lo\n");
+    let lo = e.ok(&["run", "--rm", "host", "ip", "-o", "link", "show", "lo"]);
+    assert!(lo.contains(",UP,"), "loopback is up, as docker's none: {lo}");
+    let bb = e.busybox();
+    let ping = e.ok(&["run", "--rm", &bb, "ping", "-c", "1", "127.0.0.1"]);
+    assert!(ping.contains("1 packets received"), "{ping}");
     let host_net = std::fs::read_link("/proc/self/ns/net").unwrap();
     let joined = e.ok(&[
         "run",

@@ -23,12 +23,50 @@ pub struct PsArgs {
     no_trunc: bool,
 }
 
+/// Seconds since the epoch of an RFC 3339 UTC time as the engine writes them.
+fn epoch(ts: &str) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| ts.get(r)?.parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+/// docker's wording for a duration: "5 seconds", "About a minute", "3 hours".
+fn human_since(ts: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let s = epoch(ts).map_or(0, |t| (now - t).max(0));
+    match s {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        2..=59 => format!("{s} seconds"),
+        60..=119 => "About a minute".into(),
+        120..=3599 => format!("{} minutes", s / 60),
+        3600..=7199 => "About an hour".into(),
+        7200..=172_799 => format!("{} hours", s / 3600),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
 fn status_text(c: &Container) -> String {
     match c.state.status {
-        Status::Running => format!("Up since {}", c.state.started_at.get(..19).unwrap_or("")),
-        Status::Paused => "Paused".into(),
+        Status::Running => format!("Up {}", human_since(&c.state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", human_since(&c.state.started_at)),
         Status::Created => "Created".into(),
-        Status::Exited => format!("Exited ({})", c.state.exit_code),
+        Status::Exited if c.state.finished_at.is_empty() => format!("Exited ({})", c.state.exit_code),
+        Status::Exited => format!(
+            "Exited ({}) {} ago",
+            c.state.exit_code,
+            human_since(&c.state.finished_at)
+        ),
     }
 }
 
@@ -85,7 +123,7 @@ pub fn ps(paths: &Paths, a: PsArgs) -> Result<i32> {
             },
             image_name(paths, c),
             format!("\"{cmd}\""),
-            c.created.get(..19).unwrap_or("").replace('T', " "),
+            format!("{} ago", human_since(&c.created)),
             status_text(c),
             c.name.clone(),
         ]);
@@ -299,6 +337,21 @@ pub fn top(paths: &Paths, name: &str) -> Result<i32> {
     }
     t.print(false, false);
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_parse_back_to_the_epoch() {
+        assert_eq!(super::epoch("1970-01-01T00:00:00.000000000Z"), Some(0));
+        assert_eq!(super::epoch("2026-11-22T12:00:05.5Z"), Some(1_795_348_805));
+        assert_eq!(
+            super::epoch(&cella_runtime::log::rfc3339(951_782_400, 0)),
+            Some(951_782_400),
+            "2000-02-29"
+        );
+        assert_eq!(super::epoch("garbage"), None);
+    }
 }
 
 #[derive(Args)]
