@@ -391,3 +391,46 @@ fn logs_exec_and_ps() {
     assert_eq!(e.ok(&["ps", "-q"]), "");
     assert_eq!(e.ok(&["ps", "-a", "-q"]).lines().count(), 1);
 }
+
+#[test]
+fn window_size_changes_reach_the_container() {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    let e = Engine::new();
+    let bb = e.busybox();
+    // Our own pty, so that the test can resize it while cella runs on it.
+    let (master, slave_path) = cella_sys::process::open_pty(std::path::Path::new("/dev/ptmx")).unwrap();
+    cella_sys::process::set_winsize(master.as_raw_fd(), 24, 80);
+    let slave = std::fs::OpenOptions::new().read(true).write(true).open(&slave_path).unwrap();
+    let mut child = e
+        .cmd(&["run", "-it", "--rm", &bb, "sh"])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let mut m = std::fs::File::from(master);
+    let mut seen = String::new();
+    let mut wait_for = |m: &mut std::fs::File, want: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !seen.contains(want) && std::time::Instant::now() < deadline {
+            use std::os::fd::AsFd;
+            if cella_sys::fd::poll_readable(m.as_fd(), 200).unwrap_or(false) {
+                let mut buf = [0u8; 4096];
+                let n = m.read(&mut buf).unwrap_or(0);
+                seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+        assert!(seen.contains(want), "waiting for {want:?}: {seen}");
+    };
+    m.write_all(b"echo size=$(stty size)\r").unwrap();
+    wait_for(&mut m, "size=24 80");
+    cella_sys::process::set_winsize(m.as_raw_fd(), 31, 101);
+    // The terminal's owner would get SIGWINCH from the kernel; here the pty is
+    // not cella's controlling terminal, so the test sends it.
+    std::process::Command::new("kill").args(["-WINCH", &child.id().to_string()]).status().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    m.write_all(b"echo size=$(stty size); exit 0\r").unwrap();
+    wait_for(&mut m, "size=31 101");
+    assert!(child.wait().unwrap().success());
+}
