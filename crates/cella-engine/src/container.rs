@@ -42,6 +42,8 @@ pub struct RunConfig {
     pub tty: bool,
     pub interactive: bool,
     pub auto_remove: bool,
+    /// --init: the runtime's built-in init as PID 1.
+    pub init: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

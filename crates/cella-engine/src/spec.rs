@@ -438,6 +438,10 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
         (_, None) => Some(crate::seccomp_default::profile()),
     };
     linux.cgroups_path = Some(format!("/cella/{}", c.id));
+    if cfg.init {
+        spec.annotations
+            .insert(cella_runtime::INIT_ANNOTATION.into(), "true".into());
+    }
     if cella_sys::process::geteuid() != 0 {
         rootless(&mut spec)?;
     }

@@ -140,6 +140,7 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
                 state_json: &state_json,
                 preserve_fds: opts.preserve_fds,
                 setgroups_allowed,
+                as_init: false,
             };
             child_main(&chan, pidfd.as_fd(), flags, &launch)
         }

@@ -133,6 +133,10 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
         state_json: &state_json,
         preserve_fds: cx.preserve_fds,
         setgroups_allowed: cx.setgroups_allowed,
+        as_init: spec
+            .annotations
+            .get(crate::launch::INIT_ANNOTATION)
+            .is_some_and(|v| v == "true"),
     };
     let ready = launch.prepare()?;
     cx.chan.send(tag::CREATED, &[])?;

@@ -25,7 +25,27 @@ pub struct Launch<'a> {
     pub state_json: &'a [u8],
     pub preserve_fds: u32,
     pub setgroups_allowed: bool,
+    /// Stay as a minimal init (PID 1 that reaps and forwards signals) and
+    /// run the process as its child: the annotation `run.cella.init=true`
+    /// (what `cella run --init` sets). Only for the container's init.
+    pub as_init: bool,
 }
+
+/// The annotation that asks for the built-in init.
+pub const INIT_ANNOTATION: &str = "run.cella.init";
+
+/// Signals the built-in init passes on to the process (as tini does).
+const FORWARDED: [i32; 9] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGWINCH,
+    libc::SIGCONT,
+    libc::SIGALRM,
+];
 
 /// Compiles the seccomp profile (in the runtime, once; the forked process only
 /// loads it) and, for SCMP_ACT_NOTIFY, connects to listenerPath now: it is a
@@ -145,6 +165,9 @@ impl Launch<'_> {
                 fail(e);
             }
         }
+        if self.as_init {
+            init_then_exec(&r, &process.args[0]);
+        }
         let err = cella_sys::fd::execve(&r.exe, &r.argv, &r.envp);
         let _ = writeln!(std::io::stderr(), "cella-runtime: exec {:?}: {err}", process.args[0]);
         cella_sys::process::exit_now(127)
@@ -171,5 +194,51 @@ impl Launch<'_> {
             .op(|| "send the seccomp notify fd to listenerPath".into())?;
         cella_sys::fd::close_raw(fd);
         Ok(())
+    }
+}
+
+/// The built-in init: the process runs as our child; we stay PID 1, with
+/// its credentials, capabilities and seccomp filter, holding no descriptor
+/// but 0-2, passing signals on and reaping every orphan, and end with the
+/// process's status (128 + N when a signal ended it).
+fn init_then_exec(r: &Ready, name: &str) {
+    let Ok(sigfd) = cella_sys::process::signalfd_for(&[&FORWARDED[..], &[libc::SIGCHLD]].concat()) else {
+        return; // no init then: the process runs as PID 1 itself
+    };
+    let child = match cella_sys::ns::fork() {
+        Ok(cella_sys::ns::Forked::Child) => {
+            cella_sys::process::reset_signals();
+            let err = cella_sys::fd::execve(&r.exe, &r.argv, &r.envp);
+            let _ = writeln!(std::io::stderr(), "cella-runtime: exec {name:?}: {err}");
+            cella_sys::process::exit_now(127)
+        }
+        Ok(cella_sys::ns::Forked::Parent(pid)) => pid,
+        Err(_) => return,
+    };
+    let keep = std::os::fd::AsRawFd::as_raw_fd(&sigfd);
+    let open: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    for fd in open.into_iter().filter(|&fd| fd > 2 && fd != keep) {
+        cella_sys::fd::close_raw(fd);
+    }
+    cella_sys::process::set_name("cella-init");
+    loop {
+        let Ok(sig) = cella_sys::process::read_signal(keep) else {
+            continue;
+        };
+        if sig != libc::SIGCHLD {
+            let _ = cella_sys::process::kill(child, sig);
+            continue;
+        }
+        while let Ok(Some((who, how))) = cella_sys::process::waitpid(-1, true) {
+            if who == child {
+                cella_sys::process::exit_now(how.shell_code());
+            }
+        }
     }
 }

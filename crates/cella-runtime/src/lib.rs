@@ -16,6 +16,7 @@ pub mod hooks;
 pub mod ids;
 mod init;
 mod launch;
+pub use launch::INIT_ANNOTATION;
 pub mod lifecycle;
 pub mod log;
 pub mod lsm;

@@ -70,9 +70,20 @@ pub fn clone3_into(flags: u64, cgroup: Option<BorrowedFd<'_>>) -> io::Result<For
     }
 }
 
-/// Plain `fork(2)`, for a process that must be single-threaded.
+/// Plain `fork(2)`, for a process that must be single-threaded. Under a
+/// seccomp filter that answers clone3 with ENOSYS (as docker's and cella's
+/// default profiles do), it falls back to the older fork.
 pub fn fork() -> io::Result<Forked> {
-    clone3(0)
+    match clone3(0) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            // SAFETY: the caller is single-threaded (see above), as fork requires.
+            match check_int(unsafe { libc::fork() })? {
+                0 => Ok(Forked::Child),
+                pid => Ok(Forked::Parent(pid)),
+            }
+        }
+        other => other,
+    }
 }
 
 pub fn unshare(flags: u64) -> io::Result<()> {

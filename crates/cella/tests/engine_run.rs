@@ -401,7 +401,11 @@ fn window_size_changes_reach_the_container() {
     // Our own pty, so that the test can resize it while cella runs on it.
     let (master, slave_path) = cella_sys::process::open_pty(std::path::Path::new("/dev/ptmx")).unwrap();
     cella_sys::process::set_winsize(master.as_raw_fd(), 24, 80);
-    let slave = std::fs::OpenOptions::new().read(true).write(true).open(&slave_path).unwrap();
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&slave_path)
+        .unwrap();
     let mut child = e
         .cmd(&["run", "-it", "--rm", &bb, "sh"])
         .stdin(slave.try_clone().unwrap())
@@ -428,9 +432,49 @@ fn window_size_changes_reach_the_container() {
     cella_sys::process::set_winsize(m.as_raw_fd(), 31, 101);
     // The terminal's owner would get SIGWINCH from the kernel; here the pty is
     // not cella's controlling terminal, so the test sends it.
-    std::process::Command::new("kill").args(["-WINCH", &child.id().to_string()]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-WINCH", &child.id().to_string()])
+        .status()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     m.write_all(b"echo size=$(stty size); exit 0\r").unwrap();
     wait_for(&mut m, "size=31 101");
     assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn init_reaps_orphans_and_passes_signals_on() {
+    let e = Engine::new();
+    // Without --init, sh as PID 1 ignores SIGTERM: stop waits for SIGKILL.
+    // With it, the built-in init is PID 1 and passes SIGTERM to sh.
+    let ps = e.ok(&[
+        "run",
+        "--rm",
+        "--init",
+        "host",
+        "sh",
+        "-c",
+        "(sleep 0.1 &); sleep 0.5; ps -o pid=,stat=,comm=",
+    ]);
+    let rows: Vec<Vec<&str>> = ps.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0], ["1", "S", "cella-init"], "{ps}");
+    assert_eq!(rows[1][2], "sh", "{ps}");
+    assert!(
+        !rows.iter().any(|r| r[1].starts_with('Z')),
+        "the orphaned sleep was reaped: {ps}"
+    );
+    e.ok(&["run", "-d", "--init", "--name", "quick", "host", "sleep", "60"]);
+    let t0 = std::time::Instant::now();
+    e.ok(&["stop", "-t", "5", "quick"]);
+    assert!(
+        t0.elapsed() < std::time::Duration::from_secs(3),
+        "SIGTERM reached sleep"
+    );
+    assert_eq!(e.inspect("quick")["State"]["ExitCode"], 143);
+    assert_eq!(
+        e.out(&["run", "--rm", "--init", "host", "sh", "-c", "exit 7"])
+            .status
+            .code(),
+        Some(7)
+    );
 }

@@ -89,7 +89,7 @@ pub struct RunArgs {
     /// host (auto: not yet)
     #[arg(long = "userns")]
     userns: Option<String>,
-    /// Run an init as PID 1 (not yet)
+    /// Run a minimal init as PID 1 that reaps zombies and passes signals on
     #[arg(long = "init")]
     init: bool,
     /// The image: `host` (built in), or one from `cella images`
@@ -110,9 +110,6 @@ fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
 }
 
 fn config(a: &RunArgs) -> Result<RunConfig> {
-    if a.init {
-        bail!("--init is not supported yet");
-    }
     match a.userns.as_deref() {
         None | Some("") | Some("host") => {}
         Some(other) => bail!("--userns {other}: only host is supported so far"),
@@ -163,6 +160,7 @@ fn config(a: &RunArgs) -> Result<RunConfig> {
         tty: a.tty,
         interactive: a.interactive,
         auto_remove: a.rm,
+        init: a.init,
     })
 }
 
