@@ -44,6 +44,8 @@ pub struct RunConfig {
     pub auto_remove: bool,
     /// --init: the runtime's built-in init as PID 1.
     pub init: bool,
+    /// --userns auto: ids of its own (see `Container::id_base`).
+    pub userns_auto: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -94,6 +96,10 @@ pub struct Container {
     pub image_id: String,
     pub config: RunConfig,
     pub state: State,
+    /// With --userns auto: the first host uid/gid of its 65536 (container
+    /// ids 0-65535), allocated under the store lock.
+    #[serde(default)]
+    pub id_base: Option<u32>,
 }
 
 pub const RECORD: &str = "container.json";

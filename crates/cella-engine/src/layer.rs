@@ -211,15 +211,17 @@ pub fn import_tar(paths: &Paths, input: impl Read) -> Result<(String, u64)> {
 /// copied bottom first into `dest`, whiteouts and opaque directories applied
 /// in either form (overlayfs's 0:0 device and xattr, or OCI's `.wh.` files).
 /// Done once per container; its writes then stay in `dest`.
-pub fn copy_layers(paths: &Paths, layers: &[String], dest: &Path) -> Result<()> {
+/// Returns whether it copied now (false: an earlier start did).
+pub fn copy_layers(paths: &Paths, layers: &[String], dest: &Path) -> Result<bool> {
     let done = dest.with_extension("copied");
     if done.exists() {
-        return Ok(());
+        return Ok(false);
     }
     for l in layers {
         copy_tree(&dir(paths, l), dest)?;
     }
-    std::fs::write(&done, b"").at("write", &done)
+    std::fs::write(&done, b"").at("write", &done)?;
+    Ok(true)
 }
 
 fn is_whiteout_device(meta: &std::fs::Metadata) -> bool {
@@ -336,7 +338,8 @@ mod tests {
         }
         let dest = base.join("rootfs");
         let layers = vec!["sha256:1".to_string(), "sha256:2".into(), "sha256:3".into()];
-        copy_layers(&paths, &layers, &dest).unwrap();
+        assert!(copy_layers(&paths, &layers, &dest).unwrap());
+        assert!(!copy_layers(&paths, &layers, &dest).unwrap(), "once");
         assert!(!dest.join("a").exists() && !dest.join(".wh.a").exists());
         assert_eq!(dest.join("b").exists(), !root);
         let d: Vec<String> = std::fs::read_dir(dest.join("d"))

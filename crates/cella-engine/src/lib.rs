@@ -18,4 +18,5 @@ pub mod paths;
 pub mod seccomp_default;
 pub mod spec;
 pub mod store;
+pub mod userns;
 pub mod users;

@@ -179,8 +179,12 @@ fn mount_image_root(paths: &Paths, c: &Container, rootless: bool) -> Result<()> 
             source: e,
         })?;
     }
-    if rootless {
-        return crate::layer::copy_layers(paths, &image.layers, &rootfs);
+    if rootless || c.id_base.is_some() {
+        let fresh = crate::layer::copy_layers(paths, &image.layers, &rootfs)?;
+        if let (true, Some(base)) = (fresh, c.id_base) {
+            crate::userns::shift_ownership(&rootfs, base)?;
+        }
+        return Ok(());
     }
     let lower: Vec<String> = image
         .layers
@@ -204,7 +208,7 @@ fn mount_image_root(paths: &Paths, c: &Container, rootless: bool) -> Result<()> 
         Ok(()) => Ok(()),
         // No overlayfs here (or not on this filesystem): a plain copy.
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENODEV) | Some(libc::EINVAL)) => {
-            crate::layer::copy_layers(paths, &image.layers, &rootfs)
+            crate::layer::copy_layers(paths, &image.layers, &rootfs).map(drop)
         }
         Err(e) => Err(Error::Io {
             what: "mount the overlay root on",

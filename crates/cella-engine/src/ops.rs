@@ -26,6 +26,11 @@ pub fn create(paths: &Paths, cfg: RunConfig, name: Option<String>) -> Result<Con
         }
         None => crate::ids::generated_name(&id, |n| all.iter().any(|c| c.name == n)),
     };
+    let id_base = if cfg.userns_auto {
+        Some(crate::userns::allocate(&all)?)
+    } else {
+        None
+    };
     let c = Container {
         id: id.clone(),
         name,
@@ -33,6 +38,7 @@ pub fn create(paths: &Paths, cfg: RunConfig, name: Option<String>) -> Result<Con
         image_id: image.id.clone(),
         config: cfg,
         state: State::default(),
+        id_base,
     };
     let dir = c.dir(paths);
     let made = (|| {
@@ -41,6 +47,18 @@ pub fn create(paths: &Paths, cfg: RunConfig, name: Option<String>) -> Result<Con
             path: dir.clone(),
             source: e,
         })?;
+        if c.id_base.is_some() {
+            // The container's root (a host uid of its own) must be able to
+            // reach its rootfs: search permission, not listing, on the way.
+            use std::os::unix::fs::PermissionsExt;
+            for d in [&paths.root, &paths.containers(), &dir] {
+                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711)).map_err(|e| Error::Io {
+                    what: "chmod 711",
+                    path: d.to_path_buf(),
+                    source: e,
+                })?;
+            }
+        }
         crate::spec::write_bundle(paths, &c, &image)?;
         c.save(paths)
     })();

@@ -279,8 +279,15 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
         readonly: cfg.read_only,
     });
     let mut mounts = Vec::new();
+    // Without privilege over the host's directories (rootless, or a user
+    // namespace of its own), the host image's /etc is a copy and the rest
+    // are read-only binds.
+    let plain = cella_sys::process::geteuid() != 0 || c.id_base.is_some();
     if image.id == HOST_ID {
-        mounts.extend(host_rootfs(&dir, &rootfs)?);
+        mounts.extend(host_rootfs(&dir, &rootfs, plain)?);
+        if let Some(base) = c.id_base {
+            crate::userns::shift_ownership(&rootfs, base)?;
+        }
     }
     mounts.append(&mut spec.mounts);
     // Generated files, bound over the image's.
@@ -444,6 +451,8 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
     }
     if cella_sys::process::geteuid() != 0 {
         rootless(&mut spec)?;
+    } else if let Some(base) = c.id_base {
+        own_user_namespace(&mut spec, base);
     }
     crate::store::write_json(&dir.join("config.json"), &spec)?;
     Ok(spec)
@@ -496,6 +505,25 @@ fn rootless(spec: &mut Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// --userns auto: container ids 0-65535 are host ids base… (uids and gids);
+/// no cgroup filesystem (not mountable from a user namespace).
+fn own_user_namespace(spec: &mut Spec, base: u32) {
+    let map = vec![cella_spec::IdMapping {
+        container_id: 0,
+        host_id: base,
+        size: crate::userns::SIZE,
+    }];
+    let linux = spec.linux.as_mut().expect("default has linux");
+    linux.namespaces.retain(|n| n.kind != "user");
+    linux.namespaces.push(Namespace {
+        kind: "user".into(),
+        path: None,
+    });
+    linux.uid_mappings = map.clone();
+    linux.gid_mappings = map;
+    spec.mounts.retain(|m| m.destination != "/sys/fs/cgroup");
 }
 
 fn user_name(uid: u32) -> String {
@@ -564,7 +592,7 @@ fn resolv_conf() -> String {
 /// The `host` image's root: an empty skeleton (a writable directory of the
 /// container) with the host's /usr, /etc, /lib… mounted as overlays whose
 /// upper layers belong to the container.
-fn host_rootfs(dir: &Path, rootfs: &Path) -> Result<Vec<Mount>> {
+fn host_rootfs(dir: &Path, rootfs: &Path, plain: bool) -> Result<Vec<Mount>> {
     let mut mounts = Vec::new();
     for d in [
         "proc", "sys", "dev", "run", "root", "home", "var", "mnt", "srv", "media",
@@ -592,7 +620,7 @@ fn host_rootfs(dir: &Path, rootfs: &Path) -> Result<Vec<Mount>> {
         if !meta.is_dir() {
             continue;
         }
-        if cella_sys::process::geteuid() != 0 {
+        if plain {
             // Unprivileged, overlayfs cannot take a host directory as its
             // lower layer ("failed to clone lowerpath"): /etc is copied (what
             // the user may read of it), the rest is bound read-only.

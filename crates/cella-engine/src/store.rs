@@ -23,6 +23,10 @@ pub fn ensure(paths: &Paths) -> Result<()> {
         paths.tmp(),
         paths.runroot.clone(),
     ] {
+        // Parents as usual (0755 after umask); the store's own directories 0700.
+        if let Some(parent) = d.parent() {
+            std::fs::create_dir_all(parent).at("create directory", parent)?;
+        }
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)

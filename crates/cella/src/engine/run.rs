@@ -86,7 +86,8 @@ pub struct RunArgs {
     /// host
     #[arg(long = "uts")]
     uts: Option<String>,
-    /// host (auto: not yet)
+    /// host, or auto: a user namespace with 65536 ids of its own from the
+    /// "containers" ranges in /etc/subuid and /etc/subgid
     #[arg(long = "userns")]
     userns: Option<String>,
     /// Run a minimal init as PID 1 that reaps zombies and passes signals on
@@ -110,10 +111,11 @@ fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
 }
 
 fn config(a: &RunArgs) -> Result<RunConfig> {
-    match a.userns.as_deref() {
-        None | Some("") | Some("host") => {}
-        Some(other) => bail!("--userns {other}: only host is supported so far"),
-    }
+    let userns_auto = match a.userns.as_deref() {
+        None | Some("") | Some("host") => false,
+        Some("auto") => true,
+        Some(other) => bail!("--userns {other}: use host or auto"),
+    };
     let mut env = Vec::new();
     for f in &a.env_file {
         env.extend(env_file(f)?);
@@ -161,6 +163,7 @@ fn config(a: &RunArgs) -> Result<RunConfig> {
         interactive: a.interactive,
         auto_remove: a.rm,
         init: a.init,
+        userns_auto,
     })
 }
 
