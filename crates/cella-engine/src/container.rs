@@ -82,6 +82,9 @@ pub struct State {
     pub finished_at: String,
     /// Why the container could not start or was found dead.
     pub error: String,
+    /// Its address on the bridge network, while it has one.
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
     /// The monitor process (and its start time, to tell it from a reused PID).
     pub monitor_pid: i32,
     pub monitor_start: u64,

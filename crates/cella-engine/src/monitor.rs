@@ -134,6 +134,7 @@ fn monitor(paths: &Paths, id: &str, wait_for_attach: bool, report: OwnedFd) -> i
             c.state.error = msg.clone();
             c.state.exit_code = start_failure_code(&msg);
             c.state.monitor_pid = 0;
+            release_address(paths, &mut c);
             let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
             let _ = unmount_root(paths, &c);
             if c.config.auto_remove {
@@ -287,6 +288,15 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
     drop(child_ends);
     let created = created?;
     stdio.master = created.console_master;
+    if c.config.network == "bridge" {
+        let net = crate::net::default_network();
+        let ip = crate::net::allocate(paths, &net, &c.id)?;
+        if let Err(e) = crate::net::attach(&net, &c.id, created.state.pid, ip) {
+            crate::net::release(paths, &net, &c.id, &ip.to_string());
+            return Err(e);
+        }
+        c.state.ip_address = ip.to_string();
+    }
     if matches!(c.config.network.as_str(), "" | "none") {
         // As docker's `none`: a loopback that is up. Unprivileged, the
         // container's network namespace cannot be entered from here.
@@ -346,7 +356,19 @@ fn start(paths: &Paths, c: &mut Container) -> Result<()> {
     cella_runtime::lifecycle::start(&paths.runroot, &c.id)?;
     c.state.status = Status::Running;
     c.state.started_at = cella_runtime::log::rfc3339_now();
-    c.save(paths)
+    c.save(paths)?;
+    if !c.state.ip_address.is_empty() {
+        crate::net::refresh_hosts(paths);
+    }
+    Ok(())
+}
+
+/// Gives back a container's address (its veth went with its namespace).
+fn release_address(paths: &Paths, c: &mut Container) {
+    if !c.state.ip_address.is_empty() {
+        crate::net::release(paths, &crate::net::default_network(), &c.id, &c.state.ip_address);
+        c.state.ip_address.clear();
+    }
 }
 
 fn broadcast(clients: &mut Vec<UnixStream>, kind: u8, data: &[u8]) {
@@ -490,10 +512,15 @@ fn serve(
     c.state.pid = 0;
     c.state.finished_at = cella_runtime::log::rfc3339_now();
     c.state.monitor_pid = 0;
+    let had_address = !c.state.ip_address.is_empty();
+    release_address(paths, &mut c);
     if c.config.auto_remove {
         let _ = remove_files(paths, &c);
     } else {
         let _ = c.save(paths);
+    }
+    if had_address {
+        crate::net::refresh_hosts(paths);
     }
     broadcast(&mut clients, attach::EXIT, code.to_string().as_bytes());
     0

@@ -381,9 +381,18 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
             path: None,
         }),
         "host" => {}
+        "bridge" if cella_sys::process::geteuid() == 0 => linux.namespaces.push(Namespace {
+            kind: "network".into(),
+            path: None,
+        }),
+        "bridge" => {
+            return Err(Error::Invalid(
+                "--network bridge needs root; rootless containers have none or host for now".into(),
+            ))
+        }
         other => {
             return Err(Error::Invalid(format!(
-                "--network {other}: only none and host are supported so far (bridge networking is coming)"
+                "--network {other}: use none, host or bridge (user-defined networks are not supported yet)"
             )))
         }
     }

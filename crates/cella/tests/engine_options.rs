@@ -285,7 +285,7 @@ fn namespace_sharing_options() {
     ]);
     assert_eq!(joined.trim(), host_net.to_string_lossy());
     assert_eq!(
-        e.out(&["run", "--rm", "--network", "bridge", "host", "true"])
+        e.out(&["run", "--rm", "--network", "nosuchnet", "host", "true"])
             .status
             .code(),
         Some(125)

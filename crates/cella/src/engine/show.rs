@@ -208,6 +208,11 @@ pub fn container_json(paths: &Paths, c: &Container) -> Result<Value> {
             "FinishedAt": c.state.finished_at,
         },
         "Namespaces": if running { namespaces(c.state.pid) } else { json!({}) },
+        "NetworkSettings": {
+            "Network": c.config.network,
+            "IPAddress": c.state.ip_address,
+            "Gateway": if c.state.ip_address.is_empty() { String::new() } else { cella_engine::net::default_network().gateway.to_string() },
+        },
         "Mounts": mounts,
         "LogPath": dir.join(container::LOG),
         "Config": c.config,

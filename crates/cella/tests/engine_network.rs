@@ -1,0 +1,94 @@
+//! Bridge networking, always inside a network namespace the test makes
+//! (`unshare --net`): the bridge, veths and routes never touch the host's.
+
+#[path = "support/engine.rs"]
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+use std::process::Command;
+
+/// Runs `script` in a new network namespace with $C set to this engine's
+/// cella; returns its `key=value` lines.
+fn in_netns(e: &Engine, script: &str) -> (BTreeMap<String, String>, String) {
+    let c = format!("{CELLA} --root {} --runroot {}", e.root.display(), e.runroot.display());
+    let out = Command::new("unshare")
+        .args(["--net", "sh", "-c", &format!("C='{c}'; ip link set lo up; {script}")])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let vars = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect();
+    (vars, text)
+}
+
+#[test]
+fn two_containers_on_the_bridge_reach_each_other_by_address_and_name() {
+    let e = Engine::new();
+    let bb = e.busybox();
+    let (v, text) = in_netns(
+        &e,
+        &format!(
+            r#"
+        $C run -d --name web --network bridge {bb} sh -c 'mkdir -p /www && echo page > /www/index.html && httpd -f -p 8080 -h /www' >/dev/null
+        $C run -d --name client --network bridge {bb} sleep 30 >/dev/null
+        sleep 0.3
+        echo web_ip=$($C inspect web | grep '"IPAddress"' | tr -d ' ",' | cut -d: -f2)
+        echo client_addr=$($C exec client ip -o -4 addr show eth0 | awk '{{print $4}}')
+        echo route=$($C exec client ip route | grep default)
+        echo ping=$($C exec client sh -c "ping -c1 -W2 \$(grep web /etc/hosts | cut -f1) >/dev/null && echo ok")
+        echo by_name=$($C exec client wget -qO- http://web:8080/)
+        echo reverse=$($C exec web grep -c client /etc/hosts)
+        echo veths_before=$(ip -o link show type veth | wc -l)
+        $C rm -f web client >/dev/null
+        echo veths_after=$(ip -o link show type veth | wc -l)
+        echo bridge=$(ip -o link show cella0 | grep -c cella0)
+        "#
+        ),
+    );
+    assert!(v.get("web_ip").is_some_and(|ip| ip.starts_with("10.88.")), "{text}");
+    assert!(
+        v["client_addr"].starts_with("10.88.") && v["client_addr"].ends_with("/16"),
+        "{text}"
+    );
+    assert_eq!(v["route"], "default via 10.88.0.1 dev eth0", "{text}");
+    assert_eq!(v["ping"], "ok", "{text}");
+    assert_eq!(v["by_name"], "page", "{text}");
+    assert_eq!(v["reverse"], "1", "names resolve both ways: {text}");
+    assert_eq!(v["veths_before"], "2", "{text}");
+    assert_eq!(v["veths_after"], "0", "the veths go with the containers: {text}");
+    assert_eq!(v["bridge"], "1", "{text}");
+    let ips = e.root.join("networks/bridge/ips");
+    assert_eq!(
+        std::fs::read_dir(&ips).map(|d| d.count()).unwrap_or(0),
+        0,
+        "addresses released"
+    );
+}
+
+#[test]
+fn concurrent_containers_get_unique_addresses_and_leak_nothing() {
+    let e = Engine::new();
+    let (v, text) = in_netns(
+        &e,
+        r#"
+        for i in $(seq 1 24); do $C run -d --name n$i --network bridge host sleep 30 >/dev/null & done; wait
+        echo ips=$(for i in $(seq 1 24); do $C inspect n$i | grep '"IPAddress"' | tr -d ' ",' | cut -d: -f2; done | sort -u | grep -c 10.88)
+        echo running=$($C ps -q | wc -l)
+        for i in $(seq 1 24); do $C rm -f n$i >/dev/null & done; wait
+        echo veths=$(ip -o link show type veth | wc -l)
+        "#,
+    );
+    assert_eq!(v.get("running").map(String::as_str), Some("24"), "{text}");
+    assert_eq!(v["ips"], "24", "every container has its own address: {text}");
+    assert_eq!(v["veths"], "0", "{text}");
+    assert_eq!(e.containers_on_disk(), 0);
+    let ips = e.root.join("networks/bridge/ips");
+    assert_eq!(std::fs::read_dir(&ips).map(|d| d.count()).unwrap_or(0), 0);
+}
