@@ -46,6 +46,8 @@ pub struct RunConfig {
     pub init: bool,
     /// --userns auto: ids of its own (see `Container::id_base`).
     pub userns_auto: bool,
+    /// -p: published ports, host ports chosen at create time.
+    pub ports: Vec<crate::nat::Publish>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

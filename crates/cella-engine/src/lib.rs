@@ -13,6 +13,7 @@ pub mod layer;
 pub mod load;
 pub mod logs;
 pub mod monitor;
+pub mod nat;
 pub mod net;
 pub mod ops;
 pub mod paths;

@@ -296,6 +296,12 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
             return Err(e);
         }
         c.state.ip_address = ip.to_string();
+        let nat = crate::nat::ensure(&net).and_then(|()| crate::nat::publish(&c.id, ip, &c.config.ports));
+        if let Err(e) = nat {
+            crate::net::release(paths, &net, &c.id, &ip.to_string());
+            c.state.ip_address.clear();
+            return Err(e);
+        }
     }
     if matches!(c.config.network.as_str(), "" | "none") {
         // As docker's `none`: a loopback that is up. Unprivileged, the
@@ -365,6 +371,9 @@ fn start(paths: &Paths, c: &mut Container) -> Result<()> {
 
 /// Gives back a container's address (its veth went with its namespace).
 fn release_address(paths: &Paths, c: &mut Container) {
+    if !c.config.ports.is_empty() {
+        let _ = crate::nat::unpublish(&c.id);
+    }
     if !c.state.ip_address.is_empty() {
         crate::net::release(paths, &crate::net::default_network(), &c.id, &c.state.ip_address);
         c.state.ip_address.clear();

@@ -92,3 +92,47 @@ fn concurrent_containers_get_unique_addresses_and_leak_nothing() {
     let ips = e.root.join("networks/bridge/ips");
     assert_eq!(std::fs::read_dir(&ips).map(|d| d.count()).unwrap_or(0), 0);
 }
+
+#[test]
+fn published_ports_nat_and_conflicts() {
+    let e = Engine::new();
+    let bb = e.busybox();
+    let (v, text) = in_netns(
+        &e,
+        &format!(
+            r#"
+        ip addr add 192.0.2.1/32 dev lo
+        $C run -d --name pub --network bridge -p 127.0.0.1:18080:8080 {bb} sh -c 'mkdir -p /www && echo published > /www/index.html && httpd -f -p 8080 -h /www' >/dev/null
+        sleep 0.3
+        echo port=$($C port pub)
+        echo page=$(/bin/busybox wget -qO- http://127.0.0.1:18080/)
+        echo taken=$($C run --rm --network bridge -p 18080:80 {bb} true 2>&1 | grep -c 'already published')
+        echo taken_rc=$($C run --rm --network bridge -p 18080:80 {bb} true >/dev/null 2>&1; echo $?)
+        echo egress=$($C exec pub ping -c1 -W2 192.0.2.1 >/dev/null && echo ok)
+        echo masquerade=$(nft list chain ip cella postrouting | grep -c masquerade)
+        echo rules_before=$(nft list chain ip cella ports | grep -c 'comment "cella')
+        echo no_bridge=$($C run --rm -p 80 {bb} true 2>&1 | grep -c 'needs --network bridge')
+        echo bad_spec=$($C run --rm --network bridge -p 1:2:3:4 {bb} true 2>&1 | grep -c 'use \[IP:\]')
+        $C rm -f pub >/dev/null
+        echo rules_after=$(nft list chain ip cella ports | grep -c 'comment "cella')
+        echo veths=$(ip -o link show type veth | wc -l)
+        "#
+        ),
+    );
+    assert_eq!(
+        v.get("port").map(String::as_str),
+        Some("8080/tcp -> 127.0.0.1:18080"),
+        "{text}"
+    );
+    assert_eq!(v["page"], "published", "loopback reaches the published port: {text}");
+    assert_eq!(v["taken"], "1", "{text}");
+    assert_eq!(v["taken_rc"], "125", "{text}");
+    assert_eq!(v["egress"], "ok", "{text}");
+    assert_eq!(v["masquerade"], "2", "{text}");
+    assert_eq!(v["rules_before"], "1", "{text}");
+    assert_eq!(v["no_bridge"], "1", "{text}");
+    assert_eq!(v["bad_spec"], "1", "{text}");
+    assert_eq!(v["rules_after"], "0", "the rule goes with the container: {text}");
+    assert_eq!(v["veths"], "0", "{text}");
+    assert_eq!(e.containers_on_disk(), 0, "{text}");
+}

@@ -32,6 +32,8 @@ pub enum EngineCommand {
     Top { container: String },
     /// CPU, memory and process counts of running containers
     Stats(show::StatsArgs),
+    /// A container's published ports
+    Port { container: String },
     /// Copy files between the host and a running container (CONTAINER:PATH on one side)
     Cp { source: String, destination: String },
     /// Stop containers: SIGTERM, then SIGKILL after a grace period
@@ -77,6 +79,7 @@ pub fn run(paths: &Paths, cmd: EngineCommand) -> Result<i32> {
         EngineCommand::Logs(a) => show::logs(paths, a),
         EngineCommand::Top { container } => show::top(paths, &container),
         EngineCommand::Stats(a) => show::stats(paths, a),
+        EngineCommand::Port { container } => show::port(paths, &container),
         EngineCommand::Cp { source, destination } => manage::cp(paths, &source, &destination),
         EngineCommand::Stop(a) => manage::stop(paths, a),
         EngineCommand::Kill(a) => manage::kill(paths, a),

@@ -74,9 +74,12 @@ pub struct RunArgs {
     /// KEY=VALUE
     #[arg(long = "sysctl")]
     sysctl: Vec<String>,
-    /// none (the default for now) or host
+    /// none (the default for now), host or bridge
     #[arg(long = "network", visible_alias = "net", default_value = "none")]
     network: String,
+    /// Publish a port: [IP:][HOSTPORT:]CPORT[/tcp|udp] (needs --network bridge)
+    #[arg(short = 'p', long = "publish")]
+    publish: Vec<String>,
     /// host or container:NAME
     #[arg(long = "ipc")]
     ipc: Option<String>,
@@ -111,6 +114,20 @@ fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
 }
 
 fn config(a: &RunArgs) -> Result<RunConfig> {
+    if !a.publish.is_empty() && a.network != "bridge" {
+        bail!("-p needs --network bridge");
+    }
+    let mut ports = Vec::new();
+    for spec in &a.publish {
+        let mut free = || {
+            // A port the kernel hands out now; the DNAT rule keeps it ours.
+            std::net::TcpListener::bind("0.0.0.0:0")
+                .and_then(|l| l.local_addr())
+                .map(|a| a.port())
+                .unwrap_or(0)
+        };
+        ports.push(cella_engine::nat::parse_publish(spec, &mut free)?);
+    }
     let userns_auto = match a.userns.as_deref() {
         None | Some("") | Some("host") => false,
         Some("auto") => true,
@@ -164,6 +181,7 @@ fn config(a: &RunArgs) -> Result<RunConfig> {
         auto_remove: a.rm,
         init: a.init,
         userns_auto,
+        ports,
     })
 }
 

@@ -452,3 +452,15 @@ fn bytes(n: u64) -> String {
         n => format!("{n}B"),
     }
 }
+
+/// `cella port NAME`: "CPORT/proto -> IP:HOSTPORT", as docker prints it.
+pub fn port(paths: &Paths, name: &str) -> Result<i32> {
+    let c = container::find(paths, name)?;
+    for p in &c.config.ports {
+        for i in 0..p.count {
+            let ip = p.host_ip.map_or_else(|| "0.0.0.0".to_string(), |i| i.to_string());
+            println!("{}/{} -> {ip}:{}", p.container_port + i, p.proto, p.host_port + i);
+        }
+    }
+    Ok(0)
+}
