@@ -48,6 +48,12 @@ pub struct RunConfig {
     pub userns_auto: bool,
     /// -p: published ports, host ports chosen at create time.
     pub ports: Vec<crate::nat::Publish>,
+    /// --ip on a bridge network.
+    pub ip: Option<String>,
+    /// --dns servers (instead of the host's resolv.conf).
+    pub dns: Vec<String>,
+    /// --add-host NAME:IP entries for /etc/hosts.
+    pub add_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

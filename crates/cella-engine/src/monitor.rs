@@ -288,9 +288,16 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
     drop(child_ends);
     let created = created?;
     stdio.master = created.console_master;
-    if c.config.network == "bridge" {
-        let net = crate::net::default_network();
-        let ip = crate::net::allocate(paths, &net, &c.id)?;
+    if let Some(net) = bridge_network(paths, c)? {
+        let ip = match &c.config.ip {
+            Some(want) => {
+                let want = want
+                    .parse()
+                    .map_err(|_| Error::Invalid(format!("--ip {want}: not an IPv4 address")))?;
+                crate::net::claim(paths, &net, &c.id, want)?
+            }
+            None => crate::net::allocate(paths, &net, &c.id)?,
+        };
         if let Err(e) = crate::net::attach(&net, &c.id, created.state.pid, ip) {
             crate::net::release(paths, &net, &c.id, &ip.to_string());
             return Err(e);
@@ -369,13 +376,25 @@ fn start(paths: &Paths, c: &mut Container) -> Result<()> {
     Ok(())
 }
 
+/// The bridge network a container is on, if any (not none, host,
+/// container:NAME or ns:PATH).
+fn bridge_network(paths: &Paths, c: &Container) -> Result<Option<crate::net::Network>> {
+    let n = c.config.network.as_str();
+    if matches!(n, "" | "none" | "host") || n.starts_with("container:") || n.starts_with("ns:") {
+        return Ok(None);
+    }
+    crate::net::find(paths, n).map(Some)
+}
+
 /// Gives back a container's address (its veth went with its namespace).
 fn release_address(paths: &Paths, c: &mut Container) {
     if !c.config.ports.is_empty() {
         let _ = crate::nat::unpublish(&c.id);
     }
     if !c.state.ip_address.is_empty() {
-        crate::net::release(paths, &crate::net::default_network(), &c.id, &c.state.ip_address);
+        if let Ok(Some(net)) = bridge_network(paths, c) {
+            crate::net::release(paths, &net, &c.id, &c.state.ip_address);
+        }
         c.state.ip_address.clear();
     }
 }

@@ -52,11 +52,10 @@ fn nft_json(args: &[&str]) -> Result<serde_json::Value> {
     serde_json::from_slice(&out.stdout).map_err(|e| Error::Invalid(format!("nft -j: {e}")))
 }
 
-/// Creates the table (idempotent: `add` keeps what exists), turns on
-/// forwarding, and lets loopback traffic reach published ports.
+/// Creates the table (idempotent: `add` keeps what exists) and this
+/// network's rules (once; tagged "cella-net NAME"), turns on forwarding, and
+/// lets loopback traffic reach published ports.
 pub fn ensure(net: &Network) -> Result<()> {
-    let subnet = format!("{}/{}", net.subnet, net.prefix);
-    let b = &net.bridge;
     let exists = nft_json(&["list", "table", "ip", TABLE]).is_ok();
     let mut script = format!(
         "add table ip {TABLE}\n\
@@ -70,17 +69,35 @@ pub fn ensure(net: &Network) -> Result<()> {
         script += &format!(
             "add rule ip {TABLE} prerouting fib daddr type local jump ports\n\
              add rule ip {TABLE} output fib daddr type local jump ports\n\
-             add rule ip {TABLE} postrouting ip saddr {subnet} oifname != \"{b}\" masquerade\n\
-             add rule ip {TABLE} postrouting ip saddr 127.0.0.0/8 oifname \"{b}\" masquerade\n\
-             add rule ip {TABLE} forward iifname \"{b}\" accept\n\
-             add rule ip {TABLE} forward oifname \"{b}\" ct state established,related accept\n\
-             add rule ip {TABLE} forward oifname \"{b}\" ct status dnat accept\n"
+             add rule ip {TABLE} postrouting ip saddr 127.0.0.0/8 oifname \"cella*\" masquerade\n\
+             add rule ip {TABLE} forward ct state established,related accept\n"
         );
     }
     nft(&script)?;
+    let tag = format!("cella-net {}", net.name);
+    let has = |chain: &str| {
+        nft_json(&["-a", "list", "chain", "ip", TABLE, chain]).is_ok_and(|v| {
+            v["nftables"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|o| o["rule"]["comment"].as_str() == Some(tag.as_str()))
+        })
+    };
+    if !has("forward") {
+        let (b, subnet) = (&net.bridge, format!("{}/{}", net.subnet, net.prefix));
+        // Other networks' bridges are out of reach; the outside and the
+        // containers of the same network are not.
+        nft(&format!(
+            "add rule ip {TABLE} postrouting ip saddr {subnet} oifname != \"{b}\" masquerade comment \"{tag}\"\n\
+             insert rule ip {TABLE} forward iifname \"{b}\" oifname \"cella*\" oifname != \"{b}\" drop comment \"{tag}\"\n\
+             add rule ip {TABLE} forward iifname \"{b}\" accept comment \"{tag}\"\n\
+             add rule ip {TABLE} forward oifname \"{b}\" ct status dnat accept comment \"{tag}\"\n"
+        ))?;
+    }
     for (path, value) in [
         ("/proc/sys/net/ipv4/ip_forward".to_string(), "1"),
-        (format!("/proc/sys/net/ipv4/conf/{b}/route_localnet"), "1"),
+        (format!("/proc/sys/net/ipv4/conf/{}/route_localnet", net.bridge), "1"),
     ] {
         std::fs::write(&path, value).map_err(|e| Error::Io {
             what: "write",
@@ -89,6 +106,28 @@ pub fn ensure(net: &Network) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// Removes a network's rules (when its network is removed).
+pub fn forget_network(net: &Network) -> Result<()> {
+    let tag = format!("cella-net {}", net.name);
+    let mut script = String::new();
+    for chain in ["postrouting", "forward"] {
+        let Ok(v) = nft_json(&["-a", "list", "chain", "ip", TABLE, chain]) else {
+            continue;
+        };
+        for o in v["nftables"].as_array().into_iter().flatten() {
+            if o["rule"]["comment"].as_str() == Some(tag.as_str()) {
+                if let Some(h) = o["rule"]["handle"].as_u64() {
+                    script += &format!("delete rule ip {TABLE} {chain} handle {h}\n");
+                }
+            }
+        }
+    }
+    if script.is_empty() {
+        return Ok(());
+    }
+    nft(&script).map(drop)
 }
 
 /// One `-p [IP:][HOSTPORT:]CPORT[/tcp|udp]` (port ranges as A-B on both sides).

@@ -291,11 +291,18 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
     }
     mounts.append(&mut spec.mounts);
     // Generated files, bound over the image's.
-    let hosts = format!("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n");
+    let hosts = crate::net::hosts_file(c, &hostname, &[]);
     for (name, text) in [
         ("hostname", format!("{hostname}\n")),
         ("hosts", hosts),
-        ("resolv.conf", resolv_conf()),
+        (
+            "resolv.conf",
+            if cfg.dns.is_empty() {
+                resolv_conf()
+            } else {
+                cfg.dns.iter().map(|d| format!("nameserver {d}\n")).collect()
+            },
+        ),
     ] {
         let p = dir.join(name);
         std::fs::write(&p, text).at("write", &p)?;
@@ -381,19 +388,37 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
             path: None,
         }),
         "host" => {}
-        "bridge" if cella_sys::process::geteuid() == 0 => linux.namespaces.push(Namespace {
-            kind: "network".into(),
-            path: None,
-        }),
-        "bridge" => {
-            return Err(Error::Invalid(
-                "--network bridge needs root; rootless containers have none or host for now".into(),
-            ))
+        other if other.starts_with("container:") => {
+            if let Some(path) = share(paths, "net", &Some(other.to_string()))? {
+                linux.namespaces.push(Namespace {
+                    kind: "network".into(),
+                    path,
+                });
+            }
         }
-        other => {
-            return Err(Error::Invalid(format!(
-                "--network {other}: use none, host or bridge (user-defined networks are not supported yet)"
-            )))
+        other if other.starts_with("ns:") => {
+            let path = &other[3..];
+            if !cella_ns::persist::is_namespace_file(Path::new(path)) {
+                return Err(Error::Invalid(format!(
+                    "--network {other}: {path} is not a namespace file"
+                )));
+            }
+            linux.namespaces.push(Namespace {
+                kind: "network".into(),
+                path: Some(path.into()),
+            });
+        }
+        name => {
+            crate::net::find(paths, name)?;
+            if cella_sys::process::geteuid() != 0 {
+                return Err(Error::Invalid(format!(
+                    "--network {name} needs root; rootless containers have none or host for now"
+                )));
+            }
+            linux.namespaces.push(Namespace {
+                kind: "network".into(),
+                path: None,
+            });
         }
     }
     for (kind, how, proc_name) in [

@@ -136,3 +136,77 @@ fn published_ports_nat_and_conflicts() {
     assert_eq!(v["veths"], "0", "{text}");
     assert_eq!(e.containers_on_disk(), 0, "{text}");
 }
+
+#[test]
+fn user_networks_are_isolated_and_take_their_options() {
+    let e = Engine::new();
+    let bb = e.busybox();
+    let nsfile = e.root.with_file_name("netns-file");
+    let c = format!("{CELLA} --root {} --runroot {}", e.root.display(), e.runroot.display());
+    let script = format!(
+        r#"C='{c}'; F={f}; ip link set lo up
+        $C network create red >/dev/null; $C network create --subnet 10.90.0.0/24 blue >/dev/null
+        echo overlap=$($C network create --subnet 10.89.0.128/25 x 2>&1 | grep -c 'overlaps network red')
+        echo dup=$($C network create red 2>&1 | grep -c 'already exists')
+        echo nets=$($C network ls -q | tr '\n' ' ')
+        $C run -d --name r1 --network red --ip 10.89.0.50 --dns 9.9.9.9 --add-host db:10.1.2.3 {bb} sleep 30 >/dev/null
+        $C run -d --name r2 --network red {bb} sleep 30 >/dev/null
+        $C run -d --name b1 --network blue {bb} sleep 30 >/dev/null
+        echo addr=$($C exec r1 ip -o -4 addr show eth0 | awk '{{print $4}}')
+        echo resolv=$($C exec r1 cat /etc/resolv.conf)
+        echo addhost=$($C exec r1 grep db /etc/hosts | tr '\t' ' ')
+        echo same=$($C exec r2 ping -c1 -W1 r1 >/dev/null && echo ok)
+        B1=$($C inspect b1 | grep '"IPAddress"' | tr -d ' ",' | cut -d: -f2)
+        echo cross=$($C exec r2 ping -c1 -W1 $B1 >/dev/null 2>&1 && echo reached || echo blocked)
+        echo ip_taken=$($C run --rm --network red --ip 10.89.0.50 {bb} true 2>&1 | grep -c 'already used')
+        echo shared=$($C run --rm --network container:r1 {bb} ip -o -4 addr show eth0 | awk '{{print $4}}')
+        touch $F && unshare --net=$F true
+        echo nsmode=$($C run --rm --network ns:$F {bb} ls /sys/class/net)
+        echo not_ns=$($C run --rm --network ns:/etc/hostname {bb} true 2>&1 | grep -c 'not a namespace file')
+        echo unknown=$($C run --rm --network nosuch {bb} true 2>&1 | grep -c 'no network "nosuch"')
+        echo in_use=$($C network rm red 2>&1 | grep -c 'is used by')
+        $C rm -f r1 r2 b1 >/dev/null
+        $C network rm red blue >/dev/null
+        echo left=$($C network ls -q | tr '\n' ' ')
+        echo rules=$(nft list ruleset | grep -c cella-net)
+        echo links=$(ip -o link show | grep -c 'cella[12]')
+        "#,
+        f = nsfile.display()
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: BTreeMap<String, String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect();
+    let want = [
+        ("overlap", "1"),
+        ("dup", "1"),
+        ("nets", "bridge blue red"),
+        ("addr", "10.89.0.50/24"),
+        ("resolv", "nameserver 9.9.9.9"),
+        ("addhost", "10.1.2.3 db"),
+        ("same", "ok"),
+        ("cross", "blocked"),
+        ("ip_taken", "1"),
+        ("shared", "10.89.0.50/24"),
+        ("nsmode", "lo"),
+        ("not_ns", "1"),
+        ("unknown", "1"),
+        ("in_use", "1"),
+        ("left", "bridge"),
+        ("rules", "0"),
+        ("links", "0"),
+    ];
+    for (k, w) in want {
+        assert_eq!(v.get(k).map(String::as_str), Some(w), "{k}: {text}");
+    }
+}

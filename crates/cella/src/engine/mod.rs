@@ -3,6 +3,7 @@
 mod client;
 mod images;
 mod manage;
+mod network;
 mod run;
 mod show;
 
@@ -64,6 +65,11 @@ pub enum EngineCommand {
         #[command(subcommand)]
         command: images::ImageCommand,
     },
+    /// Bridge networks: create, ls, inspect, rm
+    Network {
+        #[command(subcommand)]
+        command: network::NetworkCommand,
+    },
 }
 
 /// Runs a command; the result is the process's exit code.
@@ -93,6 +99,7 @@ pub fn run(paths: &Paths, cmd: EngineCommand) -> Result<i32> {
         EngineCommand::Rmi(a) => images::rmi(paths, a),
         EngineCommand::Tag { source, target } => images::tag(paths, &source, &target),
         EngineCommand::Image { command } => images::image(paths, command),
+        EngineCommand::Network { command } => network::run(paths, command),
     }
 }
 

@@ -74,9 +74,19 @@ pub struct RunArgs {
     /// KEY=VALUE
     #[arg(long = "sysctl")]
     sysctl: Vec<String>,
-    /// none (the default for now), host or bridge
+    /// none (the default for now), host, bridge, a network from `cella network
+    /// create`, container:NAME or ns:PATH (e.g. /run/netns/X)
     #[arg(long = "network", visible_alias = "net", default_value = "none")]
     network: String,
+    /// The container's address on its bridge network
+    #[arg(long = "ip")]
+    ip: Option<String>,
+    /// DNS servers for /etc/resolv.conf (instead of the host's)
+    #[arg(long = "dns")]
+    dns: Vec<String>,
+    /// NAME:IP lines for /etc/hosts
+    #[arg(long = "add-host")]
+    add_host: Vec<String>,
     /// Publish a port: [IP:][HOSTPORT:]CPORT[/tcp|udp] (needs --network bridge)
     #[arg(short = 'p', long = "publish")]
     publish: Vec<String>,
@@ -114,8 +124,23 @@ fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
 }
 
 fn config(a: &RunArgs) -> Result<RunConfig> {
-    if !a.publish.is_empty() && a.network != "bridge" {
-        bail!("-p needs --network bridge");
+    let bridged = !matches!(a.network.as_str(), "none" | "host" | "") && !a.network.contains(':');
+    if !a.publish.is_empty() && !bridged {
+        bail!("-p needs --network bridge (or a network from `cella network create`)");
+    }
+    if a.ip.is_some() && !bridged {
+        bail!("--ip needs --network bridge (or a network from `cella network create`)");
+    }
+    for d in &a.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            bail!("--dns {d}: not an IP address");
+        }
+    }
+    for h in &a.add_host {
+        match h.split_once(':') {
+            Some((n, ip)) if !n.is_empty() && ip.parse::<std::net::IpAddr>().is_ok() => {}
+            _ => bail!("--add-host {h}: use NAME:IP"),
+        }
     }
     let mut ports = Vec::new();
     for spec in &a.publish {
@@ -182,6 +207,9 @@ fn config(a: &RunArgs) -> Result<RunConfig> {
         init: a.init,
         userns_auto,
         ports,
+        ip: a.ip.clone(),
+        dns: a.dns.clone(),
+        add_hosts: a.add_host.clone(),
     })
 }
 
