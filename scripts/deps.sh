@@ -7,6 +7,7 @@
 #   iproute2        `ip netns`, which the cella ns netns tests compare against
 #   podman          writes the archives the `cella load` test loads (its own store)
 #   nftables        `nft`, which the engine drives for NAT and published ports
+#   passt           `pasta`, the rootless engine's user-mode network
 # Peers for bench/ are installed by the bench scripts themselves.
 set -euo pipefail
 need=()
@@ -20,6 +21,7 @@ command -v lsns >/dev/null || need+=(util-linux)
 command -v ip >/dev/null || need+=(iproute2)
 command -v podman >/dev/null || need+=(podman)
 command -v nft >/dev/null || need+=(nftables)
+command -v pasta >/dev/null || need+=(passt)
 command -v script >/dev/null || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -20,5 +20,6 @@ pub mod paths;
 pub mod seccomp_default;
 pub mod spec;
 pub mod store;
+pub mod usernet;
 pub mod userns;
 pub mod users;

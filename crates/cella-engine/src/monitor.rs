@@ -288,7 +288,9 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
     drop(child_ends);
     let created = created?;
     stdio.master = created.console_master;
-    if let Some(net) = bridge_network(paths, c)? {
+    if rootless && matches!(c.config.network.as_str(), "bridge" | "pasta") {
+        crate::usernet::start(created.state.pid, &c.config.ports)?;
+    } else if let Some(net) = bridge_network(paths, c)? {
         let ip = match &c.config.ip {
             Some(want) => {
                 let want = want
@@ -299,12 +301,14 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
             None => crate::net::allocate(paths, &net, &c.id)?,
         };
         if let Err(e) = crate::net::attach(&net, &c.id, created.state.pid, ip) {
+            crate::net::detach(&c.id);
             crate::net::release(paths, &net, &c.id, &ip.to_string());
             return Err(e);
         }
         c.state.ip_address = ip.to_string();
         let nat = crate::nat::ensure(&net).and_then(|()| crate::nat::publish(&c.id, ip, &c.config.ports));
         if let Err(e) = nat {
+            crate::net::detach(&c.id);
             crate::net::release(paths, &net, &c.id, &ip.to_string());
             c.state.ip_address.clear();
             return Err(e);
@@ -380,7 +384,8 @@ fn start(paths: &Paths, c: &mut Container) -> Result<()> {
 /// container:NAME or ns:PATH).
 fn bridge_network(paths: &Paths, c: &Container) -> Result<Option<crate::net::Network>> {
     let n = c.config.network.as_str();
-    if matches!(n, "" | "none" | "host") || n.starts_with("container:") || n.starts_with("ns:") {
+    let user_mode = cella_sys::process::geteuid() != 0 && matches!(n, "bridge" | "pasta");
+    if user_mode || matches!(n, "" | "none" | "host") || n.starts_with("container:") || n.starts_with("ns:") {
         return Ok(None);
     }
     crate::net::find(paths, n).map(Some)
@@ -388,15 +393,18 @@ fn bridge_network(paths: &Paths, c: &Container) -> Result<Option<crate::net::Net
 
 /// Gives back a container's address (its veth went with its namespace).
 fn release_address(paths: &Paths, c: &mut Container) {
-    if !c.config.ports.is_empty() {
+    if !c.config.ports.is_empty() && cella_sys::process::geteuid() == 0 {
         let _ = crate::nat::unpublish(&c.id);
     }
-    if !c.state.ip_address.is_empty() {
-        if let Ok(Some(net)) = bridge_network(paths, c) {
+    if let Ok(Some(net)) = bridge_network(paths, c) {
+        // The kernel removes the pair with the namespace, but later (a
+        // workqueue); removing it now means nothing is left when we return.
+        crate::net::detach(&c.id);
+        if !c.state.ip_address.is_empty() {
             crate::net::release(paths, &net, &c.id, &c.state.ip_address);
         }
-        c.state.ip_address.clear();
     }
+    c.state.ip_address.clear();
 }
 
 fn broadcast(clients: &mut Vec<UnixStream>, kind: u8, data: &[u8]) {

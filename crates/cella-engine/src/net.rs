@@ -305,7 +305,7 @@ pub fn attach(net: &Network, id: &str, pid: i32, ip: Ipv4Addr) -> Result<()> {
             i
         }
     };
-    let host_name = format!("veth{}", &id[..11.min(id.len())]);
+    let host_name = veth_name(id);
     let theirs_path = format!("/proc/{pid}/ns/net");
     let theirs = std::fs::File::open(&theirs_path).map_err(|e| Error::Io {
         what: "open",
@@ -342,6 +342,18 @@ pub fn attach(net: &Network, id: &str, pid: i32, ip: Ipv4Addr) -> Result<()> {
         source: e,
     })?;
     inside.map_err(ns_err).map_err(io("configure the container's eth0"))
+}
+
+/// The host side of a container's veth pair (15 bytes at most).
+fn veth_name(id: &str) -> String {
+    format!("veth{}", &id[..11.min(id.len())])
+}
+
+/// Removes the host side of a container's veth pair (and with it the pair).
+pub fn detach(id: &str) {
+    if let Ok(Some(i)) = cella_ns::link::index_of(&veth_name(id)) {
+        let _ = cella_ns::link::delete(i);
+    }
 }
 
 /// The hosts file of a container on a network: its own names and those of

@@ -408,11 +408,16 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
                 path: Some(path.into()),
             });
         }
+        // Unprivileged: a user-mode network through pasta instead of a bridge.
+        "bridge" | "pasta" if cella_sys::process::geteuid() != 0 => linux.namespaces.push(Namespace {
+            kind: "network".into(),
+            path: None,
+        }),
         name => {
             crate::net::find(paths, name)?;
             if cella_sys::process::geteuid() != 0 {
                 return Err(Error::Invalid(format!(
-                    "--network {name} needs root; rootless containers have none or host for now"
+                    "--network {name} needs root; rootless containers have bridge (through pasta), none or host"
                 )));
             }
             linux.namespaces.push(Namespace {

@@ -65,3 +65,60 @@ fn an_ordinary_user_runs_the_host_image_and_an_imported_one() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"), "{out:?}");
 }
+
+#[test]
+fn an_ordinary_user_publishes_a_port_through_pasta() {
+    if !std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .contains("Uid:\t0\t")
+    {
+        return;
+    }
+    // In a network namespace of the test's own (an uplink with a default
+    // route for pasta to copy) and a private mount namespace, where the
+    // test's user and ranges are bound over /etc and /dev/net/tun is
+    // usable by everyone, as most distributions ship it (0666).
+    let base = std::env::temp_dir().join(cella_testsupport::unique("cella-pasta"));
+    let (etc, home) = (base.join("etc"), base.join("home"));
+    std::fs::create_dir_all(&etc).unwrap();
+    cella_testsupport::busybox_rootfs(&home.join("rootfs"));
+    let passwd =
+        std::fs::read_to_string("/etc/passwd").unwrap() + &format!("rluser:x:4344:4344::{}:/bin/sh\n", home.display());
+    let group = std::fs::read_to_string("/etc/group").unwrap() + "rluser:x:4344:\n";
+    let mut binds = String::new();
+    for (name, text) in [
+        ("passwd", passwd),
+        ("group", group),
+        ("subuid", "rluser:500000:65536\n".to_string()),
+        ("subgid", "rluser:500000:65536\n".to_string()),
+    ] {
+        std::fs::write(etc.join(name), text).unwrap();
+        binds += &format!("mount --bind {}/{name} /etc/{name} && ", etc.display());
+    }
+    let (h, b) = (home.display(), base.display());
+    let user = format!(
+        "setpriv --reuid=4344 --regid=4344 --clear-groups env HOME={h} XDG_DATA_HOME= XDG_RUNTIME_DIR={h}/run {CELLA}"
+    );
+    let script = format!(
+        "chmod 755 {b} && mkdir -p {h}/run && chown -R 4344:4344 {h} && {binds} \
+         ip link set lo up && ip link add up0 type veth peer name up1 && ip addr add 192.0.2.2/24 dev up0 && \
+         ip link set up0 up && ip route add default via 192.0.2.1 && \
+         mknod {b}/tun c 10 200 && chmod 666 {b}/tun && mount --bind {b}/tun /dev/net/tun && cd /tmp && \
+         {user} import {h}/rootfs bb:rl >/dev/null && \
+         {user} run -d --name web --network bridge -p 127.0.0.1:18081:8080 bb:rl sh -c \
+           'mkdir -p /www && echo rootless-page > /www/index.html && httpd -f -p 8080 -h /www' >/dev/null && sleep 0.5 && \
+         echo page=$(/bin/busybox wget -qO- http://127.0.0.1:18081/) && \
+         echo low=$({user} run --rm --network bridge -p 80:80 bb:rl true 2>&1 | grep -c 'from 1024 up') && \
+         {user} rm -f web >/dev/null && sleep 0.3 && echo pastas=$(pgrep -u 4344 pasta | wc -l)"
+    );
+    let out = Command::new("unshare")
+        .args(["--net", "--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&base);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("page=rootless-page"), "{text}");
+    assert!(text.contains("low=1"), "{text}");
+    assert!(text.contains("pastas=0"), "pasta ends with the container: {text}");
+}

@@ -1,0 +1,94 @@
+//! Rootless networking: pasta (Debian's passt package) gives the container's
+//! network namespace a tap device with the host's addresses and routes, and
+//! forwards published ports (>= 1024, as an unprivileged user may bind).
+//! It runs in the background and ends with the namespace.
+
+use crate::error::{Error, Result};
+use crate::nat::Publish;
+
+/// pasta's -t/-u options for the published ports.
+pub fn port_args(ports: &[Publish]) -> Result<Vec<String>> {
+    let mut args = Vec::new();
+    for p in ports {
+        if p.host_port < 1024 {
+            return Err(Error::Invalid(format!(
+                "-p {}: an unprivileged user can publish ports from 1024 up only",
+                p.host_port
+            )));
+        }
+        let flag = if p.proto == "udp" { "-u" } else { "-t" };
+        let addr = p.host_ip.map(|i| format!("{i}/")).unwrap_or_default();
+        let (hp, cp) = if p.count == 1 {
+            (p.host_port.to_string(), p.container_port.to_string())
+        } else {
+            (
+                format!("{}-{}", p.host_port, p.host_port + p.count - 1),
+                format!("{}-{}", p.container_port, p.container_port + p.count - 1),
+            )
+        };
+        args.push(flag.into());
+        args.push(format!("{addr}{hp}:{cp}"));
+    }
+    Ok(args)
+}
+
+/// Starts pasta for the network namespace of process `pid`.
+pub fn start(pid: i32, ports: &[Publish]) -> Result<()> {
+    let mut cmd = std::process::Command::new("pasta");
+    cmd.args(["--config-net", "--quiet"]);
+    cmd.args(port_args(ports)?);
+    // Without -t/-u, pasta forwards no ports in: say so explicitly.
+    if ports.iter().all(|p| p.proto != "tcp") {
+        cmd.args(["-t", "none"]);
+    }
+    if ports.iter().all(|p| p.proto != "udp") {
+        cmd.args(["-u", "none"]);
+    }
+    cmd.args(["-T", "none", "-U", "none"]);
+    cmd.arg(pid.to_string());
+    let out = cmd
+        .output()
+        .map_err(|e| Error::Invalid(format!("run pasta: {e} (install the passt package)")))?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        let hint = if msg.contains("tun") {
+            " (pasta needs /dev/net/tun readable and writable by you, mode 0666 as on most systems)"
+        } else {
+            ""
+        };
+        return Err(Error::Invalid(format!("pasta: {}{hint}", msg.trim())));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_become_pasta_options() {
+        let mut n = 0;
+        let mut free = || {
+            n += 1;
+            40000 + n
+        };
+        let ports = vec![
+            crate::nat::parse_publish("127.0.0.1:18081:8080", &mut free).unwrap(),
+            crate::nat::parse_publish("5353:53/udp", &mut free).unwrap(),
+            crate::nat::parse_publish("9000-9001:9000-9001", &mut free).unwrap(),
+        ];
+        assert_eq!(
+            port_args(&ports).unwrap(),
+            [
+                "-t",
+                "127.0.0.1/18081:8080",
+                "-u",
+                "5353:53",
+                "-t",
+                "9000-9001:9000-9001"
+            ]
+        );
+        let low = vec![crate::nat::parse_publish("80:80", &mut free).unwrap()];
+        assert!(port_args(&low).is_err());
+    }
+}
