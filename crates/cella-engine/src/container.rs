@@ -54,6 +54,8 @@ pub struct RunConfig {
     pub dns: Vec<String>,
     /// --add-host NAME:IP entries for /etc/hosts.
     pub add_hosts: Vec<String>,
+    /// --mac-address of eth0 on a bridge network.
+    pub mac_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -16,6 +16,8 @@ pub struct ImageConfig {
     pub env: Vec<String>,
     pub working_dir: String,
     pub user: String,
+    /// "80/tcp", "53/udp": what -P publishes.
+    pub exposed_ports: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

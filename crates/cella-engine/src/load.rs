@@ -35,6 +35,7 @@ struct ConfigSection {
     env: Option<Vec<String>>,
     working_dir: Option<String>,
     user: Option<String>,
+    exposed_ports: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -117,6 +118,7 @@ fn image_from(paths: &Paths, config_bytes: &[u8], layer_files: &[PathBuf], tags:
             env: c.env.unwrap_or_default(),
             working_dir: c.working_dir.unwrap_or_default(),
             user: c.user.unwrap_or_default(),
+            exposed_ports: c.exposed_ports.map(|m| m.into_keys().collect()).unwrap_or_default(),
         },
         size,
     })

@@ -300,13 +300,20 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
             }
             None => crate::net::allocate(paths, &net, &c.id)?,
         };
-        if let Err(e) = crate::net::attach(&net, &c.id, created.state.pid, ip) {
+        let mac = c.config.mac_address.as_deref().map(crate::net::parse_mac).transpose()?;
+        if let Err(e) = crate::net::attach(&net, &c.id, created.state.pid, ip, mac) {
             crate::net::detach(&c.id);
             crate::net::release(paths, &net, &c.id, &ip.to_string());
             return Err(e);
         }
         c.state.ip_address = ip.to_string();
-        let nat = crate::nat::ensure(&net).and_then(|()| crate::nat::publish(&c.id, ip, &c.config.ports));
+        let nat = crate::nat::ensure_once(paths, &net).and_then(|()| {
+            if c.config.ports.is_empty() {
+                Ok(())
+            } else {
+                crate::nat::publish(&c.id, ip, &c.config.ports)
+            }
+        });
         if let Err(e) = nat {
             crate::net::detach(&c.id);
             crate::net::release(paths, &net, &c.id, &ip.to_string());

@@ -108,6 +108,21 @@ pub fn ensure(net: &Network) -> Result<()> {
     Ok(())
 }
 
+/// `ensure`, once per network and boot: a marker under the runtime state
+/// directory (a tmpfs, cleared at boot like the rules) saves the three `nft`
+/// runs that checking takes on every container start. Flushing the ruleset
+/// by hand needs the marker removed too (or `cella network rm`).
+pub fn ensure_once(paths: &crate::paths::Paths, net: &Network) -> Result<()> {
+    let marker = paths.runroot.join(format!(".nft-{}", net.name));
+    // The bridge is looked up over netlink: /sys may show another namespace's links.
+    if marker.exists() && cella_ns::link::index_of(&net.bridge).is_ok_and(|i| i.is_some()) {
+        return Ok(());
+    }
+    ensure(net)?;
+    let _ = std::fs::write(&marker, b"");
+    Ok(())
+}
+
 /// Removes a network's rules (when its network is removed).
 pub fn forget_network(net: &Network) -> Result<()> {
     let tag = format!("cella-net {}", net.name);

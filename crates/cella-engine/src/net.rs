@@ -176,6 +176,7 @@ pub fn remove(paths: &Paths, name: &str) -> Result<()> {
         let _ = cella_ns::link::delete(i);
     }
     let _ = crate::nat::forget_network(&net);
+    let _ = std::fs::remove_file(paths.runroot.join(format!(".nft-{}", net.name)));
     let dir = paths.root.join("networks").join(name);
     std::fs::remove_dir_all(&dir).map_err(|e| Error::Io {
         what: "remove",
@@ -287,7 +288,7 @@ fn ns_err(e: cella_ns::persist::Error) -> Error {
 
 /// Connects the container whose init is `pid` to `net` with address `ip`.
 /// Runs in the monitor (root), in the network namespace of the host side.
-pub fn attach(net: &Network, id: &str, pid: i32, ip: Ipv4Addr) -> Result<()> {
+pub fn attach(net: &Network, id: &str, pid: i32, ip: Ipv4Addr, mac: Option<[u8; 6]>) -> Result<()> {
     let bridge = match cella_ns::link::index_of(&net.bridge).map_err(ns_err)? {
         Some(i) => i,
         None => {
@@ -312,7 +313,7 @@ pub fn attach(net: &Network, id: &str, pid: i32, ip: Ipv4Addr) -> Result<()> {
         path: theirs_path.clone().into(),
         source: e,
     })?;
-    cella_ns::link::add_veth(&host_name, "eth0", theirs.as_raw_fd()).map_err(ns_err)?;
+    cella_ns::link::add_veth(&host_name, "eth0", theirs.as_raw_fd(), mac).map_err(ns_err)?;
     let host = cella_ns::link::index_of(&host_name)
         .map_err(ns_err)?
         .ok_or_else(|| Error::Invalid(format!("veth {host_name} vanished")))?;
@@ -342,6 +343,24 @@ pub fn attach(net: &Network, id: &str, pid: i32, ip: Ipv4Addr) -> Result<()> {
         source: e,
     })?;
     inside.map_err(ns_err).map_err(io("configure the container's eth0"))
+}
+
+/// `--mac-address`: six hex bytes with colons, a unicast address.
+pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
+    let bad = || {
+        Error::Invalid(format!(
+            "--mac-address {s}: use six hex bytes such as 02:42:ac:11:00:02 (unicast)"
+        ))
+    };
+    let bytes: Vec<u8> = s
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).map_err(|_| bad()))
+        .collect::<Result<_>>()?;
+    let mac: [u8; 6] = bytes.try_into().map_err(|_| bad())?;
+    if mac[0] & 1 == 1 {
+        return Err(bad());
+    }
+    Ok(mac)
 }
 
 /// The host side of a container's veth pair (15 bytes at most).
@@ -403,6 +422,20 @@ pub fn refresh_hosts(paths: &Paths) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_addresses_parse() {
+        assert_eq!(parse_mac("02:42:ac:11:00:02").unwrap(), [2, 0x42, 0xac, 0x11, 0, 2]);
+        for bad in [
+            "",
+            "02:42",
+            "zz:42:ac:11:00:02",
+            "01:00:5e:00:00:01",
+            "02:42:ac:11:00:02:03",
+        ] {
+            assert!(parse_mac(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn addresses_are_unique_and_come_back() {

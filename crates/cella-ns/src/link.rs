@@ -55,10 +55,13 @@ pub fn add_bridge(name: &str) -> Result<(), Error> {
 
 /// `ip link add HOST type veth peer name PEER netns FD`: the peer is created
 /// directly in the network namespace open at `netns`.
-pub fn add_veth(host: &str, peer: &str, netns: RawFd) -> Result<(), Error> {
+pub fn add_veth(host: &str, peer: &str, netns: RawFd, peer_mac: Option<[u8; 6]>) -> Result<(), Error> {
     let mut p = LinkMessage::default();
     p.attributes.push(LinkAttribute::IfName(peer.into()));
     p.attributes.push(LinkAttribute::NetNsFd(netns));
+    if let Some(mac) = peer_mac {
+        p.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    }
     let mut m = LinkMessage::default();
     m.attributes.push(LinkAttribute::IfName(host.into()));
     m.attributes.push(LinkAttribute::LinkInfo(vec![

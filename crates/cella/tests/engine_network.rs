@@ -78,15 +78,15 @@ fn concurrent_containers_get_unique_addresses_and_leak_nothing() {
     let (v, text) = in_netns(
         &e,
         r#"
-        for i in $(seq 1 24); do $C run -d --name n$i --network bridge host sleep 30 >/dev/null & done; wait
-        echo ips=$(for i in $(seq 1 24); do $C inspect n$i | grep '"IPAddress"' | tr -d ' ",' | cut -d: -f2; done | sort -u | grep -c 10.88)
+        for i in $(seq 1 50); do $C run -d --name n$i --network bridge host sleep 60 >/dev/null & done; wait
+        echo ips=$(for i in $(seq 1 50); do $C inspect n$i | grep '"IPAddress"' | tr -d ' ",' | cut -d: -f2; done | sort -u | grep -c 10.88)
         echo running=$($C ps -q | wc -l)
-        for i in $(seq 1 24); do $C rm -f n$i >/dev/null & done; wait
+        for i in $(seq 1 50); do $C rm -f n$i >/dev/null & done; wait
         echo veths=$(ip -o link show type veth | wc -l)
         "#,
     );
-    assert_eq!(v.get("running").map(String::as_str), Some("24"), "{text}");
-    assert_eq!(v["ips"], "24", "every container has its own address: {text}");
+    assert_eq!(v.get("running").map(String::as_str), Some("50"), "{text}");
+    assert_eq!(v["ips"], "50", "every container has its own address: {text}");
     assert_eq!(v["veths"], "0", "{text}");
     assert_eq!(e.containers_on_disk(), 0);
     let ips = e.root.join("networks/bridge/ips");
@@ -97,6 +97,18 @@ fn concurrent_containers_get_unique_addresses_and_leak_nothing() {
 fn published_ports_nat_and_conflicts() {
     let e = Engine::new();
     let bb = e.busybox();
+    // An image that exposes 8080, for -P.
+    let dir = e.root.with_file_name("exposing");
+    cella_testsupport::busybox_rootfs(&dir);
+    e.ok(&[
+        "import",
+        "--change",
+        "EXPOSE 8080",
+        "--change",
+        "CMD [\"sh\"]",
+        dir.to_str().unwrap(),
+        "exposing:1",
+    ]);
     let (v, text) = in_netns(
         &e,
         &format!(
@@ -111,6 +123,13 @@ fn published_ports_nat_and_conflicts() {
         echo egress=$($C exec pub ping -c1 -W2 192.0.2.1 >/dev/null && echo ok)
         echo masquerade=$(nft list chain ip cella postrouting | grep -c masquerade)
         echo rules_before=$(nft list chain ip cella ports | grep -c 'comment "cella')
+        $C run -d --name all --network bridge -P --mac-address 02:42:ac:11:00:99 exposing:1 sh -c 'mkdir -p /www && echo by-P > /www/index.html && httpd -f -p 8080 -h /www' >/dev/null
+        sleep 0.3
+        P=$($C port all | cut -d: -f2)
+        echo p_all=$(/bin/busybox wget -qO- http://127.0.0.1:$P/)
+        echo mac=$($C exec all cat /sys/class/net/eth0/address)
+        echo bad_mac=$($C run --rm --network bridge --mac-address 01:00:5e:00:00:01 {bb} true 2>&1 | grep -c 'unicast')
+        $C rm -f all >/dev/null
         echo no_bridge=$($C run --rm -p 80 {bb} true 2>&1 | grep -c 'needs --network bridge')
         echo bad_spec=$($C run --rm --network bridge -p 1:2:3:4 {bb} true 2>&1 | grep -c 'use \[IP:\]')
         $C rm -f pub >/dev/null
@@ -130,6 +149,9 @@ fn published_ports_nat_and_conflicts() {
     assert_eq!(v["egress"], "ok", "{text}");
     assert_eq!(v["masquerade"], "2", "{text}");
     assert_eq!(v["rules_before"], "1", "{text}");
+    assert_eq!(v["p_all"], "by-P", "-P published the exposed port: {text}");
+    assert_eq!(v["mac"], "02:42:ac:11:00:99", "{text}");
+    assert_eq!(v["bad_mac"], "1", "{text}");
     assert_eq!(v["no_bridge"], "1", "{text}");
     assert_eq!(v["bad_spec"], "1", "{text}");
     assert_eq!(v["rules_after"], "0", "the rule goes with the container: {text}");

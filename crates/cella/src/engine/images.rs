@@ -79,7 +79,8 @@ pub struct ImportArgs {
     source: String,
     /// NAME[:TAG]
     reference: String,
-    /// Set the image's command (e.g. --change 'CMD ["/bin/sh"]' or CMD /bin/sh)
+    /// Dockerfile-style settings: CMD, ENTRYPOINT, ENV, EXPOSE, WORKDIR, USER
+    /// (e.g. --change 'CMD ["/bin/sh"]')
     #[arg(short = 'c', long = "change")]
     change: Vec<String>,
 }
@@ -107,7 +108,14 @@ fn apply_change(cfg: &mut cella_engine::image::ImageConfig, change: &str) -> Res
         "ENV" => cfg.env.push(rest.replacen(' ', "=", usize::from(!rest.contains('=')))),
         "WORKDIR" => cfg.working_dir = rest.into(),
         "USER" => cfg.user = rest.into(),
-        other => bail!("--change {other}: use CMD, ENTRYPOINT, ENV, WORKDIR or USER"),
+        "EXPOSE" => cfg.exposed_ports.extend(rest.split_whitespace().map(|p| {
+            if p.contains('/') {
+                p.to_string()
+            } else {
+                format!("{p}/tcp")
+            }
+        })),
+        other => bail!("--change {other}: use CMD, ENTRYPOINT, ENV, EXPOSE, WORKDIR or USER"),
     }
     Ok(())
 }

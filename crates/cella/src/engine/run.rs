@@ -87,9 +87,15 @@ pub struct RunArgs {
     /// NAME:IP lines for /etc/hosts
     #[arg(long = "add-host")]
     add_host: Vec<String>,
+    /// The MAC address of eth0 on a bridge network
+    #[arg(long = "mac-address")]
+    mac_address: Option<String>,
     /// Publish a port: [IP:][HOSTPORT:]CPORT[/tcp|udp] (needs --network bridge)
     #[arg(short = 'p', long = "publish")]
     publish: Vec<String>,
+    /// Publish every port the image exposes, each on a free host port
+    #[arg(short = 'P', long = "publish-all")]
+    publish_all: bool,
     /// host or container:NAME
     #[arg(long = "ipc")]
     ipc: Option<String>,
@@ -123,10 +129,16 @@ fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
         .collect())
 }
 
-fn config(a: &RunArgs) -> Result<RunConfig> {
+fn config(paths: &Paths, a: &RunArgs) -> Result<RunConfig> {
     let bridged = !matches!(a.network.as_str(), "none" | "host" | "") && !a.network.contains(':');
     if !a.publish.is_empty() && !bridged {
         bail!("-p needs --network bridge (or a network from `cella network create`)");
+    }
+    if let Some(m) = &a.mac_address {
+        if !bridged {
+            bail!("--mac-address needs --network bridge (or a network from `cella network create`)");
+        }
+        cella_engine::net::parse_mac(m)?;
     }
     if a.ip.is_some() && !bridged {
         bail!("--ip needs --network bridge (or a network from `cella network create`)");
@@ -142,8 +154,15 @@ fn config(a: &RunArgs) -> Result<RunConfig> {
             _ => bail!("--add-host {h}: use NAME:IP"),
         }
     }
+    let mut specs = a.publish.clone();
+    if a.publish_all {
+        specs.extend(cella_engine::image::find(paths, &a.image)?.config.exposed_ports);
+    }
+    if !specs.is_empty() && !bridged {
+        bail!("-p/-P need --network bridge (or a network from `cella network create`)");
+    }
     let mut ports = Vec::new();
-    for spec in &a.publish {
+    for spec in &specs {
         let mut free = || {
             // A port the kernel hands out now; the DNAT rule keeps it ours.
             std::net::TcpListener::bind("0.0.0.0:0")
@@ -210,11 +229,12 @@ fn config(a: &RunArgs) -> Result<RunConfig> {
         ip: a.ip.clone(),
         dns: a.dns.clone(),
         add_hosts: a.add_host.clone(),
+        mac_address: a.mac_address.clone(),
     })
 }
 
 pub fn run(paths: &Paths, a: RunArgs, start: bool) -> Result<i32> {
-    let cfg = config(&a)?;
+    let cfg = config(paths, &a)?;
     let c = cella_engine::ops::create(paths, cfg, a.name.clone())?;
     if !start {
         println!("{}", c.id);
