@@ -50,8 +50,8 @@ import os, statistics, subprocess, sys, time
 rounds, cella, work, pm = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
 c = [cella, "--root", f"{work}/cella", "--runroot", f"{work}/cella-run"]
 cmds = {
-    "cella (busybox image)": c + ["run", "--rm", "localhost/bench:1", "true"],
-    "cella (host image)": c + ["run", "--rm", "host", "true"],
+    "cella (busybox image)": c + ["run", "--rm", "--network", "none", "localhost/bench:1", "true"],
+    "cella (host image)": c + ["run", "--rm", "--network", "none", "host", "true"],
     "podman (busybox image)": pm + ["run", "--rm", "--network", "none", "localhost/bench:1", "true"],
 }
 times = {k: [] for k in cmds}

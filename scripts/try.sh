@@ -8,7 +8,7 @@ scripts/deps.sh
 cargo build --release -q -p cella
 cella="$PWD/target/release/cella"
 echo "host: $(hostname), PID $$"
-"$cella" run --rm --hostname cella-try host sh -c '
+"$cella" run --rm --network none --hostname cella-try host sh -c '
   echo "container: $(hostname), I am PID $$; $(id)"
   echo "its processes:"; ps -o pid,user,comm
   echo "its network interfaces: $(ls /sys/class/net)"'

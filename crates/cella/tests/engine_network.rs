@@ -10,7 +10,11 @@ use std::process::Command;
 /// Runs `script` in a new network namespace with $C set to this engine's
 /// cella; returns its `key=value` lines.
 fn in_netns(e: &Engine, script: &str) -> (BTreeMap<String, String>, String) {
-    let c = format!("{CELLA} --root {} --runroot {}", e.root.display(), e.runroot.display());
+    let c = format!(
+        "env CELLA_DEFAULT_NETWORK=none {CELLA} --root {} --runroot {}",
+        e.root.display(),
+        e.runroot.display()
+    );
     let out = Command::new("unshare")
         .args(["--net", "sh", "-c", &format!("C='{c}'; ip link set lo up; {script}")])
         .output()
@@ -45,11 +49,14 @@ fn two_containers_on_the_bridge_reach_each_other_by_address_and_name() {
         echo ping=$($C exec client sh -c "ping -c1 -W2 \$(grep web /etc/hosts | cut -f1) >/dev/null && echo ok")
         echo by_name=$($C exec client wget -qO- http://web:8080/)
         echo reverse=$($C exec web grep -c client /etc/hosts)
+        echo default_net=$(env -u CELLA_DEFAULT_NETWORK {CELLA} --root {root} --runroot {run} run --rm {bb} ip -o -4 addr show eth0 | awk '{{print $4}}' | cut -d. -f1-2)
         echo veths_before=$(ip -o link show type veth | wc -l)
         $C rm -f web client >/dev/null
         echo veths_after=$(ip -o link show type veth | wc -l)
         echo bridge=$(ip -o link show cella0 | grep -c cella0)
-        "#
+        "#,
+            root = e.root.display(),
+            run = e.runroot.display()
         ),
     );
     assert!(v.get("web_ip").is_some_and(|ip| ip.starts_with("10.88.")), "{text}");
@@ -61,6 +68,10 @@ fn two_containers_on_the_bridge_reach_each_other_by_address_and_name() {
     assert_eq!(v["ping"], "ok", "{text}");
     assert_eq!(v["by_name"], "page", "{text}");
     assert_eq!(v["reverse"], "1", "names resolve both ways: {text}");
+    assert_eq!(
+        v["default_net"], "10.88",
+        "root's default network is bridge, as docker's: {text}"
+    );
     assert_eq!(v["veths_before"], "2", "{text}");
     assert_eq!(v["veths_after"], "0", "the veths go with the containers: {text}");
     assert_eq!(v["bridge"], "1", "{text}");
@@ -164,7 +175,11 @@ fn user_networks_are_isolated_and_take_their_options() {
     let e = Engine::new();
     let bb = e.busybox();
     let nsfile = e.root.with_file_name("netns-file");
-    let c = format!("{CELLA} --root {} --runroot {}", e.root.display(), e.runroot.display());
+    let c = format!(
+        "env CELLA_DEFAULT_NETWORK=none {CELLA} --root {} --runroot {}",
+        e.root.display(),
+        e.runroot.display()
+    );
     let script = format!(
         r#"C='{c}'; F={f}; ip link set lo up
         $C network create red >/dev/null; $C network create --subnet 10.90.0.0/24 blue >/dev/null
@@ -176,7 +191,7 @@ fn user_networks_are_isolated_and_take_their_options() {
         $C run -d --name b1 --network blue {bb} sleep 30 >/dev/null
         echo addr=$($C exec r1 ip -o -4 addr show eth0 | awk '{{print $4}}')
         echo resolv=$($C exec r1 cat /etc/resolv.conf)
-        echo addhost=$($C exec r1 grep db /etc/hosts | tr '\t' ' ')
+        echo addhost=$($C exec r1 grep -w db /etc/hosts | tr '\t' ' ')
         echo same=$($C exec r2 ping -c1 -W1 r1 >/dev/null && echo ok)
         B1=$($C inspect b1 | grep '"IPAddress"' | tr -d ' ",' | cut -d: -f2)
         echo cross=$($C exec r2 ping -c1 -W1 $B1 >/dev/null 2>&1 && echo reached || echo blocked)

@@ -133,7 +133,7 @@ fn interactive_terminal_through_a_real_pty() {
     let e = Engine::new();
     let bb = e.busybox();
     let cmd = format!(
-        "stty cols 91 rows 27; {CELLA} --root {} --runroot {} run -it --rm {bb} sh",
+        "stty cols 91 rows 27; CELLA_DEFAULT_NETWORK=none {CELLA} --root {} --runroot {} run -it --rm {bb} sh",
         e.root.display(),
         e.runroot.display()
     );
@@ -161,7 +161,7 @@ fn detach_keys_leave_the_container_running() {
     let e = Engine::new();
     let bb = e.busybox();
     let cmd = format!(
-        "{CELLA} --root {} --runroot {} run -it --name det {bb} sh",
+        "CELLA_DEFAULT_NETWORK=none {CELLA} --root {} --runroot {} run -it --name det {bb} sh",
         e.root.display(),
         e.runroot.display()
     );

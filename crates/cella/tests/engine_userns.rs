@@ -14,7 +14,11 @@ fn each_container_gets_its_own_ids() {
     let base = e.root.parent().unwrap().to_path_buf();
     std::fs::write(base.join("subid"), "containers:2000000:131072\n").unwrap();
     std::fs::write(base.join("none"), "").unwrap();
-    let c = format!("{CELLA} --root {} --runroot {}", e.root.display(), e.runroot.display());
+    let c = format!(
+        "env CELLA_DEFAULT_NETWORK=none {CELLA} --root {} --runroot {}",
+        e.root.display(),
+        e.runroot.display()
+    );
     let b = base.display();
     let script = format!(
         "chmod 755 {b} && mount --bind {b}/subid /etc/subuid && mount --bind {b}/subid /etc/subgid && \

@@ -74,10 +74,11 @@ pub struct RunArgs {
     /// KEY=VALUE
     #[arg(long = "sysctl")]
     sysctl: Vec<String>,
-    /// none (the default for now), host, bridge, a network from `cella network
-    /// create`, container:NAME or ns:PATH (e.g. /run/netns/X)
-    #[arg(long = "network", visible_alias = "net", default_value = "none")]
-    network: String,
+    /// bridge (the default for root; $CELLA_DEFAULT_NETWORK overrides), none
+    /// (the default rootless), host, a network from `cella network create`,
+    /// container:NAME or ns:PATH (e.g. /run/netns/X)
+    #[arg(long = "network", visible_alias = "net")]
+    network: Option<String>,
     /// The container's address on its bridge network
     #[arg(long = "ip")]
     ip: Option<String>,
@@ -129,8 +130,19 @@ fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// The network when --network is not given: $CELLA_DEFAULT_NETWORK, else
+/// bridge for root (as docker) and none for other users.
+fn default_network() -> String {
+    match std::env::var("CELLA_DEFAULT_NETWORK") {
+        Ok(n) if !n.is_empty() => n,
+        _ if cella_sys::process::geteuid() == 0 => "bridge".into(),
+        _ => "none".into(),
+    }
+}
+
 fn config(paths: &Paths, a: &RunArgs) -> Result<RunConfig> {
-    let bridged = !matches!(a.network.as_str(), "none" | "host" | "") && !a.network.contains(':');
+    let network = a.network.clone().unwrap_or_else(default_network);
+    let bridged = !matches!(network.as_str(), "none" | "host" | "") && !network.contains(':');
     if !a.publish.is_empty() && !bridged {
         bail!("-p needs --network bridge (or a network from `cella network create`)");
     }
@@ -216,7 +228,7 @@ fn config(paths: &Paths, a: &RunArgs) -> Result<RunConfig> {
         no_new_privileges,
         ulimits: a.ulimit.clone(),
         sysctls: a.sysctl.clone(),
-        network: a.network.clone(),
+        network,
         ipc: a.ipc.clone(),
         pid: a.pid.clone(),
         uts: a.uts.clone(),

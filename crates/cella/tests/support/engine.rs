@@ -36,6 +36,8 @@ impl Engine {
             .arg(&self.runroot)
             .args(args);
         c.stdin(Stdio::null());
+        // Tests outside a network namespace of their own must not make bridges.
+        c.env("CELLA_DEFAULT_NETWORK", "none");
         c
     }
 
