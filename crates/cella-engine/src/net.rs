@@ -193,24 +193,31 @@ pub fn claim(paths: &Paths, net: &Network, id: &str, ip: Ipv4Addr) -> Result<Ipv
             net.name, net.subnet, net.prefix
         )));
     }
+    let f = ips_file(paths, net, ip)?;
+    claim_file(&f, id)
+        .map(|()| ip)
+        .map_err(|_| Error::Conflict(format!("--ip {ip} is already used on network {}", net.name)))
+}
+
+/// The file that says who holds `ip` (its directory made if need be).
+fn ips_file(paths: &Paths, net: &Network, ip: Ipv4Addr) -> Result<PathBuf> {
     let dir = ips_dir(paths, net);
     std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
         what: "create",
         path: dir.clone(),
         source: e,
     })?;
-    let f = dir.join(ip.to_string());
+    Ok(dir.join(ip.to_string()))
+}
+
+/// Creates the holder file with O_EXCL: fails if someone holds the address.
+fn claim_file(f: &std::path::Path, id: &str) -> std::io::Result<()> {
     use std::io::Write;
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(&f) {
-        Ok(mut file) => {
-            let _ = file.write_all(id.as_bytes());
-            Ok(ip)
-        }
-        Err(_) => Err(Error::Conflict(format!(
-            "--ip {ip} is already used on network {}",
-            net.name
-        ))),
-    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(f)?
+        .write_all(id.as_bytes())
 }
 
 /// The addresses a container may get: the subnet without its network,
@@ -227,30 +234,16 @@ fn candidates(net: &Network) -> impl Iterator<Item = Ipv4Addr> + '_ {
 /// O_EXCL, so two containers never get the same one. An address whose
 /// container no longer exists (a crash) is taken back.
 pub fn allocate(paths: &Paths, net: &Network, id: &str) -> Result<Ipv4Addr> {
-    let dir = ips_dir(paths, net);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
-        what: "create",
-        path: dir.clone(),
-        source: e,
-    })?;
-    let claim = |f: &std::path::Path| -> std::io::Result<()> {
-        use std::io::Write;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(f)?
-            .write_all(id.as_bytes())
-    };
     for ip in candidates(net) {
-        let f = dir.join(ip.to_string());
-        match claim(&f) {
+        let f = ips_file(paths, net, ip)?;
+        match claim_file(&f, id) {
             Ok(()) => return Ok(ip),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let owner = std::fs::read_to_string(&f).unwrap_or_default();
                 if !owner.is_empty() && !paths.container(&owner).exists() {
                     // Its container is gone (a crash): the address is free again.
                     let _ = std::fs::remove_file(&f);
-                    if claim(&f).is_ok() {
+                    if claim_file(&f, id).is_ok() {
                         return Ok(ip);
                     }
                 }

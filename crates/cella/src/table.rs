@@ -77,6 +77,17 @@ impl Table {
     }
 }
 
+/// Sizes as docker prints them, in powers of 1024 ("1.9MB").
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GB"), (1 << 20, "MB"), (1 << 10, "kB")];
+    for (size, unit) in UNITS {
+        if n >= size {
+            return format!("{:.1}{unit}", n as f64 / size as f64);
+        }
+    }
+    format!("{n}B")
+}
+
 /// Colour only on a terminal, and never with NO_COLOR set.
 pub fn colour_on_stdout() -> bool {
     std::env::var_os("NO_COLOR").is_none() && cella_sys::process::isatty(1)

@@ -98,7 +98,7 @@ fn stats_show_memory_cpu_and_pids() {
         table
             .lines()
             .nth(1)
-            .is_some_and(|l| l.contains("busy") && l.contains("/ 64.00MiB")),
+            .is_some_and(|l| l.contains("busy") && l.contains("/ 64.0MB")),
         "{table}"
     );
 }

@@ -48,7 +48,7 @@ pub fn images(paths: &Paths, a: ImagesArgs) -> Result<i32> {
                         if i.id == image::HOST_ID {
                             "-".into()
                         } else {
-                            human(i.size)
+                            crate::table::human_bytes(i.size)
                         },
                     ]);
                 }
@@ -62,15 +62,6 @@ pub fn images(paths: &Paths, a: ImagesArgs) -> Result<i32> {
 
 fn short(id: &str) -> String {
     id.trim_start_matches("sha256:").chars().take(12).collect()
-}
-
-fn human(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1}GB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1}MB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1}kB", n as f64 / 1024.0),
-        n => format!("{n}B"),
-    }
 }
 
 #[derive(Args)]

@@ -426,13 +426,16 @@ pub fn stats(paths: &Paths, a: StatsArgs) -> Result<i32> {
                 let lim = if limit == 0 || limit >= i64::MAX as u64 / 2 {
                     "-".to_string()
                 } else {
-                    bytes(limit)
+                    crate::table::human_bytes(limit)
                 };
                 t.rows.push(vec![
                     r["Id"].as_str().unwrap_or("").chars().take(12).collect(),
                     r["Name"].as_str().unwrap_or("").into(),
                     format!("{:.2}%", r["CPUPerc"].as_f64().unwrap_or(0.0)),
-                    format!("{} / {lim}", bytes(r["MemUsage"].as_u64().unwrap_or(0))),
+                    format!(
+                        "{} / {lim}",
+                        crate::table::human_bytes(r["MemUsage"].as_u64().unwrap_or(0))
+                    ),
                     r["PIDs"].to_string(),
                 ]);
             }
@@ -441,15 +444,6 @@ pub fn stats(paths: &Paths, a: StatsArgs) -> Result<i32> {
         if a.no_stream {
             return Ok(0);
         }
-    }
-}
-
-fn bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.2}GiB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.2}MiB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.2}KiB", n as f64 / 1024.0),
-        n => format!("{n}B"),
     }
 }
 

@@ -114,24 +114,6 @@ fn ranges(values: &[String], auto: bool, subid_file: &str, uid: u32) -> Result<V
     Ok(out)
 }
 
-fn signal_number(name: &str) -> Option<i32> {
-    if let Ok(n) = name.parse::<i32>() {
-        return (1..=64).contains(&n).then_some(n);
-    }
-    let upper = name.to_ascii_uppercase();
-    let n = upper.strip_prefix("SIG").unwrap_or(&upper);
-    Some(match n {
-        "HUP" => 1,
-        "INT" => 2,
-        "QUIT" => 3,
-        "KILL" => 9,
-        "USR1" => 10,
-        "USR2" => 12,
-        "TERM" => 15,
-        _ => return None,
-    })
-}
-
 pub fn run(a: UnshareArgs) -> Result<()> {
     let (uid, gid) = (cella_sys::process::geteuid(), cella_sys::process::getgid());
     let map_user = a.map_user.as_deref().map(|v| id_from(v, "/etc/passwd")).transpose()?;
@@ -177,7 +159,7 @@ pub fn run(a: UnshareArgs) -> Result<()> {
         other => bail!("--propagation {other:?}: use private, shared, slave or unchanged"),
     };
     let kill_child = match &a.kill_child {
-        Some(s) => Some(signal_number(s).ok_or_else(|| anyhow!("--kill-child={s}: not a signal"))?),
+        Some(s) => Some(cella_spec::signal::parse(s).ok_or_else(|| anyhow!("--kill-child={s}: not a signal"))?),
         None => None,
     };
     let mut time_offsets = String::new();
