@@ -95,9 +95,23 @@ pub struct State {
     /// Its address on the bridge network, while it has one.
     #[serde(rename = "IPAddress")]
     pub ip_address: String,
+    /// Further networks joined while running (`cella network connect`).
+    pub attachments: Vec<Attachment>,
     /// The monitor process (and its start time, to tell it from a reused PID).
     pub monitor_pid: i32,
     pub monitor_start: u64,
+}
+
+/// A network a running container was connected to after it started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Attachment {
+    pub network: String,
+    #[serde(rename = "IPAddress")]
+    pub ip_address: String,
+    /// eth1, eth2… inside; the host side of its veth pair.
+    pub interface: String,
+    pub host_interface: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +134,21 @@ pub const LOG: &str = "container.log";
 pub const ATTACH: &str = "attach.sock";
 
 impl Container {
+    /// (network, address) for every network it has an address on.
+    pub fn addresses(&self) -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        if !self.state.ip_address.is_empty() {
+            v.push((self.config.network.clone(), self.state.ip_address.clone()));
+        }
+        v.extend(
+            self.state
+                .attachments
+                .iter()
+                .map(|a| (a.network.clone(), a.ip_address.clone())),
+        );
+        v
+    }
+
     pub fn dir(&self, paths: &Paths) -> PathBuf {
         paths.container(&self.id)
     }

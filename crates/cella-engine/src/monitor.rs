@@ -555,7 +555,13 @@ fn serve(
     c.state.pid = 0;
     c.state.finished_at = cella_runtime::log::rfc3339_now();
     c.state.monitor_pid = 0;
-    let had_address = !c.state.ip_address.is_empty();
+    // `network connect` may have added interfaces since we started.
+    if let Ok(fresh) = container::load(paths, &c.id) {
+        c.state.attachments = fresh.state.attachments;
+    }
+    let had_address = !c.addresses().is_empty();
+    crate::net::release_attachments(paths, &c.state.attachments, &c.id);
+    c.state.attachments.clear();
     release_address(paths, &mut c);
     if c.config.auto_remove {
         let _ = remove_files(paths, &c);

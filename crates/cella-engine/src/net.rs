@@ -163,7 +163,7 @@ pub fn remove(paths: &Paths, name: &str) -> Result<()> {
     let net = find(paths, name)?;
     let users: Vec<String> = container::list(paths)?
         .into_iter()
-        .filter(|c| c.config.network == name)
+        .filter(|c| c.config.network == name || c.state.attachments.iter().any(|a| a.network == name))
         .map(|c| c.name)
         .collect();
     if !users.is_empty() {
@@ -279,9 +279,24 @@ fn ns_err(e: cella_ns::persist::Error) -> Error {
     Error::Invalid(e.0)
 }
 
-/// Connects the container whose init is `pid` to `net` with address `ip`.
-/// Runs in the monitor (root), in the network namespace of the host side.
+/// Connects the container whose init is `pid` to `net` with address `ip`
+/// as its eth0 (with the default route). Runs in the monitor (root), in the
+/// network namespace of the host side.
 pub fn attach(net: &Network, id: &str, pid: i32, ip: Ipv4Addr, mac: Option<[u8; 6]>) -> Result<()> {
+    attach_as(net, pid, ip, mac, &veth_name(id), "eth0", true)
+}
+
+/// The general case: `inside` is the interface's name in the container;
+/// only the primary one gets loopback and the default route.
+pub fn attach_as(
+    net: &Network,
+    pid: i32,
+    ip: Ipv4Addr,
+    mac: Option<[u8; 6]>,
+    host_name: &str,
+    inside: &str,
+    primary: bool,
+) -> Result<()> {
     let bridge = match cella_ns::link::index_of(&net.bridge).map_err(ns_err)? {
         Some(i) => i,
         None => {
@@ -299,15 +314,14 @@ pub fn attach(net: &Network, id: &str, pid: i32, ip: Ipv4Addr, mac: Option<[u8; 
             i
         }
     };
-    let host_name = veth_name(id);
     let theirs_path = format!("/proc/{pid}/ns/net");
     let theirs = std::fs::File::open(&theirs_path).map_err(|e| Error::Io {
         what: "open",
         path: theirs_path.clone().into(),
         source: e,
     })?;
-    cella_ns::link::add_veth(&host_name, "eth0", theirs.as_raw_fd(), mac).map_err(ns_err)?;
-    let host = cella_ns::link::index_of(&host_name)
+    cella_ns::link::add_veth(host_name, inside, theirs.as_raw_fd(), mac).map_err(ns_err)?;
+    let host = cella_ns::link::index_of(host_name)
         .map_err(ns_err)?
         .ok_or_else(|| Error::Invalid(format!("veth {host_name} vanished")))?;
     cella_ns::link::set_master(host, bridge).map_err(ns_err)?;
@@ -324,18 +338,113 @@ pub fn attach(net: &Network, id: &str, pid: i32, ip: Ipv4Addr, mac: Option<[u8; 
         source: e,
     })?;
     let inside = (|| -> std::result::Result<(), cella_ns::persist::Error> {
-        let eth0 = cella_ns::link::index_of("eth0")?.ok_or_else(|| cella_ns::persist::Error("eth0 missing".into()))?;
-        cella_ns::link::add_address(eth0, ip, net.prefix)?;
-        cella_ns::link::set_up(eth0)?;
-        cella_ns::link::loopback_up()?;
-        cella_ns::link::add_default_route(net.gateway)
+        let link =
+            cella_ns::link::index_of(inside)?.ok_or_else(|| cella_ns::persist::Error(format!("{inside} missing")))?;
+        cella_ns::link::add_address(link, ip, net.prefix)?;
+        cella_ns::link::set_up(link)?;
+        if primary {
+            cella_ns::link::loopback_up()?;
+            cella_ns::link::add_default_route(net.gateway)?;
+        }
+        Ok(())
     })();
     cella_sys::ns::setns(own.as_fd(), cella_sys::ns::CLONE_NEWNET).map_err(|e| Error::Io {
         what: "return to",
         path: "/proc/self/ns/net".into(),
         source: e,
     })?;
-    inside.map_err(ns_err).map_err(io("configure the container's eth0"))
+    inside
+        .map_err(ns_err)
+        .map_err(io("configure the container's interface"))
+}
+
+/// Removes a veth pair by the name of its host side.
+pub fn delete_link(host_name: &str) {
+    if let Ok(Some(i)) = cella_ns::link::index_of(host_name) {
+        let _ = cella_ns::link::delete(i);
+    }
+}
+
+/// `cella network connect NET CONTAINER [--ip]`: a further interface
+/// (eth1, eth2…) on another network for a running container.
+pub fn connect(paths: &Paths, name: &str, net_name: &str, ip: Option<Ipv4Addr>) -> Result<Container> {
+    let _lock = crate::store::lock(paths)?;
+    let mut c = container::find(paths, name)?;
+    if c.state.status != Status::Running || c.state.pid <= 0 {
+        return Err(Error::Conflict(format!("container {} is not running", c.name)));
+    }
+    if cella_sys::process::geteuid() != 0 {
+        return Err(Error::Invalid("network connect needs root".into()));
+    }
+    let net = find(paths, net_name)?;
+    if c.addresses().iter().any(|(n, _)| *n == net.name) {
+        return Err(Error::Conflict(format!(
+            "container {} is already on network {}",
+            c.name, net.name
+        )));
+    }
+    let n = (1..)
+        .find(|i| !c.state.attachments.iter().any(|a| a.interface == format!("eth{i}")))
+        .unwrap_or(1);
+    let (inside, host) = (format!("eth{n}"), format!("vx{n}{}", &c.id[..10.min(c.id.len())]));
+    let ip = match ip {
+        Some(ip) => claim(paths, &net, &c.id, ip)?,
+        None => allocate(paths, &net, &c.id)?,
+    };
+    let made = attach_as(&net, c.state.pid, ip, None, &host, &inside, false)
+        .and_then(|()| crate::nat::ensure_once(paths, &net));
+    if let Err(e) = made {
+        delete_link(&host);
+        release(paths, &net, &c.id, &ip.to_string());
+        return Err(e);
+    }
+    c.state.attachments.push(container::Attachment {
+        network: net.name.clone(),
+        ip_address: ip.to_string(),
+        interface: inside,
+        host_interface: host,
+    });
+    c.save(paths)?;
+    drop(_lock);
+    refresh_hosts(paths);
+    Ok(c)
+}
+
+/// `cella network disconnect NET CONTAINER`: the interface and address go.
+pub fn disconnect(paths: &Paths, name: &str, net_name: &str) -> Result<()> {
+    let _lock = crate::store::lock(paths)?;
+    let mut c = container::find(paths, name)?;
+    if c.config.network == net_name {
+        return Err(Error::Invalid(format!(
+            "{net_name} is the network container {} was started on; only networks joined with `network connect` can be left",
+            c.name
+        )));
+    }
+    let Some(at) = c.state.attachments.iter().position(|a| a.network == net_name) else {
+        return Err(Error::NotFound(format!(
+            "container {} is not on network {net_name}",
+            c.name
+        )));
+    };
+    let a = c.state.attachments.remove(at);
+    delete_link(&a.host_interface);
+    if let Ok(net) = find(paths, &a.network) {
+        release(paths, &net, &c.id, &a.ip_address);
+    }
+    c.save(paths)?;
+    drop(_lock);
+    refresh_hosts(paths);
+    Ok(())
+}
+
+/// At a container's end: its further interfaces and addresses go.
+pub fn release_attachments(paths: &Paths, attachments: &[container::Attachment], id: &str) {
+    for a in attachments {
+        delete_link(&a.host_interface);
+        if let Ok(net) = find(paths, &a.network) {
+            release(paths, &net, id, &a.ip_address);
+        }
+    }
 }
 
 /// `--mac-address`: six hex bytes with colons, a unicast address.
@@ -368,8 +477,8 @@ pub fn detach(id: &str) {
     }
 }
 
-/// The hosts file of a container on a network: its own names and those of
-/// the other running containers on it.
+/// The hosts file of a container: its own names, then each running
+/// container sharing a network with it, at its address on that network.
 pub fn hosts_file(me: &Container, hostname: &str, peers: &[Container]) -> String {
     let mut s = String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     if me.state.ip_address.is_empty() {
@@ -377,8 +486,13 @@ pub fn hosts_file(me: &Container, hostname: &str, peers: &[Container]) -> String
     } else {
         s += &format!("{}\t{hostname} {}\n", me.state.ip_address, me.name);
     }
-    for p in peers.iter().filter(|p| p.id != me.id && !p.state.ip_address.is_empty()) {
-        s += &format!("{}\t{} {}\n", p.state.ip_address, p.name, p.short_id());
+    let mine: Vec<String> = me.addresses().into_iter().map(|(n, _)| n).collect();
+    for p in peers.iter().filter(|p| p.id != me.id) {
+        for (net, ip) in p.addresses() {
+            if mine.contains(&net) {
+                s += &format!("{ip}\t{} {}\n", p.name, p.short_id());
+            }
+        }
     }
     for h in &me.config.add_hosts {
         if let Some((name, ip)) = h.split_once(':') {
@@ -395,19 +509,14 @@ pub fn refresh_hosts(paths: &Paths) {
     let Ok(all) = container::list(paths) else { return };
     let on_net: Vec<Container> = all
         .into_iter()
-        .filter(|c| c.state.status == Status::Running && !c.state.ip_address.is_empty())
+        .filter(|c| c.state.status == Status::Running && !c.addresses().is_empty())
         .collect();
     for c in &on_net {
-        let peers: Vec<Container> = on_net
-            .iter()
-            .filter(|p| p.config.network == c.config.network)
-            .cloned()
-            .collect();
         let hostname = c.config.hostname.clone().unwrap_or_else(|| c.short_id().to_string());
         let p = c.dir(paths).join("hosts");
         if let Ok(mut f) = std::fs::OpenOptions::new().write(true).truncate(true).open(&p) {
             use std::io::Write;
-            let _ = f.write_all(hosts_file(c, &hostname, &peers).as_bytes());
+            let _ = f.write_all(hosts_file(c, &hostname, &on_net).as_bytes());
         }
     }
 }

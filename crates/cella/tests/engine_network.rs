@@ -247,3 +247,53 @@ fn user_networks_are_isolated_and_take_their_options() {
         assert_eq!(v.get(k).map(String::as_str), Some(w), "{k}: {text}");
     }
 }
+
+#[test]
+fn connect_and_disconnect_a_running_container() {
+    let e = Engine::new();
+    let bb = e.busybox();
+    let (v, text) = in_netns(
+        &e,
+        &format!(
+            r#"
+        $C network create red >/dev/null; $C network create blue >/dev/null
+        $C run -d --name a --network red {bb} sleep 30 >/dev/null
+        $C run -d --name b --network blue {bb} sleep 30 >/dev/null
+        echo before=$($C exec a ping -c1 -W1 b >/dev/null 2>&1 && echo reached || echo blocked)
+        $C network connect --ip 10.89.1.77 blue a
+        echo eth1=$($C exec a ip -o -4 addr show eth1 | awk '{{print $4}}')
+        echo after=$($C exec a ping -c1 -W1 b >/dev/null 2>&1 && echo reached || echo blocked)
+        echo b_knows_a=$($C exec b grep -w a /etc/hosts | cut -f1)
+        echo twice=$($C network connect blue a 2>&1 | grep -c 'already on network')
+        echo own=$($C network disconnect red a 2>&1 | grep -c 'was started on')
+        echo in_use=$($C network rm blue 2>&1 | grep -c 'is used by')
+        $C network disconnect blue a
+        echo gone=$($C exec a ip -o link show eth1 2>/dev/null | wc -l)
+        echo again=$($C exec a ping -c1 -W1 b >/dev/null 2>&1 && echo reached || echo blocked)
+        $C network connect blue a
+        $C rm -f a b >/dev/null
+        echo ips=$(ls {root}/networks/*/ips | grep -c 10.89)
+        echo veths=$(ip -o link show type veth | wc -l)
+        $C network rm red blue >/dev/null && echo removed=yes
+        "#,
+            root = e.root.display()
+        ),
+    );
+    let want = [
+        ("before", "blocked"),
+        ("eth1", "10.89.1.77/24"),
+        ("after", "reached"),
+        ("b_knows_a", "10.89.1.77"),
+        ("twice", "1"),
+        ("own", "1"),
+        ("in_use", "1"),
+        ("gone", "0"),
+        ("again", "blocked"),
+        ("ips", "0"),
+        ("veths", "0"),
+        ("removed", "yes"),
+    ];
+    for (k, w) in want {
+        assert_eq!(v.get(k).map(String::as_str), Some(w), "{k}: {text}");
+    }
+}

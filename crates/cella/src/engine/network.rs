@@ -32,6 +32,16 @@ pub enum NetworkCommand {
         #[arg(required = true)]
         names: Vec<String>,
     },
+    /// Give a running container an interface on another network
+    Connect {
+        /// Its address there
+        #[arg(long = "ip")]
+        ip: Option<std::net::Ipv4Addr>,
+        network: String,
+        container: String,
+    },
+    /// Take a container off a network it was connected to
+    Disconnect { network: String, container: String },
 }
 
 pub fn run(paths: &Paths, cmd: NetworkCommand) -> Result<i32> {
@@ -67,14 +77,23 @@ pub fn run(paths: &Paths, cmd: NetworkCommand) -> Result<i32> {
                 let n = net::find(paths, name)?;
                 let members: Vec<serde_json::Value> = containers
                     .iter()
-                    .filter(|c| c.config.network == n.name)
-                    .map(|c| serde_json::json!({"Id": c.id, "Name": c.name, "IPAddress": c.state.ip_address}))
+                    .filter_map(|c| {
+                        let on = c.config.network == n.name || c.addresses().iter().any(|(m, _)| *m == n.name);
+                        let ip = c.addresses().into_iter().find(|(m, _)| *m == n.name).map(|(_, ip)| ip);
+                        on.then(|| serde_json::json!({"Id": c.id, "Name": c.name, "IPAddress": ip.unwrap_or_default()}))
+                    })
                     .collect();
                 let mut v = serde_json::to_value(&n)?;
                 v["Containers"] = members.into();
                 out.push(v);
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        NetworkCommand::Connect { ip, network, container } => {
+            net::connect(paths, &container, &network, ip)?;
+        }
+        NetworkCommand::Disconnect { network, container } => {
+            net::disconnect(paths, &container, &network)?;
         }
         NetworkCommand::Rm { names } => {
             return super::each(&names, |n| {
