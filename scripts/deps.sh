@@ -8,6 +8,7 @@
 #   podman          writes the archives the `cella load` test loads (its own store)
 #   nftables        `nft`, which the engine drives for NAT and published ports
 #   passt           `pasta`, the rootless engine's user-mode network
+#   curl            fetches a published port in the networking tests
 # Peers for bench/ are installed by the bench scripts themselves.
 set -euo pipefail
 need=()
@@ -22,6 +23,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v podman >/dev/null || need+=(podman)
 command -v nft >/dev/null || need+=(nftables)
 command -v pasta >/dev/null || need+=(passt)
+command -v curl >/dev/null || need+=(curl)
 command -v script >/dev/null || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

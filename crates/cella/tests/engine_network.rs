@@ -128,7 +128,7 @@ fn published_ports_nat_and_conflicts() {
         $C run -d --name pub --network bridge -p 127.0.0.1:18080:8080 {bb} sh -c 'mkdir -p /www && echo published > /www/index.html && httpd -f -p 8080 -h /www' >/dev/null
         sleep 0.3
         echo port=$($C port pub)
-        echo page=$(/bin/busybox wget -qO- http://127.0.0.1:18080/)
+        echo page=$(curl -fsS http://127.0.0.1:18080/)
         echo taken=$($C run --rm --network bridge -p 18080:80 {bb} true 2>&1 | grep -c 'already published')
         echo taken_rc=$($C run --rm --network bridge -p 18080:80 {bb} true >/dev/null 2>&1; echo $?)
         echo egress=$($C exec pub ping -c1 -W2 192.0.2.1 >/dev/null && echo ok)
