@@ -17,6 +17,7 @@ pub mod nat;
 pub mod net;
 pub mod ops;
 pub mod paths;
+pub mod pull;
 pub mod seccomp_default;
 pub mod spec;
 pub mod store;

@@ -289,7 +289,7 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
     let created = created?;
     stdio.master = created.console_master;
     if rootless && matches!(c.config.network.as_str(), "bridge" | "pasta") {
-        crate::usernet::start(created.state.pid, &c.config.ports)?;
+        crate::usernet::start(created.state.pid, &c.config.ports, &c.dir(paths).join("pasta.pid"))?;
     } else if let Some(net) = bridge_network(paths, c)? {
         let ip = match &c.config.ip {
             Some(want) => {
@@ -400,6 +400,7 @@ fn bridge_network(paths: &Paths, c: &Container) -> Result<Option<crate::net::Net
 
 /// Gives back a container's address (its veth went with its namespace).
 fn release_address(paths: &Paths, c: &mut Container) {
+    crate::usernet::stop(&c.dir(paths).join("pasta.pid"));
     if !c.config.ports.is_empty() && cella_sys::process::geteuid() == 0 {
         let _ = crate::nat::unpublish(&c.id);
     }

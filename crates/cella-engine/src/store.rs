@@ -47,6 +47,13 @@ pub fn lock(paths: &Paths) -> Result<StoreLock> {
         .open(&p)
         .at("open lock file", &p)?;
     cella_sys::fd::flock_exclusive(file.as_fd(), false).at("lock", &p)?;
+    // Everything in tmp/ is written under this lock: what is there now was
+    // left by a killed import, load or pull, and goes.
+    if let Ok(entries) = std::fs::read_dir(paths.tmp()) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
+        }
+    }
     Ok(StoreLock { _file: file })
 }
 

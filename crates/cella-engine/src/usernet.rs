@@ -32,10 +32,12 @@ pub fn port_args(ports: &[Publish]) -> Result<Vec<String>> {
     Ok(args)
 }
 
-/// Starts pasta for the network namespace of process `pid`.
-pub fn start(pid: i32, ports: &[Publish]) -> Result<()> {
+/// Starts pasta for the network namespace of process `pid`; its own PID
+/// goes to `pid_file` (it keeps the namespace alive, so it must be stopped).
+pub fn start(pid: i32, ports: &[Publish], pid_file: &std::path::Path) -> Result<()> {
     let mut cmd = std::process::Command::new("pasta");
-    cmd.args(["--config-net", "--quiet"]);
+    cmd.args(["--config-net", "--quiet", "--pid"]);
+    cmd.arg(pid_file);
     cmd.args(port_args(ports)?);
     // Without -t/-u, pasta forwards no ports in: say so explicitly.
     if ports.iter().all(|p| p.proto != "tcp") {
@@ -59,6 +61,40 @@ pub fn start(pid: i32, ports: &[Publish]) -> Result<()> {
         return Err(Error::Invalid(format!("pasta: {}{hint}", msg.trim())));
     }
     Ok(())
+}
+
+/// Stops the pasta started for a container (if it is still that pasta).
+pub fn stop(pid_file: &std::path::Path) {
+    let Some(pid) = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+    else {
+        return;
+    };
+    // pasta's process names: "pasta", or "passt.avx2" (what Debian's
+    // passt re-executes itself as on x86).
+    let is_pasta = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|c| c.starts_with("pasta") || c.starts_with("passt"));
+    if is_pasta {
+        let _ = cella_sys::process::kill(pid, libc::SIGTERM);
+        // pasta daemonizes: the monitor, a child subreaper, inherits it and
+        // reaps it here (a zombie would otherwise outlive the container).
+        // Called elsewhere, it waits for /proc to let it go, then insists.
+        let gone = || {
+            let _ = cella_sys::process::waitpid(pid, true);
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        };
+        for _ in 0..100 {
+            if gone() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if !gone() {
+            let _ = cella_sys::process::kill(pid, libc::SIGKILL);
+        }
+    }
+    let _ = std::fs::remove_file(pid_file);
 }
 
 #[cfg(test)]

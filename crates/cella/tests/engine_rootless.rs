@@ -109,7 +109,7 @@ fn an_ordinary_user_publishes_a_port_through_pasta() {
            'mkdir -p /www && echo rootless-page > /www/index.html && httpd -f -p 8080 -h /www' >/dev/null && sleep 0.5 && \
          echo page=$(/bin/busybox wget -qO- http://127.0.0.1:18081/) && \
          echo low=$({user} run --rm --network bridge -p 80:80 bb:rl true 2>&1 | grep -c 'from 1024 up') && \
-         {user} rm -f web >/dev/null && sleep 0.3 && echo pastas=$(pgrep -u 4344 pasta | wc -l)"
+         {user} rm -f web >/dev/null && sleep 0.3 && echo pastas=$(ps -eo comm= | grep -cE '^(pasta|passt)')"
     );
     let out = Command::new("unshare")
         .args(["--net", "--mount", "--propagation", "private", "sh", "-c", &script])

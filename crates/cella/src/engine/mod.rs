@@ -53,6 +53,8 @@ pub enum EngineCommand {
     Images(images::ImagesArgs),
     /// Import a root filesystem (tar archive, directory, or - for stdin) as an image
     Import(images::ImportArgs),
+    /// Pull an image from a registry
+    Pull(images::PullArgs),
     /// Load images from an archive written by `docker save` or `podman save`
     /// (docker-archive or oci-archive), or an OCI layout directory
     Load(images::LoadArgs),
@@ -96,6 +98,7 @@ pub fn run(paths: &Paths, cmd: EngineCommand) -> Result<i32> {
         EngineCommand::Images(a) => images::images(paths, a),
         EngineCommand::Import(a) => images::import(paths, a),
         EngineCommand::Load(a) => images::load(paths, a),
+        EngineCommand::Pull(a) => images::pull(paths, a),
         EngineCommand::Rmi(a) => images::rmi(paths, a),
         EngineCommand::Tag { source, target } => images::tag(paths, &source, &target),
         EngineCommand::Image { command } => images::image(paths, command),
