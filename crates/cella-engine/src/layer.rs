@@ -173,8 +173,7 @@ pub fn unpack(input: impl Read, dest: &Path) -> Result<u64> {
 /// digest of the uncompressed tar. Returns ("sha256:<hex>", unpacked size).
 /// The caller holds the store lock.
 pub fn import_tar(paths: &Paths, input: impl Read) -> Result<(String, u64)> {
-    let tmp = paths.tmp().join(format!("layer-{}", crate::ids::random_id()?));
-    std::fs::create_dir_all(&tmp).at("create", &tmp)?;
+    let tmp = crate::store::tmp_dir(paths, "layer")?;
     let result = (|| {
         let mut hashing = Hashing {
             inner: decompressed(input)?,

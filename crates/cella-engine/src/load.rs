@@ -171,8 +171,7 @@ pub fn load(paths: &Paths, source: &str) -> Result<Vec<Image>> {
     if source != "-" && p.is_dir() {
         return finish(paths, load_oci(paths, p)?);
     }
-    let tmp = paths.tmp().join(format!("load-{}", crate::ids::random_id()?));
-    std::fs::create_dir_all(&tmp).at("create", &tmp)?;
+    let tmp = crate::store::tmp_dir(paths, "load")?;
     let result = (|| {
         let input: Box<dyn std::io::Read> = if source == "-" {
             Box::new(std::io::stdin().lock())

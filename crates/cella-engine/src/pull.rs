@@ -316,10 +316,11 @@ pub fn pull(paths: &Paths, reference: &str, opts: &Options, progress: &mut dyn F
         .flatten()
         .map(|l| l["digest"].as_str().unwrap_or_default().to_string())
         .collect();
-    // Blobs land in the store's tmp first; layers are unpacked only once every one arrived intact.
-    let _lock = crate::store::lock(paths)?;
-    let tmp = paths.tmp().join(format!("pull-{}", crate::ids::random_id()?));
-    std::fs::create_dir_all(&tmp).at("create", &tmp)?;
+    // Blobs land in the store's tmp first (without the store lock, so other
+    // commands go on meanwhile); layers are unpacked, under the lock, only
+    // once every one arrived intact.
+    crate::store::ensure(paths)?;
+    let tmp = crate::store::tmp_dir(paths, "pull")?;
     let result = (|| -> Result<Image> {
         let mut files = Vec::new();
         for (i, d) in layers.iter().enumerate() {
@@ -338,6 +339,7 @@ pub fn pull(paths: &Paths, reference: &str, opts: &Options, progress: &mut dyn F
                 .filter_map(|x| x.as_str().map(String::from))
                 .collect()
         };
+        let _lock = crate::store::lock(paths)?;
         let mut stored = Vec::new();
         let mut size = 0;
         for f in &files {
@@ -345,7 +347,7 @@ pub fn pull(paths: &Paths, reference: &str, opts: &Options, progress: &mut dyn F
             stored.push(d);
             size += s;
         }
-        Ok(Image {
+        let image = Image {
             id: format!("sha256:{}", hex(&config_bytes)),
             repo_tags: vec![r.tag()],
             created: cfg["created"]
@@ -365,12 +367,12 @@ pub fn pull(paths: &Paths, reference: &str, opts: &Options, progress: &mut dyn F
                     .unwrap_or_default(),
             },
             size,
-        })
+        };
+        crate::image::save(paths, &image)?;
+        Ok(image)
     })();
     let _ = std::fs::remove_dir_all(&tmp);
-    let image = result?;
-    crate::image::save(paths, &image)?;
-    Ok(image)
+    result
 }
 
 #[cfg(test)]

@@ -47,14 +47,33 @@ pub fn lock(paths: &Paths) -> Result<StoreLock> {
         .open(&p)
         .at("open lock file", &p)?;
     cella_sys::fd::flock_exclusive(file.as_fd(), false).at("lock", &p)?;
-    // Everything in tmp/ is written under this lock: what is there now was
-    // left by a killed import, load or pull, and goes.
+    // What a killed import, load or pull left in tmp/ goes: entries are
+    // named KIND-PID-RANDOM, and the PID is no longer alive.
     if let Ok(entries) = std::fs::read_dir(paths.tmp()) {
         for e in entries.flatten() {
-            let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
+            let name = e.file_name().to_string_lossy().into_owned();
+            let owner_alive = name
+                .split('-')
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+            if !owner_alive {
+                let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
+            }
         }
     }
     Ok(StoreLock { _file: file })
+}
+
+/// A fresh directory in tmp/ for this process's transfer (KIND-PID-RANDOM).
+pub fn tmp_dir(paths: &Paths, kind: &str) -> Result<std::path::PathBuf> {
+    let d = paths.tmp().join(format!(
+        "{kind}-{}-{}",
+        std::process::id(),
+        &crate::ids::random_id()?[..16]
+    ));
+    std::fs::create_dir_all(&d).at("create", &d)?;
+    Ok(d)
 }
 
 /// Writes `value` as JSON to a temporary file beside `path`, syncs it and

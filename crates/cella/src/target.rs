@@ -32,8 +32,21 @@ pub fn pid_of(name: &str) -> Result<i32> {
 
 /// The init PID of a running container, None if there is no such container.
 pub fn container_pid(name: &str) -> Result<Option<i32>> {
+    container_pid_matching(name, false)
+}
+
+/// As `container_pid`, by exact name or full id only (no id prefixes): for
+/// a word that may as well be a command (`cella ns enter NAME CMD`).
+pub fn container_pid_exact(name: &str) -> Result<Option<i32>> {
+    container_pid_matching(name, true)
+}
+
+fn container_pid_matching(name: &str, exact: bool) -> Result<Option<i32>> {
     let p = paths();
-    if let Ok(c) = cella_engine::container::find(&p, name) {
+    let engine = cella_engine::container::find(&p, name)
+        .ok()
+        .filter(|c| !exact || c.name == name || c.id == name);
+    if let Some(c) = engine {
         if c.state.pid <= 0 {
             bail!("container {name} is not running (no process to take namespaces from)");
         }

@@ -90,7 +90,8 @@ fn a_killed_transfer_leaves_nothing_once_the_store_is_used_again() {
     let e = Engine::new();
     // What a killed pull (or import, or load) leaves: files in tmp/.
     e.ok(&["images"]);
-    let stale = e.root.join("tmp/pull-deadbeef");
+    // (named KIND-PID-RANDOM; PID 0 is never a live process's)
+    let stale = e.root.join("tmp/pull-0-deadbeef");
     std::fs::create_dir_all(&stale).unwrap();
     std::fs::write(stale.join("0"), b"half a layer").unwrap();
     let dir = e.root.with_file_name("rootfs");

@@ -57,7 +57,7 @@ pub fn run(mut a: EnterArgs) -> Result<()> {
     let mut target = a.target.as_deref().map(crate::target::pid_of).transpose()?;
     if target.is_none() {
         if let Some(first) = a.command.first() {
-            if let Some(pid) = crate::target::container_pid(first)? {
+            if let Some(pid) = crate::target::container_pid_exact(first)? {
                 target = Some(pid);
                 a.command.remove(0);
                 all |= a.ns.chosen().iter().all(|(_, v)| v.is_none());
