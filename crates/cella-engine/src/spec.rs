@@ -499,50 +499,27 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
 
 /// An unprivileged user's container: a user namespace mapping the caller to
 /// root and, when /etc/subuid and /etc/subgid give them ranges, those ranges
-/// from 1 up (written by newuidmap/newgidmap); no cgroup mount or namespace,
-/// /sys bound from the host, as runc's rootless spec.
+/// from 1 up (written by newuidmap/newgidmap); otherwise runc's rootless
+/// rules (cella_spec::defaults::make_rootless).
 fn rootless(spec: &mut Spec) -> Result<()> {
     let (uid, gid) = (cella_sys::process::geteuid(), cella_sys::process::getgid());
-    let user = user_name(uid);
+    let user = cella_ns::ls::user_name(uid);
     let map = |host: u32, file: &str| {
         let mut v = vec![cella_spec::IdMapping {
             container_id: 0,
             host_id: host,
             size: 1,
         }];
-        if let Some((start, count)) = subid_range(Path::new(file), &user, uid) {
+        if let Ok(r) = cella_ns::unshare::subid_range(Path::new(file), &user, uid) {
             v.push(cella_spec::IdMapping {
                 container_id: 1,
-                host_id: start,
-                size: count,
+                host_id: r.outer,
+                size: r.count,
             });
         }
         v
     };
-    let linux = spec.linux.as_mut().expect("default has linux");
-    linux.namespaces.retain(|n| n.kind != "cgroup" && n.kind != "user");
-    linux.namespaces.push(Namespace {
-        kind: "user".into(),
-        path: None,
-    });
-    linux.uid_mappings = map(uid, "/etc/subuid");
-    linux.gid_mappings = map(gid, "/etc/subgid");
-    linux.resources = None;
-    spec.mounts.retain(|m| m.destination != "/sys/fs/cgroup");
-    for m in &mut spec.mounts {
-        match m.destination.as_str() {
-            "/sys" => {
-                m.kind = Some("none".into());
-                m.source = Some("/sys".into());
-                m.options = ["rbind", "nosuid", "noexec", "nodev", "ro"]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect();
-            }
-            "/dev/pts" => m.options.retain(|o| o != "gid=5"),
-            _ => {}
-        }
-    }
+    cella_spec::defaults::make_rootless(spec, map(uid, "/etc/subuid"), map(gid, "/etc/subgid"));
     Ok(())
 }
 
@@ -563,29 +540,6 @@ fn own_user_namespace(spec: &mut Spec, base: u32) {
     linux.uid_mappings = map.clone();
     linux.gid_mappings = map;
     spec.mounts.retain(|m| m.destination != "/sys/fs/cgroup");
-}
-
-fn user_name(uid: u32) -> String {
-    std::fs::read_to_string("/etc/passwd")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.get(2)?.parse::<u32>().ok()? == uid).then(|| f[0].to_string())
-        })
-        .unwrap_or_else(|| uid.to_string())
-}
-
-/// The user's first range in /etc/subuid or /etc/subgid (by name or id).
-fn subid_range(file: &Path, user: &str, uid: u32) -> Option<(u32, u32)> {
-    std::fs::read_to_string(file).ok()?.lines().find_map(|l| {
-        let mut f = l.trim().split(':');
-        let owner = f.next()?;
-        if owner != user && owner.parse::<u32>().ok() != Some(uid) {
-            return None;
-        }
-        Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
-    })
 }
 
 /// Copies what can be read of a host tree (files, directories, symlinks),

@@ -122,24 +122,34 @@ pub fn default_spec() -> Spec {
 pub fn rootless_spec(uid: u32, gid: u32) -> Spec {
     let mut s = default_spec();
     let linux = s.linux.as_mut().expect("default has linux");
-    linux.namespaces.retain(|n| n.kind != "network" && n.kind != "cgroup");
+    linux.namespaces.retain(|n| n.kind != "network");
+    let single = |id| {
+        vec![IdMapping {
+            container_id: 0,
+            host_id: id,
+            size: 1,
+        }]
+    };
+    make_rootless(&mut s, single(uid), single(gid));
+    s
+}
+
+/// What every unprivileged container needs (runc's rootless rules), on top
+/// of any spec: a user namespace of its own with these maps, no cgroup
+/// namespace or cgroup mount, /sys bound from the host (sysfs cannot be
+/// mounted there), devpts without gid=5, and no device rules (no delegated
+/// devices controller).
+pub fn make_rootless(s: &mut Spec, uid_mappings: Vec<IdMapping>, gid_mappings: Vec<IdMapping>) {
+    let linux = s.linux.get_or_insert_with(Default::default);
+    linux.namespaces.retain(|n| n.kind != "cgroup" && n.kind != "user");
     linux.namespaces.push(Namespace {
         kind: "user".into(),
         path: None,
     });
-    linux.uid_mappings = vec![IdMapping {
-        container_id: 0,
-        host_id: uid,
-        size: 1,
-    }];
-    linux.gid_mappings = vec![IdMapping {
-        container_id: 0,
-        host_id: gid,
-        size: 1,
-    }];
-    s.mounts.retain(|m| m.destination != "/sys/fs/cgroup");
-    // As runc: no device rules without a delegated devices controller.
+    linux.uid_mappings = uid_mappings;
+    linux.gid_mappings = gid_mappings;
     linux.resources = None;
+    s.mounts.retain(|m| m.destination != "/sys/fs/cgroup");
     for m in &mut s.mounts {
         match m.destination.as_str() {
             "/sys" => {
@@ -148,11 +158,9 @@ pub fn rootless_spec(uid: u32, gid: u32) -> Spec {
                 m.options = strings(&["rbind", "nosuid", "noexec", "nodev", "ro"]);
             }
             "/dev/pts" => m.options.retain(|o| o != "gid=5"),
-            "/dev/mqueue" => {}
             _ => {}
         }
     }
-    s
 }
 
 #[cfg(test)]

@@ -87,17 +87,6 @@ fn id_from(value: &str, file: &str) -> Result<u32> {
         .ok_or_else(|| anyhow!("no {value:?} in {file}"))
 }
 
-/// The name of a uid in /etc/passwd (the uid itself when it has none).
-fn user_name(uid: u32) -> String {
-    let text = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    text.lines()
-        .find_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            (f.get(2)?.parse::<u32>().ok()? == uid).then(|| f[0].to_string())
-        })
-        .unwrap_or_else(|| uid.to_string())
-}
-
 fn ranges(values: &[String], auto: bool, subid_file: &str, uid: u32) -> Result<Vec<IdRange>> {
     let mut out = Vec::new();
     let mut want_auto = auto;
@@ -109,7 +98,11 @@ fn ranges(values: &[String], auto: bool, subid_file: &str, uid: u32) -> Result<V
         }
     }
     if want_auto {
-        out.push(subid_range(std::path::Path::new(subid_file), &user_name(uid), uid)?);
+        out.push(subid_range(
+            std::path::Path::new(subid_file),
+            &cella_ns::ls::user_name(uid),
+            uid,
+        )?);
     }
     Ok(out)
 }
