@@ -9,7 +9,8 @@
 #   nftables        `nft`, which the engine drives for NAT and published ports
 #   passt           `pasta`, the rootless engine's user-mode network
 #   curl            fetches a published port in the networking tests
-#   docker-registry, skopeo   a registry on loopback and its seeding, for the pull test
+#   docker-registry, skopeo   a registry on loopback and its seeding, for the registry tests
+#   apache2-utils   htpasswd (bcrypt) for the registry with authentication
 # Peers for bench/ are installed by the bench scripts themselves.
 set -euo pipefail
 need=()
@@ -27,6 +28,7 @@ command -v pasta >/dev/null || need+=(passt)
 command -v curl >/dev/null || need+=(curl)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v script >/dev/null || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -32,6 +32,10 @@ pub struct Image {
     pub config: ImageConfig,
     /// Unpacked size in bytes.
     pub size: u64,
+    /// The digest of its manifest in the content store ("" for the host
+    /// image and for images stored before the store kept manifests).
+    #[serde(default)]
+    pub manifest: String,
 }
 
 pub const HOST_ID: &str = "host";
@@ -52,6 +56,7 @@ pub fn host_image() -> Image {
             ..ImageConfig::default()
         },
         size: 0,
+        manifest: String::new(),
     }
 }
 
@@ -112,7 +117,12 @@ pub fn find(paths: &Paths, reference: &str) -> Result<Image> {
         return Ok(host_image());
     }
     let all = list(paths)?;
-    if let Some(i) = all.iter().find(|i| i.repo_tags.contains(&tag)) {
+    // docker.io/library/busybox is stored as busybox:latest.
+    let full = crate::registry::Reference::parse(reference).map(|r| r.tag()).ok();
+    if let Some(i) = all
+        .iter()
+        .find(|i| i.repo_tags.contains(&tag) || full.as_ref().is_some_and(|f| i.repo_tags.contains(f)))
+    {
         return Ok(i.clone());
     }
     let hex = reference.trim_start_matches("sha256:");
@@ -136,16 +146,34 @@ pub fn find(paths: &Paths, reference: &str) -> Result<Image> {
     )))
 }
 
-/// Stores an image record; its tags are taken from any image that had them.
-/// The caller holds the store lock.
+/// Stores an image record; its tags are taken from any other image that had
+/// them, and a record of the same image keeps its own tags too. The caller
+/// holds the store lock.
 pub fn save(paths: &Paths, image: &Image) -> Result<()> {
+    let mut image = image.clone();
+    let mut replaced = Vec::new();
     for mut other in list(paths)? {
-        if other.id != image.id && other.repo_tags.iter().any(|t| image.repo_tags.contains(t)) {
+        if other.id == image.id {
+            if image.manifest.is_empty() {
+                image.manifest = other.manifest.clone();
+            } else if other.manifest != image.manifest {
+                replaced = crate::content::blobs_of(paths, &other);
+            }
+            for t in other.repo_tags {
+                if !image.repo_tags.contains(&t) {
+                    image.repo_tags.push(t);
+                }
+            }
+        } else if other.repo_tags.iter().any(|t| image.repo_tags.contains(t)) {
             other.repo_tags.retain(|t| !image.repo_tags.contains(t));
             store::write_json(&record_path(paths, &other.id), &other)?;
         }
     }
-    store::write_json(&record_path(paths, &image.id), image)
+    store::write_json(&record_path(paths, &image.id), &image)?;
+    // The same config under another manifest (another compression): the old
+    // manifest goes, its layers stay while the new one names them.
+    crate::content::collect(paths, &replaced, &list(paths)?);
+    Ok(())
 }
 
 /// `cella tag SOURCE TARGET`. The caller holds the store lock.
@@ -184,7 +212,9 @@ pub fn remove(paths: &Paths, reference: &str) -> Result<Vec<String>> {
     })?;
     removed.extend(image.repo_tags.iter().map(|t| format!("Untagged: {t}")));
     removed.push(format!("Deleted: {}", image.id));
-    let still_used: Vec<String> = list(paths)?.into_iter().flat_map(|i| i.layers).collect();
+    let remaining = list(paths)?;
+    crate::content::collect(paths, &crate::content::blobs_of(paths, &image), &remaining);
+    let still_used: Vec<String> = remaining.into_iter().flat_map(|i| i.layers).collect();
     for layer in &image.layers {
         if !still_used.contains(layer) {
             let dir = crate::layer::dir(paths, layer);

@@ -4,65 +4,55 @@
 use crate::error::{At, Error, Result};
 use crate::image::{Image, ImageConfig};
 use crate::paths::Paths;
-use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// Imports `source` as `reference` (NAME[:TAG]) with `config` (from --change).
 pub fn import(paths: &Paths, source: &str, reference: &str, mut config: ImageConfig) -> Result<Image> {
     let tag = crate::image::check_reference(reference)?;
     let _lock = crate::store::lock(paths)?;
-    let (layer, size) = if source == "-" {
-        crate::layer::import_tar(paths, std::io::stdin().lock())?
-    } else {
+    let tmp = crate::store::tmp_dir(paths, "import")?;
+    let result = (|| {
+        // The layer blob is kept as given (a directory as a plain tar).
         let p = Path::new(source);
-        let meta = std::fs::metadata(p).at("read", p)?;
-        if meta.is_dir() {
-            import_dir(paths, p)?
+        let blob = if source == "-" {
+            let f = tmp.join("layer");
+            let mut out = std::fs::File::create(&f).at("create", &f)?;
+            std::io::copy(&mut std::io::stdin().lock(), &mut out).at("read stdin into", &f)?;
+            f
+        } else if std::fs::metadata(p).at("read", p)?.is_dir() {
+            tar_dir(p, &tmp.join("layer"))?
         } else {
-            crate::layer::import_tar(paths, std::fs::File::open(p).at("open", p)?)?
+            p.to_path_buf()
+        };
+        let layer = crate::content::store_layer(paths, &blob, blob != p, None)?;
+        if config.env.is_empty() {
+            config.env = vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()];
         }
-    };
-    if config.env.is_empty() {
-        config.env = vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()];
-    }
-    let created = cella_runtime::log::rfc3339_now();
-    let body = serde_json::json!({ "created": created, "layers": [layer], "config": config });
-    let hex: String = Sha256::digest(body.to_string().as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let image = Image {
-        id: format!("sha256:{hex}"),
-        repo_tags: vec![tag],
-        created,
-        layers: vec![layer],
-        config,
-        size,
-    };
-    crate::image::save(paths, &image)?;
-    Ok(image)
+        let created = cella_runtime::log::rfc3339_now();
+        let config_bytes = crate::intake::config_for_import(&config, &layer.diff_id, &created);
+        let stored = crate::intake::Layer::Stored {
+            blob: layer.blob,
+            diff_id: layer.diff_id,
+        };
+        crate::intake::store_image(paths, &config_bytes, None, vec![stored], vec![tag])
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
 }
 
-/// A directory goes through tar (so that it is stored and hashed as any
-/// layer is), written by a thread into a pipe.
-fn import_dir(paths: &Paths, dir: &Path) -> Result<(String, u64)> {
-    let (reader, writer) = std::io::pipe().at("pipe", dir)?;
-    let src = dir.to_path_buf();
-    let producer = std::thread::spawn(move || -> std::io::Result<()> {
-        let mut b = tar::Builder::new(writer);
-        b.follow_symlinks(false);
-        b.mode(tar::HeaderMode::Complete);
-        b.append_dir_all(".", &src)?;
-        b.finish()
-    });
-    let result = crate::layer::import_tar(paths, reader);
-    match producer.join() {
-        Ok(Ok(())) => result,
-        Ok(Err(e)) => Err(Error::Io {
+/// A directory as a tar file (so that it is stored and hashed as any layer is).
+fn tar_dir(dir: &Path, file: &Path) -> Result<std::path::PathBuf> {
+    let out = std::fs::File::create(file).at("create", file)?;
+    let mut b = tar::Builder::new(std::io::BufWriter::new(out));
+    b.follow_symlinks(false);
+    b.mode(tar::HeaderMode::Complete);
+    b.append_dir_all(".", dir)
+        .and_then(|_| b.into_inner())
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .map_err(|e| Error::Io {
             what: "read directory",
             path: dir.to_path_buf(),
             source: e,
-        }),
-        Err(_) => Err(Error::Invalid(format!("reading {} failed", dir.display()))),
-    }
+        })?;
+    Ok(file.to_path_buf())
 }

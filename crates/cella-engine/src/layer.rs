@@ -1,11 +1,10 @@
-//! Layers: tar streams (plain, gzip) unpacked once into layers/<hex>/ by the
+//! Layers: tar streams (plain, gzip, zstd) unpacked once into layers/<hex>/ by the
 //! digest of the uncompressed tar, with OCI whiteouts turned into overlayfs's
 //! form (a 0:0 character device for `.wh.NAME`, trusted.overlay.opaque=y for
 //! `.wh..wh..opq`), and device nodes and fifos created as such.
 
 use crate::error::{At, Error, Result};
 use crate::paths::Paths;
-use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsFd;
 use std::path::{Component, Path, PathBuf};
@@ -15,23 +14,7 @@ pub fn dir(paths: &Paths, digest: &str) -> PathBuf {
     paths.layers().join(digest.trim_start_matches("sha256:"))
 }
 
-/// A reader that hashes what passes through it.
-struct Hashing<R> {
-    inner: R,
-    hash: Sha256,
-    bytes: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-}
-
-/// Uncompresses by magic number: gzip, or a plain tar.
+/// Uncompresses by magic number: gzip, zstd, or a plain tar.
 pub fn decompressed<'a>(input: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
     let mut r = BufReader::with_capacity(1 << 16, input);
     let head = r.fill_buf().at("read", Path::new("layer stream"))?;
@@ -39,9 +22,8 @@ pub fn decompressed<'a>(input: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
         return Ok(Box::new(flate2::read::MultiGzDecoder::new(r)));
     }
     if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Err(Error::Invalid(
-            "zstd-compressed layers are not supported yet; decompress it first (zstd -d)".into(),
-        ));
+        let z = zstd::stream::read::Decoder::with_buffer(r).at("start zstd decoder", Path::new("layer stream"))?;
+        return Ok(Box::new(z));
     }
     Ok(Box::new(r))
 }
@@ -175,19 +157,14 @@ pub fn unpack(input: impl Read, dest: &Path) -> Result<u64> {
 pub fn import_tar(paths: &Paths, input: impl Read) -> Result<(String, u64)> {
     let tmp = crate::store::tmp_dir(paths, "layer")?;
     let result = (|| {
-        let mut hashing = Hashing {
-            inner: decompressed(input)?,
-            hash: Sha256::new(),
-            bytes: 0,
-        };
+        let mut hashing = crate::content::Hashing::new(decompressed(input)?);
         let size = unpack(&mut hashing, &tmp)?;
         // The digest covers the whole stream, padding included.
         std::io::copy(&mut hashing, &mut std::io::sink()).at("read", &tmp)?;
         if hashing.bytes == 0 {
             return Err(Error::Invalid("the input is empty, not a tar archive".into()));
         }
-        let hex: String = hashing.hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        Ok((format!("sha256:{hex}"), size))
+        Ok((hashing.digest(), size))
     })();
     match result {
         Ok((digest, size)) => {

@@ -3,12 +3,15 @@
 //! has a small monitor process that outlives the command that started it.
 
 pub mod attach;
+pub mod auth;
 pub mod container;
+pub mod content;
 pub mod copy;
 pub mod error;
 pub mod ids;
 pub mod image;
 pub mod import;
+pub mod intake;
 pub mod layer;
 pub mod load;
 pub mod logs;
@@ -18,6 +21,10 @@ pub mod net;
 pub mod ops;
 pub mod paths;
 pub mod pull;
+pub mod push;
+pub mod registries;
+pub mod registry;
+pub mod save;
 pub mod seccomp_default;
 pub mod spec;
 pub mod store;

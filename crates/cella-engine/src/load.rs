@@ -3,10 +3,9 @@
 //! an OCI image layout in a tar), and an OCI image layout directory.
 
 use crate::error::{At, Error, Result};
-use crate::image::{Image, ImageConfig};
+use crate::image::Image;
 use crate::paths::Paths;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 #[derive(Deserialize)]
@@ -18,45 +17,9 @@ struct DockerManifest {
     layers: Vec<String>,
 }
 
-/// The parts of an image config file (docker's or OCI's) the engine uses.
-#[derive(Deserialize, Default)]
-struct ConfigFile {
-    #[serde(default)]
-    created: Option<String>,
-    #[serde(default)]
-    config: Option<ConfigSection>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "PascalCase", default)]
-struct ConfigSection {
-    cmd: Option<Vec<String>>,
-    entrypoint: Option<Vec<String>>,
-    env: Option<Vec<String>>,
-    working_dir: Option<String>,
-    user: Option<String>,
-    exposed_ports: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-}
-
 #[derive(Deserialize)]
 struct OciIndex {
-    manifests: Vec<OciDescriptor>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct OciDescriptor {
-    #[serde(default)]
-    media_type: String,
-    digest: String,
-    #[serde(default)]
-    annotations: std::collections::BTreeMap<String, String>,
-}
-
-#[derive(Deserialize)]
-struct OciManifest {
-    config: OciDescriptor,
-    layers: Vec<OciDescriptor>,
+    manifests: Vec<crate::content::Descriptor>,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -70,10 +33,6 @@ fn json<T: for<'a> Deserialize<'a>>(path: &Path) -> Result<T> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A path inside the archive, refusing anything that climbs out of it.
 fn inside(base: &Path, rel: &str) -> Result<PathBuf> {
     let p = Path::new(rel);
@@ -83,6 +42,18 @@ fn inside(base: &Path, rel: &str) -> Result<PathBuf> {
         )));
     }
     Ok(base.join(p))
+}
+
+/// A document of the archive must match the digest it is named by.
+fn check(digest: &str, bytes: &[u8]) -> Result<()> {
+    let got = format!("sha256:{}", crate::content::sha256_hex(bytes));
+    if got != digest {
+        return Err(Error::Corrupt {
+            path: digest.into(),
+            message: format!("content does not match its digest (got {got}): refusing the archive"),
+        });
+    }
+    Ok(())
 }
 
 fn blob(layout: &Path, digest: &str) -> Result<PathBuf> {
@@ -95,33 +66,25 @@ fn blob(layout: &Path, digest: &str) -> Result<PathBuf> {
     Ok(layout.join("blobs").join(alg).join(hex))
 }
 
-fn image_from(paths: &Paths, config_bytes: &[u8], layer_files: &[PathBuf], tags: Vec<String>) -> Result<Image> {
-    let cfg: ConfigFile =
-        serde_json::from_slice(config_bytes).map_err(|e| Error::Invalid(format!("image config: {e}")))?;
-    let c = cfg.config.unwrap_or_default();
-    let mut layers = Vec::new();
-    let mut size = 0;
-    for f in layer_files {
-        let file = std::fs::File::open(f).at("open layer", f)?;
-        let (digest, s) = crate::layer::import_tar(paths, file)?;
-        layers.push(digest);
-        size += s;
-    }
-    Ok(Image {
-        id: format!("sha256:{}", hex(config_bytes)),
-        repo_tags: tags,
-        created: cfg.created.unwrap_or_else(cella_runtime::log::rfc3339_now),
-        layers,
-        config: ImageConfig {
-            cmd: c.cmd.unwrap_or_default(),
-            entrypoint: c.entrypoint.unwrap_or_default(),
-            env: c.env.unwrap_or_default(),
-            working_dir: c.working_dir.unwrap_or_default(),
-            user: c.user.unwrap_or_default(),
-            exposed_ports: c.exposed_ports.map(|m| m.into_keys().collect()).unwrap_or_default(),
-        },
-        size,
-    })
+/// Stores one image of an archive (`owned`: its files are the store's
+/// temporaries) or of a layout directory (copied).
+fn store(
+    paths: &Paths,
+    config: &[u8],
+    manifest: Option<&[u8]>,
+    layers: &[(PathBuf, Option<String>)],
+    owned: bool,
+    tags: Vec<String>,
+) -> Result<Image> {
+    let layers = layers
+        .iter()
+        .map(|(path, digest)| crate::intake::Layer::File {
+            path: path.clone(),
+            owned,
+            digest: digest.clone(),
+        })
+        .collect();
+    crate::intake::store_image(paths, config, manifest, layers, tags)
 }
 
 fn load_docker(paths: &Paths, dir: &Path) -> Result<Vec<Image>> {
@@ -129,13 +92,24 @@ fn load_docker(paths: &Paths, dir: &Path) -> Result<Vec<Image>> {
     let mut out = Vec::new();
     for m in manifests {
         let config = read(&inside(dir, &m.config)?)?;
-        let layers: Vec<PathBuf> = m.layers.iter().map(|l| inside(dir, l)).collect::<Result<_>>()?;
-        out.push(image_from(paths, &config, &layers, m.repo_tags.unwrap_or_default())?);
+        let layers: Vec<(PathBuf, Option<String>)> = m
+            .layers
+            .iter()
+            .map(|l| Ok((inside(dir, l)?, None)))
+            .collect::<Result<_>>()?;
+        out.push(store(
+            paths,
+            &config,
+            None,
+            &layers,
+            true,
+            m.repo_tags.unwrap_or_default(),
+        )?);
     }
     Ok(out)
 }
 
-fn load_oci(paths: &Paths, layout: &Path) -> Result<Vec<Image>> {
+fn load_oci(paths: &Paths, layout: &Path, owned: bool) -> Result<Vec<Image>> {
     let index: OciIndex = json(&layout.join("index.json"))?;
     let mut out = Vec::new();
     for d in index.manifests {
@@ -144,12 +118,15 @@ fn load_oci(paths: &Paths, layout: &Path) -> Result<Vec<Image>> {
                 "multi-platform image indexes in a layout are not supported yet; save one platform".into(),
             ));
         }
-        let manifest: OciManifest = json(&blob(layout, &d.digest)?)?;
+        let manifest_bytes = read(&blob(layout, &d.digest)?)?;
+        check(&d.digest, &manifest_bytes)?;
+        let manifest = crate::content::parse_manifest(&manifest_bytes, &d.digest)?;
         let config = read(&blob(layout, &manifest.config.digest)?)?;
-        let layers: Vec<PathBuf> = manifest
+        check(&manifest.config.digest, &config)?;
+        let layers: Vec<(PathBuf, Option<String>)> = manifest
             .layers
             .iter()
-            .map(|l| blob(layout, &l.digest))
+            .map(|l| Ok((blob(layout, &l.digest)?, Some(l.digest.clone()))))
             .collect::<Result<_>>()?;
         // podman and skopeo write the whole reference; a bare tag has no name to go with.
         let tags = d
@@ -158,7 +135,7 @@ fn load_oci(paths: &Paths, layout: &Path) -> Result<Vec<Image>> {
             .filter(|r| r.contains(':') || r.contains('/'))
             .map(|r| vec![crate::image::normalize(r)])
             .unwrap_or_default();
-        out.push(image_from(paths, &config, &layers, tags)?);
+        out.push(store(paths, &config, Some(&manifest_bytes), &layers, owned, tags)?);
     }
     Ok(out)
 }
@@ -169,7 +146,7 @@ pub fn load(paths: &Paths, source: &str) -> Result<Vec<Image>> {
     let _lock = crate::store::lock(paths)?;
     let p = Path::new(source);
     if source != "-" && p.is_dir() {
-        return finish(paths, load_oci(paths, p)?);
+        return finish(load_oci(paths, p, false)?);
     }
     let tmp = crate::store::tmp_dir(paths, "load")?;
     let result = (|| {
@@ -184,7 +161,7 @@ pub fn load(paths: &Paths, source: &str) -> Result<Vec<Image>> {
         if tmp.join("manifest.json").exists() {
             load_docker(paths, &tmp)
         } else if tmp.join("index.json").exists() {
-            load_oci(paths, &tmp)
+            load_oci(paths, &tmp, true)
         } else {
             Err(Error::Invalid(format!(
                 "{source} is neither a docker archive (manifest.json) nor an OCI archive (index.json)"
@@ -192,15 +169,12 @@ pub fn load(paths: &Paths, source: &str) -> Result<Vec<Image>> {
         }
     })();
     let _ = std::fs::remove_dir_all(&tmp);
-    finish(paths, result?)
+    finish(result?)
 }
 
-fn finish(paths: &Paths, images: Vec<Image>) -> Result<Vec<Image>> {
+fn finish(images: Vec<Image>) -> Result<Vec<Image>> {
     if images.is_empty() {
         return Err(Error::Invalid("the archive holds no image".into()));
-    }
-    for i in &images {
-        crate::image::save(paths, i)?;
     }
     Ok(images)
 }

@@ -1,264 +1,144 @@
-//! `cella pull`: the OCI distribution protocol over a blocking HTTP client
-//! (ureq): docker's reference rules, bearer-token and basic auth, image
-//! indexes with a platform choice, docker v2 and OCI media types, every
-//! blob's digest checked while it streams to disk (never a whole layer in
-//! memory), and nothing stored unless the whole image arrived intact.
+//! `cella pull`: images from registries. Short names are searched as
+//! registries.conf says (docker.io by default), mirrors tried first;
+//! indexes give the platform's manifest; layers the store already has are
+//! skipped and the others download a few at a time, each blob's digest
+//! checked while it streams to disk (never a whole layer in memory). The
+//! image is stored only when all of it arrived intact.
 
+use crate::content::{self, Descriptor};
 use crate::error::{At, Error, Result};
-use crate::image::{Image, ImageConfig};
+use crate::image::Image;
+use crate::intake::Layer;
 use crate::paths::Paths;
+use crate::registries::{Endpoint, Registries};
+use crate::registry::{Access, Client, Reference};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-/// registry, repository, tag or digest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reference {
-    pub registry: String,
-    pub repository: String,
-    /// "latest", a tag, or "sha256:…".
-    pub reference: String,
-}
-
-impl Reference {
-    /// docker's rules: no registry means docker.io, one path component
-    /// there means library/NAME, no tag means latest.
-    pub fn parse(s: &str) -> Result<Reference> {
-        let bad = || Error::Invalid(format!("invalid image reference {s:?}"));
-        let (name, reference) = match s.split_once('@') {
-            Some((n, d)) if d.starts_with("sha256:") && d.len() == 71 => (n, d.to_string()),
-            Some(_) => return Err(bad()),
-            None => match s.rsplit_once(':') {
-                Some((n, t)) if !t.contains('/') => (n, t.to_string()),
-                _ => (s, "latest".to_string()),
-            },
-        };
-        if name.is_empty() || name.ends_with('/') {
-            return Err(bad());
-        }
-        let (registry, repository) = match name.split_once('/') {
-            Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
-                (first.to_string(), rest.to_string())
-            }
-            _ => ("docker.io".to_string(), name.to_string()),
-        };
-        let repository = if registry == "docker.io" && !repository.contains('/') {
-            format!("library/{repository}")
-        } else {
-            repository
-        };
-        if repository.is_empty()
-            || reference.is_empty()
-            || !repository
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
-        {
-            return Err(bad());
-        }
-        Ok(Reference {
-            registry,
-            repository,
-            reference,
-        })
-    }
-
-    /// The name images are stored under: docker.io names short, as docker shows them.
-    pub fn tag(&self) -> String {
-        let name = if self.registry == "docker.io" {
-            self.repository.trim_start_matches("library/").to_string()
-        } else {
-            format!("{}/{}", self.registry, self.repository)
-        };
-        if self.reference.starts_with("sha256:") {
-            format!("{name}@{}", self.reference)
-        } else {
-            format!("{name}:{}", self.reference)
-        }
-    }
-}
-
+/// How to reach registries, for pull, push and login alike.
+#[derive(Debug, Default)]
 pub struct Options {
-    /// Plain HTTP (`--tls-verify=false`), for registries on loopback.
-    pub insecure: bool,
-    /// "os/arch[/variant]".
-    pub platform: String,
-    /// user:password for basic auth or to get a token.
+    /// false: plain HTTP to every registry (`--tls-verify=false`).
+    pub tls_verify: bool,
+    /// --creds, before any credentials file.
     pub credentials: Option<(String, String)>,
+    /// --authfile
+    pub authfile: Option<PathBuf>,
+    pub registries: Registries,
 }
+
+/// What a pull is doing, for a progress display.
+pub enum Event<'a> {
+    /// The manifest came from this place.
+    Resolved {
+        from: &'a str,
+    },
+    /// Bytes of a blob arrived (`done` of `size`).
+    Bytes {
+        digest: &'a str,
+        size: u64,
+        done: u64,
+    },
+    Done {
+        digest: &'a str,
+        size: u64,
+    },
+    /// The store has it already.
+    Skipped {
+        digest: &'a str,
+    },
+    /// Unpacking and storing.
+    Storing,
+}
+
+pub type Progress<'a> = &'a (dyn Fn(Event) + Sync);
+
+/// Layers downloaded at once (docker's default).
+const JOBS: usize = 3;
 
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
     application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json";
 
-struct Client {
-    agent: ureq::Agent,
-    base: String,
-    repository: String,
-    token: Option<String>,
-    credentials: Option<(String, String)>,
-}
-
-fn net_err(what: &str) -> impl Fn(ureq::Error) -> Error + '_ {
-    move |e| Error::Invalid(format!("{what}: {e}"))
-}
-
-fn basic(user: &str, pass: &str) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let raw = format!("{user}:{pass}");
-    let b = raw.as_bytes();
-    let mut out = String::new();
-    for chunk in b.chunks(3) {
-        let n =
-            (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    format!("Basic {out}")
-}
-
-/// key="value" pairs of a WWW-Authenticate challenge.
-fn challenge_params(h: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = h.split_once(' ').map(|x| x.1).unwrap_or("");
-    while let Some((k, v)) = rest.split_once('=') {
-        let k = k.trim().trim_start_matches(',').trim().to_string();
-        let v = v.trim_start();
-        let (val, after) = if let Some(stripped) = v.strip_prefix('"') {
-            let end = stripped.find('"').unwrap_or(stripped.len());
-            (stripped[..end].to_string(), stripped.get(end + 1..).unwrap_or(""))
-        } else {
-            let end = v.find(',').unwrap_or(v.len());
-            (v[..end].to_string(), &v[end..])
-        };
-        out.push((k, val));
-        rest = after;
-    }
-    out
-}
-
-impl Client {
-    fn get(&mut self, path: &str, accept: Option<&str>) -> Result<ureq::http::Response<ureq::Body>> {
-        let url = format!("{}/v2/{}/{path}", self.base, self.repository);
-        for attempt in 0..2 {
-            let mut req = self.agent.get(&url);
-            if let Some(a) = accept {
-                req = req.header("Accept", a);
-            }
-            if let Some(t) = &self.token {
-                req = req.header("Authorization", t);
-            }
-            let resp = req.call().map_err(net_err(&url))?;
-            if resp.status() == 401 && attempt == 0 {
-                let h = resp
-                    .headers()
-                    .get("www-authenticate")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                self.authenticate(&h)?;
-                continue;
-            }
-            if !resp.status().is_success() {
-                return Err(Error::Invalid(format!(
-                    "{url}: {} {}",
-                    resp.status().as_u16(),
-                    if resp.status() == 401 {
-                        "(log in, or check the credentials)"
-                    } else {
-                        ""
-                    }
-                )));
-            }
-            return Ok(resp);
-        }
-        Err(Error::Invalid(format!("{url}: refused after authenticating")))
-    }
-
-    fn authenticate(&mut self, challenge: &str) -> Result<()> {
-        if challenge.to_ascii_lowercase().starts_with("basic") {
-            let (u, p) = self.credentials.clone().ok_or_else(|| {
-                Error::Invalid("the registry wants a user and password (--creds USER:PASSWORD)".into())
-            })?;
-            self.token = Some(basic(&u, &p));
-            return Ok(());
-        }
-        let params = challenge_params(challenge);
-        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let realm = get("realm")
-            .ok_or_else(|| Error::Invalid(format!("unsupported authentication challenge {challenge:?}")))?;
-        let mut url = format!("{realm}?scope=repository:{}:pull", self.repository);
-        if let Some(s) = get("service") {
-            url += &format!("&service={s}");
-        }
-        let mut req = self.agent.get(&url);
-        if let Some((u, p)) = &self.credentials {
-            req = req.header("Authorization", basic(u, p));
-        }
-        let mut resp = req.call().map_err(net_err(&url))?;
-        if !resp.status().is_success() {
-            return Err(Error::Invalid(format!(
-                "token from {realm}: {}",
-                resp.status().as_u16()
-            )));
-        }
-        let v: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().map_err(net_err(&url))?)
-            .map_err(|e| Error::Invalid(format!("token from {realm}: {e}")))?;
-        let t = v["token"].as_str().or(v["access_token"].as_str()).unwrap_or_default();
-        self.token = Some(format!("Bearer {t}"));
-        Ok(())
-    }
-
-    /// A small JSON document (manifest, index, config), its digest checked.
-    fn document(&mut self, path: &str, accept: Option<&str>, digest: Option<&str>) -> Result<(Vec<u8>, String)> {
-        let mut resp = self.get(path, accept)?;
-        let media = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(16 << 20)
-            .read_to_vec()
-            .map_err(net_err(path))?;
-        if let Some(d) = digest {
-            check(d, &hex(&bytes), path)?;
-        }
-        Ok((bytes, media))
-    }
-
-    /// A blob streamed into `file`, its digest checked as it arrives.
-    fn blob_to(&mut self, digest: &str, file: &std::path::Path) -> Result<u64> {
-        let mut resp = self.get(&format!("blobs/{digest}"), None)?;
-        let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
-        let mut out = std::fs::File::create(file).at("create", file)?;
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut total = 0u64;
-        loop {
-            let n = reader
-                .read(&mut buf)
-                .map_err(|e| Error::Invalid(format!("blob {digest}: {e}")))?;
-            if n == 0 {
-                break;
-            }
-            h.update(&buf[..n]);
-            out.write_all(&buf[..n]).at("write", file)?;
-            total += n as u64;
-        }
-        let got: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        check(digest, &got, &format!("blob {digest}"))?;
-        Ok(total)
+/// This machine's architecture in OCI's words.
+pub fn host_architecture() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        "loongarch64" => "loong64",
+        other => other,
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+pub fn default_platform() -> String {
+    format!("linux/{}", host_architecture())
+}
+
+/// Plain HTTP or not, and the credentials, for one endpoint.
+pub fn access_for(opts: &Options, ep: &Endpoint) -> Result<Access> {
+    let credentials = match &opts.credentials {
+        Some(c) => Some(c.clone()),
+        None => crate::auth::lookup(opts.authfile.as_deref(), &ep.registry, &ep.repository)?,
+    };
+    Ok(Access {
+        insecure: !opts.tls_verify || ep.insecure,
+        credentials,
+    })
+}
+
+/// A small JSON document (manifest, index, config), its digest checked.
+fn document(c: &mut Client, path: &str, accept: Option<&str>, digest: Option<&str>) -> Result<(Vec<u8>, String)> {
+    let mut resp = c.get(path, accept)?;
+    let media = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(16 << 20)
+        .read_to_vec()
+        .map_err(crate::registry::net_err(path))?;
+    if let Some(d) = digest {
+        check(d, &content::sha256_hex(&bytes), path)?;
+    }
+    Ok((bytes, media))
+}
+
+/// A blob streamed into `file`, its digest checked as it arrives.
+fn blob_to(c: &mut Client, blob: &Descriptor, file: &Path, progress: Progress) -> Result<u64> {
+    let digest = blob.digest.as_str();
+    let mut resp = c.get(&format!("blobs/{digest}"), None)?;
+    let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+    let mut out = std::fs::File::create(file).at("create", file)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| Error::Invalid(format!("blob {digest}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        out.write_all(&buf[..n]).at("write", file)?;
+        total += n as u64;
+        progress(Event::Bytes {
+            digest,
+            size: blob.size,
+            done: total,
+        });
+    }
+    check(digest, &content::hex(&h.finalize()), &format!("blob {digest}"))?;
+    progress(Event::Done { digest, size: total });
+    Ok(total)
 }
 
 fn check(want: &str, got_hex: &str, what: &str) -> Result<()> {
@@ -272,147 +152,197 @@ fn check(want: &str, got_hex: &str, what: &str) -> Result<()> {
 }
 
 /// Pulls `reference` into the store; returns the stored image.
-pub fn pull(paths: &Paths, reference: &str, opts: &Options, progress: &mut dyn FnMut(&str)) -> Result<Image> {
-    let r = Reference::parse(reference)?;
-    let host = if r.registry == "docker.io" {
-        "registry-1.docker.io"
-    } else {
-        &r.registry
-    };
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut c = Client {
-        agent,
-        base: format!("{}://{host}", if opts.insecure { "http" } else { "https" }),
-        repository: r.repository.clone(),
-        token: None,
-        credentials: opts.credentials.clone(),
-    };
-    let digest = r.reference.starts_with("sha256:").then_some(r.reference.as_str());
-    let (mut body, mut media) = c.document(&format!("manifests/{}", r.reference), Some(ACCEPT), digest)?;
-    let mut doc: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("manifest: {e}")))?;
-    if media.contains("index") || media.contains("manifest.list") || doc["manifests"].is_array() {
-        let (os, rest) = opts.platform.split_once('/').unwrap_or(("linux", "amd64"));
-        let (arch, variant) = rest.split_once('/').map_or((rest, None), |(a, v)| (a, Some(v)));
-        let pick = doc["manifests"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|m| {
-                let p = &m["platform"];
-                p["os"] == os && p["architecture"] == arch && variant.is_none_or(|v| p["variant"] == v)
-            })
-            .ok_or_else(|| Error::NotFound(format!("{reference} has no image for platform {}", opts.platform)))?;
-        let d = pick["digest"].as_str().unwrap_or_default().to_string();
-        (body, media) = c.document(&format!("manifests/{d}"), Some(ACCEPT), Some(&d))?;
-        doc = serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("manifest: {e}")))?;
+pub fn pull(paths: &Paths, reference: &str, platform: &str, opts: &Options, progress: Progress) -> Result<Image> {
+    let mut errors = Vec::new();
+    for r in opts.registries.candidates(reference)? {
+        for ep in opts.registries.endpoints(&r, true)? {
+            match pull_from(paths, &r, &ep, platform, opts, progress) {
+                Ok(image) => return Ok(image),
+                Err(e) => errors.push((format!("{}/{}", ep.registry, ep.repository), e)),
+            }
+        }
     }
-    let _ = (&body, &media);
-    let config_digest = doc["config"]["digest"].as_str().unwrap_or_default().to_string();
-    let (config_bytes, _) = c.document(&format!("blobs/{config_digest}"), None, Some(&config_digest))?;
-    let layers: Vec<String> = doc["layers"]
-        .as_array()
+    if errors.len() == 1 {
+        return Err(errors.remove(0).1);
+    }
+    let tried: Vec<String> = errors.iter().map(|(at, e)| format!("{at}: {e}")).collect();
+    Err(Error::NotFound(format!(
+        "pulling {reference} failed everywhere it was looked for:\n  {}",
+        tried.join("\n  ")
+    )))
+}
+
+/// Chooses `platform` ("os/arch[/variant]") from an index.
+fn choose(index: &serde_json::Value, platform: &str, reference: &str) -> Result<String> {
+    let (os, rest) = platform.split_once('/').unwrap_or(("linux", platform));
+    let (arch, variant) = rest.split_once('/').map_or((rest, None), |(a, v)| (a, Some(v)));
+    let manifests = index["manifests"].as_array().cloned().unwrap_or_default();
+    let pick = manifests
+        .iter()
+        .find(|m| {
+            let p = &m["platform"];
+            p["os"] == os && p["architecture"] == arch && variant.is_none_or(|v| p["variant"] == v)
+        })
+        .ok_or_else(|| {
+            let have: Vec<String> = manifests
+                .iter()
+                .filter_map(|m| {
+                    let p = &m["platform"];
+                    Some(format!("{}/{}", p["os"].as_str()?, p["architecture"].as_str()?))
+                })
+                .collect();
+            Error::NotFound(format!(
+                "{reference} has no image for platform {platform} (it has {}): choose one with --platform",
+                have.join(", ")
+            ))
+        })?;
+    Ok(pick["digest"].as_str().unwrap_or_default().to_string())
+}
+
+fn pull_from(
+    paths: &Paths,
+    r: &Reference,
+    ep: &Endpoint,
+    platform: &str,
+    opts: &Options,
+    progress: Progress,
+) -> Result<Image> {
+    let mut c = Client::new(&ep.registry, &ep.repository, &access_for(opts, ep)?, false);
+    let digest = r.reference.starts_with("sha256:").then_some(r.reference.as_str());
+    let (mut body, mut media) = document(&mut c, &format!("manifests/{}", r.reference), Some(ACCEPT), digest)?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| Error::Invalid(format!("manifest of {}: {e}", r.tag())))?;
+    if media.contains("index") || media.contains("manifest.list") || doc["manifests"].is_array() {
+        let d = choose(&doc, platform, &r.tag())?;
+        (body, media) = document(&mut c, &format!("manifests/{d}"), Some(ACCEPT), Some(&d))?;
+    }
+    if media.contains("docker.distribution.manifest.v1") {
+        return Err(Error::Invalid(format!(
+            "{} has a docker schema 1 manifest, which is not supported: push it again with a current tool",
+            r.tag()
+        )));
+    }
+    progress(Event::Resolved {
+        from: &format!(
+            "{}/{}{}{}",
+            ep.registry,
+            ep.repository,
+            if digest.is_some() { "@" } else { ":" },
+            r.reference
+        ),
+    });
+    let manifest = content::parse_manifest(&body, &r.tag())?;
+    if let Some(l) = manifest
+        .layers
+        .iter()
+        .find(|l| !l.media_type.is_empty() && !l.media_type.contains("tar"))
+    {
+        return Err(Error::Invalid(format!(
+            "{}: layer {} has media type {}, which is not a layer cella can unpack",
+            r.tag(),
+            l.digest,
+            l.media_type
+        )));
+    }
+    // The same manifest stored already: just the name is new.
+    let manifest_digest = format!("sha256:{}", content::sha256_hex(&body));
+    if let Some(mut have) = crate::image::list(paths)?
         .into_iter()
-        .flatten()
-        .map(|l| l["digest"].as_str().unwrap_or_default().to_string())
-        .collect();
+        .find(|i| i.id == manifest.config.digest && i.manifest == manifest_digest)
+    {
+        let _lock = crate::store::lock(paths)?;
+        have.repo_tags = vec![r.tag()];
+        crate::image::save(paths, &have)?;
+        return crate::image::find(paths, &r.tag());
+    }
+    let config_digest = manifest.config.digest.clone();
+    let (config_bytes, _) = document(&mut c, &format!("blobs/{config_digest}"), None, Some(&config_digest))?;
+    let diff_ids = crate::intake::parse_config(&config_bytes)?
+        .rootfs
+        .map(|r| r.diff_ids)
+        .unwrap_or_default();
+    // Layers the store has (blob and unpacked) are not fetched again.
+    let mut layers: Vec<Option<Layer>> = Vec::new();
+    let mut todo = Vec::new();
+    for (i, l) in manifest.layers.iter().enumerate() {
+        match diff_ids.get(i) {
+            Some(d) if content::has(paths, &l.digest) && crate::layer::dir(paths, d).exists() => {
+                progress(Event::Skipped { digest: &l.digest });
+                layers.push(Some(Layer::Stored {
+                    blob: l.clone(),
+                    diff_id: d.clone(),
+                }));
+            }
+            _ => {
+                layers.push(None);
+                todo.push(i);
+            }
+        }
+    }
     // Blobs land in the store's tmp first (without the store lock, so other
     // commands go on meanwhile); layers are unpacked, under the lock, only
     // once every one arrived intact.
     crate::store::ensure(paths)?;
     let tmp = crate::store::tmp_dir(paths, "pull")?;
     let result = (|| -> Result<Image> {
-        let mut files = Vec::new();
-        for (i, d) in layers.iter().enumerate() {
-            let f = tmp.join(format!("{i}"));
-            let n = c.blob_to(d, &f)?;
-            progress(&format!("Copying blob {d} ({n} bytes) done"));
-            files.push(f);
+        download(&c, &manifest.layers, &todo, &tmp, progress)?;
+        for i in todo {
+            layers[i] = Some(Layer::File {
+                path: tmp.join(i.to_string()),
+                owned: true,
+                digest: Some(manifest.layers[i].digest.clone()),
+            });
         }
-        let cfg: serde_json::Value =
-            serde_json::from_slice(&config_bytes).map_err(|e| Error::Invalid(format!("image config: {e}")))?;
-        let sec = &cfg["config"];
-        let strings = |v: &serde_json::Value| -> Vec<String> {
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|x| x.as_str().map(String::from))
-                .collect()
-        };
+        progress(Event::Storing);
         let _lock = crate::store::lock(paths)?;
-        let mut stored = Vec::new();
-        let mut size = 0;
-        for f in &files {
-            let (d, s) = crate::layer::import_tar(paths, std::fs::File::open(f).at("open", f)?)?;
-            stored.push(d);
-            size += s;
-        }
-        let image = Image {
-            id: format!("sha256:{}", hex(&config_bytes)),
-            repo_tags: vec![r.tag()],
-            created: cfg["created"]
-                .as_str()
-                .map(String::from)
-                .unwrap_or_else(cella_runtime::log::rfc3339_now),
-            layers: stored,
-            config: ImageConfig {
-                cmd: strings(&sec["Cmd"]),
-                entrypoint: strings(&sec["Entrypoint"]),
-                env: strings(&sec["Env"]),
-                working_dir: sec["WorkingDir"].as_str().unwrap_or_default().into(),
-                user: sec["User"].as_str().unwrap_or_default().into(),
-                exposed_ports: sec["ExposedPorts"]
-                    .as_object()
-                    .map(|m| m.keys().cloned().collect())
-                    .unwrap_or_default(),
-            },
-            size,
-        };
-        crate::image::save(paths, &image)?;
-        Ok(image)
+        crate::intake::store_image(
+            paths,
+            &config_bytes,
+            Some(&body),
+            layers.into_iter().flatten().collect(),
+            vec![r.tag()],
+        )
     })();
     let _ = std::fs::remove_dir_all(&tmp);
     result
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn references_follow_dockers_rules() {
-        let r = Reference::parse("busybox").unwrap();
-        assert_eq!(
-            (r.registry.as_str(), r.repository.as_str(), r.reference.as_str()),
-            ("docker.io", "library/busybox", "latest")
-        );
-        assert_eq!(r.tag(), "busybox:latest");
-        let r = Reference::parse("quay.io/org/app:v1").unwrap();
-        assert_eq!(
-            (r.registry.as_str(), r.repository.as_str(), r.reference.as_str()),
-            ("quay.io", "org/app", "v1")
-        );
-        let r = Reference::parse("127.0.0.1:5000/test/bb").unwrap();
-        assert_eq!(
-            (r.registry.as_str(), r.repository.as_str()),
-            ("127.0.0.1:5000", "test/bb")
-        );
-        assert_eq!(r.tag(), "127.0.0.1:5000/test/bb:latest");
-        let d = format!("sha256:{}", "a".repeat(64));
-        let r = Reference::parse(&format!("user/app@{d}")).unwrap();
-        assert_eq!((r.repository.as_str(), r.reference.as_str()), ("user/app", d.as_str()));
-        for bad in ["", "UPPER", "x@sha256:12"] {
-            assert!(Reference::parse(bad).is_err(), "{bad:?}");
+/// Downloads the layers numbered `todo` into tmp/N, JOBS at a time; the
+/// first failure stops the others.
+fn download(c: &Client, layers: &[Descriptor], todo: &[usize], tmp: &Path, progress: Progress) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let first_error = Mutex::new(None);
+    let (next, failed, first_error_ref) = (&next, &failed, &first_error);
+    std::thread::scope(|s| {
+        for _ in 0..JOBS.min(todo.len()) {
+            let mut c = c.clone();
+            s.spawn(move || loop {
+                let k = next.fetch_add(1, Ordering::SeqCst);
+                if k >= todo.len() || failed.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = todo[k];
+                if let Err(e) = blob_to(&mut c, &layers[i], &tmp.join(i.to_string()), progress) {
+                    failed.store(true, Ordering::SeqCst);
+                    first_error_ref.lock().unwrap().get_or_insert(e);
+                    break;
+                }
+            });
         }
+    });
+    match first_error.into_inner().unwrap() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
+}
 
-    #[test]
-    fn challenges_and_basic_auth() {
-        let p = challenge_params(
-            r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull""#,
-        );
-        assert_eq!(p[0], ("realm".into(), "https://auth.example/token".into()));
-        assert_eq!(p[1], ("service".into(), "registry.example".into()));
-        assert_eq!(basic("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
-    }
+/// `cella login`: checks the credentials with the registry, then files them.
+pub fn login(registry: &str, user: &str, password: &str, opts: &Options) -> Result<PathBuf> {
+    let access = Access {
+        insecure: !opts.tls_verify || opts.registries.insecure(registry),
+        credentials: Some((user.into(), password.into())),
+    };
+    crate::registry::check_login(registry, &access)?;
+    crate::auth::store(opts.authfile.as_deref(), registry, user, password)
 }

@@ -213,6 +213,20 @@ pub fn make_raw(fd: RawFd) -> io::Result<Termios> {
     Ok(old)
 }
 
+/// Stops the terminal on `fd` echoing what is typed (a password prompt);
+/// returns the old attributes.
+pub fn echo_off(fd: RawFd) -> io::Result<Termios> {
+    // SAFETY: zeroed termios is valid; tcgetattr fills it.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointer.
+    check_int(unsafe { libc::tcgetattr(fd, &mut t) })?;
+    let old = t;
+    t.c_lflag &= !libc::ECHO;
+    // SAFETY: valid termios pointer.
+    check_int(unsafe { libc::tcsetattr(fd, libc::TCSANOW, &t) })?;
+    Ok(old)
+}
+
 pub fn restore_termios(fd: RawFd, t: &Termios) {
     // SAFETY: valid termios pointer.
     unsafe { libc::tcsetattr(fd, libc::TCSANOW, t) };

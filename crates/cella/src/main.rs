@@ -28,7 +28,7 @@ enum Command {
     /// Namespace tools: ls, unshare, enter, netns, persist, release, pids
     Ns {
         #[command(subcommand)]
-        command: ns::NsCommand,
+        command: Box<ns::NsCommand>,
     },
     #[command(flatten)]
     Engine(engine::EngineCommand),
@@ -41,7 +41,7 @@ fn main() {
     let paths = cella_engine::paths::Paths::new(cli.root, cli.runroot);
     target::set_paths(paths.clone());
     let code = match cli.command {
-        Command::Ns { command } => match ns::run(command) {
+        Command::Ns { command } => match ns::run(*command) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("cella: {e:#}");

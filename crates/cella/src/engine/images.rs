@@ -112,43 +112,6 @@ fn apply_change(cfg: &mut cella_engine::image::ImageConfig, change: &str) -> Res
 }
 
 #[derive(Args)]
-pub struct PullArgs {
-    /// Plain HTTP instead of HTTPS (registries on loopback); --tls-verify=false
-    #[arg(long = "tls-verify", default_value_t = true, action = clap::ArgAction::Set)]
-    tls_verify: bool,
-    /// os/arch[/variant] to take from a multi-platform image
-    #[arg(long = "platform", default_value = "linux/amd64")]
-    platform: String,
-    /// USER:PASSWORD for the registry
-    #[arg(long = "creds")]
-    creds: Option<String>,
-    /// Only the image id when done
-    #[arg(short = 'q', long = "quiet")]
-    quiet: bool,
-    reference: String,
-}
-
-pub fn pull(paths: &Paths, a: PullArgs) -> Result<i32> {
-    let credentials = a.creds.as_deref().map(|c| {
-        let (u, p) = c.split_once(':').unwrap_or((c, ""));
-        (u.to_string(), p.to_string())
-    });
-    let opts = cella_engine::pull::Options {
-        insecure: !a.tls_verify,
-        platform: a.platform.clone(),
-        credentials,
-    };
-    let quiet = a.quiet;
-    let img = cella_engine::pull::pull(paths, &a.reference, &opts, &mut |line| {
-        if !quiet {
-            eprintln!("{line}");
-        }
-    })?;
-    println!("{}", img.id);
-    Ok(0)
-}
-
-#[derive(Args)]
 pub struct LoadArgs {
     /// The archive (default: stdin), or an OCI layout directory
     #[arg(short = 'i', long = "input", default_value = "-")]

@@ -4,6 +4,7 @@ mod client;
 mod images;
 mod manage;
 mod network;
+mod registry;
 mod run;
 mod show;
 
@@ -14,9 +15,9 @@ use clap::Subcommand;
 #[derive(Subcommand)]
 pub enum EngineCommand {
     /// Create and start a container (IMAGE may be the built-in `host`)
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Create a container without starting it
-    Create(run::RunArgs),
+    Create(Box<run::RunArgs>),
     /// Start created or stopped containers
     Start(manage::StartArgs),
     /// Attach to a running container's input and output
@@ -54,7 +55,15 @@ pub enum EngineCommand {
     /// Import a root filesystem (tar archive, directory, or - for stdin) as an image
     Import(images::ImportArgs),
     /// Pull an image from a registry
-    Pull(images::PullArgs),
+    Pull(registry::PullArgs),
+    /// Push an image to a registry, its blobs and manifest as stored
+    Push(registry::PushArgs),
+    /// Write images to an archive (docker-archive or oci-archive)
+    Save(registry::SaveArgs),
+    /// Check and store credentials for a registry (podman's auth.json)
+    Login(registry::LoginArgs),
+    /// Remove stored credentials for a registry
+    Logout(registry::LogoutArgs),
     /// Load images from an archive written by `docker save` or `podman save`
     /// (docker-archive or oci-archive), or an OCI layout directory
     Load(images::LoadArgs),
@@ -77,8 +86,8 @@ pub enum EngineCommand {
 /// Runs a command; the result is the process's exit code.
 pub fn run(paths: &Paths, cmd: EngineCommand) -> Result<i32> {
     match cmd {
-        EngineCommand::Run(a) => run::run(paths, a, true),
-        EngineCommand::Create(a) => run::run(paths, a, false),
+        EngineCommand::Run(a) => run::run(paths, *a, true),
+        EngineCommand::Create(a) => run::run(paths, *a, false),
         EngineCommand::Start(a) => manage::start(paths, a),
         EngineCommand::Attach(a) => manage::attach(paths, a),
         EngineCommand::Exec(a) => manage::exec(paths, a),
@@ -98,7 +107,11 @@ pub fn run(paths: &Paths, cmd: EngineCommand) -> Result<i32> {
         EngineCommand::Images(a) => images::images(paths, a),
         EngineCommand::Import(a) => images::import(paths, a),
         EngineCommand::Load(a) => images::load(paths, a),
-        EngineCommand::Pull(a) => images::pull(paths, a),
+        EngineCommand::Pull(a) => registry::pull(paths, a),
+        EngineCommand::Push(a) => registry::push(paths, a),
+        EngineCommand::Save(a) => registry::save(paths, a),
+        EngineCommand::Login(a) => registry::login(a),
+        EngineCommand::Logout(a) => registry::logout(a),
         EngineCommand::Rmi(a) => images::rmi(paths, a),
         EngineCommand::Tag { source, target } => images::tag(paths, &source, &target),
         EngineCommand::Image { command } => images::image(paths, command),

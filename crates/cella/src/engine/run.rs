@@ -14,6 +14,17 @@ pub struct RunArgs {
     /// Run in the background and print the container id
     #[arg(short = 'd', long = "detach")]
     detach: bool,
+    /// Pull the image: missing (default: when it is not here), always, never
+    #[arg(long = "pull", default_value = "missing", value_parser = ["missing", "always", "never"])]
+    pull: String,
+    /// os/arch[/variant] of the image to pull (default: this machine's)
+    #[arg(long = "platform")]
+    platform: Option<String>,
+    /// Pull quietly
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    #[command(flatten)]
+    registry: super::registry::RegistryArgs,
     /// Keep stdin open
     #[arg(short = 'i', long = "interactive")]
     interactive: bool,
@@ -245,7 +256,28 @@ fn config(paths: &Paths, a: &RunArgs) -> Result<RunConfig> {
     })
 }
 
-pub fn run(paths: &Paths, a: RunArgs, start: bool) -> Result<i32> {
+/// The image to run, pulled first as --pull says.
+fn resolve_image(paths: &Paths, a: &mut RunArgs) -> Result<()> {
+    let here = cella_engine::image::find(paths, &a.image);
+    let pull = match (a.pull.as_str(), &here) {
+        (_, Ok(i)) if i.id == cella_engine::image::HOST_ID => false,
+        ("always", _) => true,
+        (_, Ok(_)) => false,
+        ("missing", Err(cella_engine::error::Error::NotFound(_))) => true,
+        ("never", Err(_)) => bail!("no image {:?} here, and --pull never: pull it first", a.image),
+        (_, Err(e)) => bail!("{e}"),
+    };
+    if pull {
+        let img = super::registry::pull_image(paths, &a.image, a.platform.as_deref(), &a.registry, a.quiet)?;
+        if let Some(t) = img.repo_tags.first() {
+            a.image = t.clone();
+        }
+    }
+    Ok(())
+}
+
+pub fn run(paths: &Paths, mut a: RunArgs, start: bool) -> Result<i32> {
+    resolve_image(paths, &mut a)?;
     let cfg = config(paths, &a)?;
     let c = cella_engine::ops::create(paths, cfg, a.name.clone())?;
     if !start {

@@ -38,6 +38,12 @@ impl Engine {
         c.stdin(Stdio::null());
         // Tests outside a network namespace of their own must not make bridges.
         c.env("CELLA_DEFAULT_NETWORK", "none");
+        // Registry settings and credentials of the test's own, not the machine's.
+        let base = self.root.parent().unwrap();
+        c.env("REGISTRY_AUTH_FILE", base.join("auth.json"))
+            .env("DOCKER_CONFIG", base.join("docker"))
+            .env("XDG_CONFIG_HOME", base.join("config"))
+            .env("CELLA_REGISTRIES_CONF", base.join("registries.conf"));
         c
     }
 
