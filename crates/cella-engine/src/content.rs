@@ -164,45 +164,80 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// Unpacks the layer blob `file` (gzip, zstd or plain tar) into layers/ and
-/// keeps the blob itself in blobs/ (linked when `owned`, a temporary of the
-/// store's; else copied, so that the store never shares a user's file).
-/// `known` is the blob's digest when it was already checked.
-pub fn store_layer(paths: &Paths, file: &Path, owned: bool, known: Option<&str>) -> Result<StoredLayer> {
+/// A layer blob hashed and unpacked into tmp/, ready to be stored (the
+/// unpacked directory goes if it is dropped instead).
+#[derive(Debug)]
+pub struct Prepared {
+    pub blob: Descriptor,
+    pub unpacked: crate::layer::Unpacked,
+    file: PathBuf,
+}
+
+/// Hashes and unpacks the layer blob `file` (gzip, zstd or plain tar) into
+/// tmp/, without the store lock. `digest`: what the blob is said to be
+/// (checked), or what it was already checked to be (`verified`).
+pub fn prepare_layer(paths: &Paths, file: &Path, digest: Option<&str>, verified: bool) -> Result<Prepared> {
     let mut head = [0u8; 4];
     let mut f = std::fs::File::open(file).at("open layer", file)?;
     let n = f.read(&mut head).at("read layer", file)?;
     let media_type = layer_media_type(&head[..n]);
     let f = std::fs::File::open(file).at("open layer", file)?;
-    let mut hashing = Hashing::new(f);
-    let (diff_id, size) = crate::layer::import_tar(paths, &mut hashing)?;
-    std::io::copy(&mut hashing, &mut std::io::sink()).at("read layer", file)?;
-    let blob_size = hashing.bytes;
-    let digest = hashing.digest();
-    if let Some(k) = known {
-        if k != digest {
-            return Err(Error::Corrupt {
-                path: file.into(),
-                message: format!("layer does not match its digest {k} (got {digest})"),
-            });
+    let (unpacked, got, size) = match digest {
+        Some(d) if verified => {
+            let size = f.metadata().at("stat", file)?.len();
+            (crate::layer::unpack_tar(paths, f)?, d.to_string(), size)
         }
+        _ => {
+            let mut hashing = Hashing::new(f);
+            let unpacked = crate::layer::unpack_tar(paths, &mut hashing)?;
+            std::io::copy(&mut hashing, &mut std::io::sink()).at("read layer", file)?;
+            let size = hashing.bytes;
+            (unpacked, hashing.digest(), size)
+        }
+    };
+    if let Some(want) = digest.filter(|d| *d != got) {
+        drop(unpacked);
+        return Err(Error::Corrupt {
+            path: file.into(),
+            message: format!("layer does not match its digest {want} (got {got})"),
+        });
     }
-    if owned {
-        put_file(paths, &digest, file)?;
-    } else {
-        let tmp = crate::store::tmp_dir(paths, "blob")?;
-        let copy = tmp.join("blob");
-        let r = std::fs::copy(file, &copy)
-            .at("copy layer", &copy)
-            .and_then(|_| put_file(paths, &digest, &copy));
-        let _ = std::fs::remove_dir_all(&tmp);
-        r?;
-    }
-    Ok(StoredLayer {
-        blob: Descriptor::new(media_type, &digest, blob_size),
-        diff_id,
-        size,
+    Ok(Prepared {
+        blob: Descriptor::new(media_type, &got, size),
+        unpacked,
+        file: file.into(),
     })
+}
+
+impl Prepared {
+    /// Moves the layer into layers/ and keeps its blob in blobs/ (linked
+    /// when `owned`, a temporary of the store's; else copied, so that the
+    /// store never shares a user's file). The caller holds the store lock.
+    pub fn commit(self, paths: &Paths, owned: bool) -> Result<StoredLayer> {
+        let digest = self.blob.digest.clone();
+        if owned {
+            put_file(paths, &digest, &self.file)?;
+        } else if !has(paths, &digest) {
+            let tmp = crate::store::tmp_dir(paths, "blob")?;
+            let copy = tmp.join("blob");
+            let r = std::fs::copy(&self.file, &copy)
+                .at("copy layer", &copy)
+                .and_then(|_| put_file(paths, &digest, &copy));
+            let _ = std::fs::remove_dir_all(&tmp);
+            r?;
+        }
+        let (diff_id, size) = self.unpacked.commit(paths)?;
+        Ok(StoredLayer {
+            blob: self.blob,
+            diff_id,
+            size,
+        })
+    }
+}
+
+/// `prepare_layer` then `commit`. The caller holds the store lock.
+pub fn store_layer(paths: &Paths, file: &Path, owned: bool, digest: Option<&str>) -> Result<StoredLayer> {
+    prepare_layer(paths, file, digest, false)?.commit(paths, owned)
 }
 
 /// An OCI manifest for a config and layer blobs that came without one

@@ -53,6 +53,9 @@ pub enum Layer {
     },
     /// Already in the store: its blob and its unpacked directory.
     Stored { blob: Descriptor, diff_id: String },
+    /// Hashed and unpacked into tmp/ already (a pull's, whose blob file is
+    /// a temporary of the store's).
+    Prepared(content::Prepared),
 }
 
 /// The bytes under `dir`, for a layer that was unpacked before.
@@ -87,6 +90,12 @@ pub fn store_image(
         match l {
             Layer::File { path, owned, digest } => {
                 let s = content::store_layer(paths, &path, owned, digest.as_deref())?;
+                blobs.push(s.blob);
+                diff_ids.push(s.diff_id);
+                size += s.size;
+            }
+            Layer::Prepared(p) => {
+                let s = p.commit(paths, true)?;
                 blobs.push(s.blob);
                 diff_ids.push(s.diff_id);
                 size += s.size;

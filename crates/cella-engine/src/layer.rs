@@ -151,10 +151,21 @@ pub fn unpack(input: impl Read, dest: &Path) -> Result<u64> {
     Ok(size)
 }
 
-/// Unpacks a (possibly compressed) tar stream into the store, once per
-/// digest of the uncompressed tar. Returns ("sha256:<hex>", unpacked size).
-/// The caller holds the store lock.
-pub fn import_tar(paths: &Paths, input: impl Read) -> Result<(String, u64)> {
+/// A layer unpacked into the store's tmp/, not yet in layers/.
+#[derive(Debug)]
+pub struct Unpacked {
+    /// Removed on drop unless committed.
+    tmp: Option<PathBuf>,
+    /// "sha256:<hex>" of the uncompressed tar (the config's diff_id).
+    pub diff_id: String,
+    /// Unpacked size in bytes.
+    pub size: u64,
+}
+
+/// Unpacks a (possibly compressed) tar stream into a directory of tmp/ and
+/// hashes the uncompressed tar on the way. Needs no store lock, so a pull
+/// unpacks each layer as soon as it arrived, alongside the others.
+pub fn unpack_tar(paths: &Paths, input: impl Read) -> Result<Unpacked> {
     let tmp = crate::store::tmp_dir(paths, "layer")?;
     let result = (|| {
         let mut hashing = crate::content::Hashing::new(decompressed(input)?);
@@ -167,18 +178,38 @@ pub fn import_tar(paths: &Paths, input: impl Read) -> Result<(String, u64)> {
         Ok((hashing.digest(), size))
     })();
     match result {
-        Ok((digest, size)) => {
-            let final_dir = dir(paths, &digest);
-            if final_dir.exists() {
-                let _ = std::fs::remove_dir_all(&tmp);
-            } else {
-                std::fs::rename(&tmp, &final_dir).at("move layer into place", &final_dir)?;
-            }
-            Ok((digest, size))
-        }
+        Ok((diff_id, size)) => Ok(Unpacked {
+            tmp: Some(tmp),
+            diff_id,
+            size,
+        }),
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
             Err(e)
+        }
+    }
+}
+
+impl Unpacked {
+    /// Moves the layer into layers/<diff_id> (kept once: a layer already
+    /// there stays). The caller holds the store lock.
+    pub fn commit(mut self, paths: &Paths) -> Result<(String, u64)> {
+        let tmp = self.tmp.take().expect("an Unpacked is committed once");
+        let final_dir = dir(paths, &self.diff_id);
+        if final_dir.exists() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        } else {
+            std::fs::rename(&tmp, &final_dir).at("move layer into place", &final_dir)?;
+        }
+        Ok((std::mem::take(&mut self.diff_id), self.size))
+    }
+}
+
+/// A layer that is not stored after all leaves nothing in tmp/.
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        if let Some(t) = self.tmp.take() {
+            let _ = std::fs::remove_dir_all(t);
         }
     }
 }
@@ -277,6 +308,22 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_zstd_and_plain_streams_are_told_apart_by_magic() {
+        let plain = b"not really a tar, but bytes to get back".repeat(100);
+        let gz = {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut e, &plain).unwrap();
+            e.finish().unwrap()
+        };
+        let zst = zstd::encode_all(&plain[..], 3).unwrap();
+        for input in [&plain[..], &gz[..], &zst[..]] {
+            let mut out = Vec::new();
+            decompressed(input).unwrap().read_to_end(&mut out).unwrap();
+            assert_eq!(out, plain);
+        }
+    }
 
     #[test]
     fn paths_that_climb_out_are_refused() {

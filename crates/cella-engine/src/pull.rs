@@ -5,7 +5,7 @@
 //! checked while it streams to disk (never a whole layer in memory). The
 //! image is stored only when all of it arrived intact.
 
-use crate::content::{self, Descriptor};
+use crate::content::{self, Descriptor, Prepared};
 use crate::error::{At, Error, Result};
 use crate::image::Image;
 use crate::intake::Layer;
@@ -285,13 +285,8 @@ fn pull_from(
     crate::store::ensure(paths)?;
     let tmp = crate::store::tmp_dir(paths, "pull")?;
     let result = (|| -> Result<Image> {
-        download(&c, &manifest.layers, &todo, &tmp, progress)?;
-        for i in todo {
-            layers[i] = Some(Layer::File {
-                path: tmp.join(i.to_string()),
-                owned: true,
-                digest: Some(manifest.layers[i].digest.clone()),
-            });
+        for (i, p) in download(paths, &c, &manifest.layers, &todo, &tmp, progress)? {
+            layers[i] = Some(Layer::Prepared(p));
         }
         progress(Event::Storing);
         let _lock = crate::store::lock(paths)?;
@@ -307,13 +302,22 @@ fn pull_from(
     result
 }
 
-/// Downloads the layers numbered `todo` into tmp/N, JOBS at a time; the
-/// first failure stops the others.
-fn download(c: &Client, layers: &[Descriptor], todo: &[usize], tmp: &Path, progress: Progress) -> Result<()> {
+/// Downloads the layers numbered `todo` into tmp/N, JOBS at a time, each
+/// unpacked into tmp/ as soon as it arrived; the first failure stops the
+/// others.
+fn download(
+    paths: &Paths,
+    c: &Client,
+    layers: &[Descriptor],
+    todo: &[usize],
+    tmp: &Path,
+    progress: Progress,
+) -> Result<Vec<(usize, Prepared)>> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let first_error = Mutex::new(None);
-    let (next, failed, first_error_ref) = (&next, &failed, &first_error);
+    let done = Mutex::new(Vec::new());
+    let (next, failed, first_error_ref, done_ref) = (&next, &failed, &first_error, &done);
     std::thread::scope(|s| {
         for _ in 0..JOBS.min(todo.len()) {
             let mut c = c.clone();
@@ -323,17 +327,24 @@ fn download(c: &Client, layers: &[Descriptor], todo: &[usize], tmp: &Path, progr
                     break;
                 }
                 let i = todo[k];
-                if let Err(e) = blob_to(&mut c, &layers[i], &tmp.join(i.to_string()), progress) {
-                    failed.store(true, Ordering::SeqCst);
-                    first_error_ref.lock().unwrap().get_or_insert(e);
-                    break;
+                let file = tmp.join(i.to_string());
+                let d = &layers[i].digest;
+                let r = blob_to(&mut c, &layers[i], &file, progress)
+                    .and_then(|_| content::prepare_layer(paths, &file, Some(d), true));
+                match r {
+                    Ok(p) => done_ref.lock().unwrap().push((i, p)),
+                    Err(e) => {
+                        failed.store(true, Ordering::SeqCst);
+                        first_error_ref.lock().unwrap().get_or_insert(e);
+                        break;
+                    }
                 }
             });
         }
     });
     match first_error.into_inner().unwrap() {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => Ok(done.into_inner().unwrap()),
     }
 }
 
