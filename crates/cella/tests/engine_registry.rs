@@ -121,11 +121,17 @@ fn pull_run_and_refuse_a_corrupted_blob() {
     let s = lab.run(&format!(
         r#"start_registry
         skopeo copy -q --dest-tls-verify=false docker-archive:{a} docker://127.0.0.1:5055/test/bb:1
-        echo pull_rc=$($C pull -q --tls-verify=false 127.0.0.1:5055/test/bb:1 >/dev/null; echo $?)
+        echo pull_rc=$($C pull --tls-verify=false 127.0.0.1:5055/test/bb:1 >/dev/null 2>$W/plain.log; echo $?)
+        # Off a terminal: one line per blob.
+        echo plain=$(grep -c '^Copying blob [0-9a-f]\{{12\}} done' $W/plain.log)
         echo run=$($C run --rm 127.0.0.1:5055/test/bb:1 sh -c 'cat /marker; echo $PULLED')
         echo images=$($C images --format json | grep -c '127.0.0.1:5055/test/bb:1')
         echo https=$($C pull 127.0.0.1:5055/test/bb:1 2>&1 | grep -ci 'https\|tls\|ssl')
         echo missing=$($C pull --tls-verify=false 127.0.0.1:5055/test/nope:1 2>&1 | grep -c 404)
+        $C rmi 127.0.0.1:5055/test/bb:1 >/dev/null
+        # On a terminal: a bar per layer, each ending "done".
+        script -qc "$C pull --tls-verify=false 127.0.0.1:5055/test/bb:1" /dev/null > $W/tty.log
+        echo bars=$(grep -o 'Copying blob [0-9a-f]* \[=*\] [^[]* done' $W/tty.log | cut -d' ' -f3 | sort -u | wc -l)
         $C rmi 127.0.0.1:5055/test/bb:1 >/dev/null
         echo blobs=$(ls {root}/blobs/sha256 | wc -l)
         # Corrupt the busybox layer's blob in the registry: the pull must refuse it.
@@ -141,6 +147,8 @@ fn pull_run_and_refuse_a_corrupted_blob() {
     ));
     s.expect(&[
         ("pull_rc", "0"),
+        ("plain", "2"),
+        ("bars", "2"),
         ("run", "bb yes"),
         ("images", "1"),
         ("missing", "1"),
