@@ -11,6 +11,7 @@
 #   curl            fetches a published port in the networking tests
 #   docker-registry, skopeo   a registry on loopback and its seeding, for the registry tests
 #   apache2-utils   htpasswd (bcrypt) for the registry with authentication
+#   python3, openssl  the registry tests' token server (signs JWTs with openssl)
 # Peers for bench/ are installed by the bench scripts themselves.
 set -euo pipefail
 need=()
@@ -29,6 +30,8 @@ command -v curl >/dev/null || need+=(curl)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v skopeo >/dev/null || need+=(skopeo)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v python3 >/dev/null || need+=(python3)
+command -v openssl >/dev/null || need+=(openssl)
 command -v script >/dev/null || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -57,7 +57,7 @@ impl Lab {
     }
 
     /// Runs `script` under bash in a new network namespace, with `lo` up,
-    /// `start_registry [htpasswd]` (on 127.0.0.1:5055, storage under $W)
+    /// `start_registry [htpasswd|token]` (on 127.0.0.1:5055, storage under $W)
     /// and `$C` (cella) defined; the registry is stopped when it ends.
     fn run(&self, script: &str) -> Script {
         let full = format!(
@@ -67,6 +67,7 @@ impl Lab {
             start_registry() {{
               {{ printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s/registry\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:5055\n' $W
                  if [ "${{1:-}}" = htpasswd ]; then printf 'auth:\n  htpasswd:\n    realm: cella-test\n    path: %s/htpasswd\n' $W; fi
+                 if [ "${{1:-}}" = token ]; then printf 'auth:\n  token:\n    realm: http://127.0.0.1:5060/token\n    service: cella-test-registry\n    issuer: cella-test-issuer\n    rootcertbundle: %s/token.crt\n' $W; fi
               }} > $W/registry.yml
               env -u REGISTRY_AUTH_FILE docker-registry serve $W/registry.yml >$W/registry.log 2>&1 &
               for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/5055) 2>/dev/null && return; sleep 0.05; done
@@ -457,4 +458,82 @@ fn a_pull_killed_midway_leaves_no_image_and_pulling_again_works() {
         ("size", "1"),
         ("tmp", "0"),
     ]);
+}
+
+/// A token server as Docker Hub's works: basic credentials in, a JWT out
+/// (RS256, signed with openssl, its certificate in the x5c header and in
+/// the registry's rootcertbundle) granting the scopes asked for.
+const TOKEN_SERVER: &str = r#"
+import base64, json, os, subprocess, sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs, urlparse
+W = sys.argv[1]
+der = subprocess.run(["openssl", "x509", "-in", W + "/token.crt", "-outform", "DER"], capture_output=True, check=True).stdout
+def b64(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+class Token(BaseHTTPRequestHandler):
+    def do_GET(self):
+        q = parse_qs(urlparse(self.path).query)
+        scopes = q.get("scope", [])
+        with open(W + "/scopes.log", "a") as f:
+            f.write((" ".join(scopes) or "-") + "\n")
+        if self.headers.get("Authorization", "") != "Basic " + base64.b64encode(b"bob:t0ken").decode():
+            self.send_response(401); self.end_headers(); return
+        access = []
+        for s in scopes:
+            typ, name, actions = s.split(":")
+            access.append({"type": typ, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [base64.b64encode(der).decode()]}
+        claims = {"iss": "cella-test-issuer", "sub": "bob", "aud": q.get("service", [""])[0], "exp": now + 300,
+                  "nbf": now - 10, "iat": now, "jti": os.urandom(8).hex(), "access": access}
+        signing_input = b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", W + "/token.key"], input=signing_input.encode(),
+                             capture_output=True, check=True).stdout
+        body = json.dumps({"token": signing_input + "." + b64(sig)}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+HTTPServer(("127.0.0.1", 5060), Token).serve_forever()
+"#;
+
+#[test]
+fn bearer_tokens_from_a_token_server_for_pull_push_and_login() {
+    let lab = Lab::new();
+    let archive = lab.seed_archive("bb", "amd64");
+    std::fs::write(lab.w.join("token.py"), TOKEN_SERVER).unwrap();
+    let s = lab.run(&format!(
+        r#"openssl req -x509 -newkey rsa:2048 -nodes -keyout $W/token.key -out $W/token.crt -days 1 -subj /CN=cella-test-token 2>/dev/null
+        python3 $W/token.py $W 2>$W/token.log &
+        for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/5060) 2>/dev/null && break; sleep 0.05; done
+        start_registry token
+        skopeo copy -q --dest-creds bob:t0ken --dest-tls-verify=false docker-archive:{a} docker://127.0.0.1:5055/test/bb:1
+        R=127.0.0.1:5055/test/bb:1
+        : > $W/scopes.log
+        echo anonymous=$($C pull --tls-verify=false $R 2>&1 | grep -c 'token from http://127.0.0.1:5060/token: 401: check the user name and password')
+        echo login=$(echo t0ken | $C login --tls-verify=false -u bob --password-stdin 127.0.0.1:5055 2>/dev/null)
+        echo pulled=$($C pull -q --tls-verify=false $R | cut -c1-7)
+        echo pushed=$($C push -q --tls-verify=false $R 127.0.0.1:5055/test/pushed:1; echo $?)
+        echo pushed_layers=$(skopeo inspect --creds bob:t0ken --tls-verify=false docker://127.0.0.1:5055/test/pushed:1 | grep -c 'sha256:')
+        echo scopes=$(sort -u $W/scopes.log | tr '\n' ' ')
+        "#,
+        a = archive.display()
+    ));
+    s.expect(&[
+        ("anonymous", "1"),
+        ("login", "Login Succeeded!"),
+        ("pulled", "sha256:"),
+        ("pushed", "0"),
+    ]);
+    let scopes = s.v("scopes");
+    for want in ["repository:test/bb:pull", "repository:test/pushed:pull,push", "-"] {
+        assert!(
+            scopes.split(' ').any(|x| x == want),
+            "the token server was asked for {want}: {}",
+            s.text
+        );
+    }
+    assert_ne!(s.v("pushed_layers"), "0", "{}", s.text);
 }
