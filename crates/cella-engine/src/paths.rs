@@ -52,6 +52,11 @@ impl Paths {
         self.root.join("tmp")
     }
 
+    /// Blobs part way downloaded, kept for the next pull to resume.
+    pub fn partial(&self) -> PathBuf {
+        self.root.join("partial")
+    }
+
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("store.lock")
     }

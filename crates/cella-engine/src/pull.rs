@@ -11,7 +11,7 @@ use crate::image::Image;
 use crate::intake::Layer;
 use crate::paths::Paths;
 use crate::registries::{Endpoint, Registries};
-use crate::registry::{Access, Client, Reference};
+use crate::registry::{Access, Body, Client, Reference};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -45,6 +45,11 @@ pub enum Event<'a> {
     Done {
         digest: &'a str,
         size: u64,
+    },
+    /// An earlier, interrupted pull left `from` bytes; the rest is coming.
+    Resumed {
+        digest: &'a str,
+        from: u64,
     },
     /// The store has it already.
     Skipped {
@@ -111,32 +116,85 @@ fn document(c: &mut Client, path: &str, accept: Option<&str>, digest: Option<&st
     Ok((bytes, media))
 }
 
-/// A blob streamed into `file`, its digest checked as it arrives.
-fn blob_to(c: &mut Client, blob: &Descriptor, file: &Path, progress: Progress) -> Result<u64> {
+/// A blob streamed to disk, its digest checked as it arrives, then moved to
+/// `file`. Bytes land in partial/sha256-HEX first, which outlives a killed
+/// pull: the next pull of the blob asks only for the rest (an HTTP range)
+/// after hashing what is there. A blob another pull is fetching right now
+/// (its partial file locked) is fetched whole into `file` instead.
+fn blob_to(paths: &Paths, c: &mut Client, blob: &Descriptor, file: &Path, progress: Progress) -> Result<u64> {
     let digest = blob.digest.as_str();
-    let mut resp = c.get(&format!("blobs/{digest}"), None)?;
-    let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
-    let mut out = std::fs::File::create(file).at("create", file)?;
+    let dir = paths.partial();
+    std::fs::create_dir_all(&dir).at("create directory", &dir)?;
+    let part = dir.join(digest.replace(':', "-"));
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&part)
+        .at("open", &part)?;
+    let (target, mut out) = match cella_sys::fd::flock_exclusive(std::os::fd::AsFd::as_fd(&out), true) {
+        Ok(()) => (part.as_path(), out),
+        Err(_) => (file, std::fs::File::create(file).at("create", file)?),
+    };
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    let mut total = 0u64;
-    loop {
-        let n = reader
-            .read(&mut buf)
-            .map_err(|e| Error::Invalid(format!("blob {digest}: {e}")))?;
-        if n == 0 {
-            break;
+    let mut have = 0u64;
+    if target == part {
+        // Hash what an earlier pull left; ask for the rest.
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = out.read(&mut buf).at("read", &part)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            have += n as u64;
         }
-        h.update(&buf[..n]);
-        out.write_all(&buf[..n]).at("write", file)?;
-        total += n as u64;
-        progress(Event::Bytes {
-            digest,
-            size: blob.size,
-            done: total,
-        });
     }
-    check(digest, &content::hex(&h.finalize()), &format!("blob {digest}"))?;
+    let range = format!("bytes={have}-");
+    let url = c.url(&format!("blobs/{digest}"));
+    let headers: Vec<(&str, &str)> = if have > 0 { vec![("Range", &range)] } else { vec![] };
+    let mut resp = c.send("GET", &url, &headers, &Body::Empty)?;
+    match resp.status().as_u16() {
+        206 => progress(Event::Resumed { digest, from: have }),
+        416 => {} // all of it is here already
+        _ if have > 0 => {
+            // No range: start over.
+            out.set_len(0).at("truncate", target)?;
+            std::io::Seek::seek(&mut out, std::io::SeekFrom::Start(0)).at("seek", target)?;
+            (h, have) = (Sha256::new(), 0);
+            resp = c.expect("GET", &url, &[], &Body::Empty)?;
+        }
+        _ => resp = c.ensure(resp, "GET", &url)?,
+    }
+    let mut total = have;
+    if resp.status() != 416 {
+        let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| Error::Invalid(format!("blob {digest}: {e} (pull again to resume)")))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            out.write_all(&buf[..n]).at("write", target)?;
+            total += n as u64;
+            progress(Event::Bytes {
+                digest,
+                size: blob.size,
+                done: total,
+            });
+        }
+    }
+    if let Err(e) = check(digest, &content::hex(&h.finalize()), &format!("blob {digest}")) {
+        let _ = std::fs::remove_file(target);
+        return Err(e);
+    }
+    if target == part {
+        std::fs::rename(&part, file).at("move into place", file)?;
+    }
     progress(Event::Done { digest, size: total });
     Ok(total)
 }
@@ -329,7 +387,7 @@ fn download(
                 let i = todo[k];
                 let file = tmp.join(i.to_string());
                 let d = &layers[i].digest;
-                let r = blob_to(&mut c, &layers[i], &file, progress)
+                let r = blob_to(paths, &mut c, &layers[i], &file, progress)
                     .and_then(|_| content::prepare_layer(paths, &file, Some(d), true));
                 match r {
                     Ok(p) => done_ref.lock().unwrap().push((i, p)),

@@ -235,7 +235,12 @@ impl Client {
 
     /// `send`, and an error (with what to do) unless the answer is a success.
     pub fn expect(&mut self, method: &str, url: &str, headers: &[(&str, &str)], body: &Body) -> Result<Response> {
-        let mut resp = self.send(method, url, headers, body)?;
+        let resp = self.send(method, url, headers, body)?;
+        self.ensure(resp, method, url)
+    }
+
+    /// `resp` if it is a success, else an error that says what to do.
+    pub fn ensure(&self, mut resp: Response, method: &str, url: &str) -> Result<Response> {
         if resp.status().is_success() {
             return Ok(resp);
         }

@@ -62,7 +62,27 @@ pub fn lock(paths: &Paths) -> Result<StoreLock> {
             }
         }
     }
+    sweep_partials(paths);
     Ok(StoreLock { _file: file })
+}
+
+/// Blobs part way downloaded (partial/) wait a day for a pull to resume
+/// them; older ones go, unless a pull holds them now.
+fn sweep_partials(paths: &Paths) {
+    let Ok(entries) = std::fs::read_dir(paths.partial()) else {
+        return;
+    };
+    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(24 * 3600);
+    for e in entries.flatten() {
+        let old = e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t < day_ago);
+        if old {
+            if let Ok(f) = std::fs::File::open(e.path()) {
+                if cella_sys::fd::flock_exclusive(f.as_fd(), true).is_ok() {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
 }
 
 /// A fresh directory in tmp/ for this process's transfer (KIND-PID-RANDOM).

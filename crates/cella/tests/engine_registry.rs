@@ -141,6 +141,7 @@ fn pull_run_and_refuse_a_corrupted_blob() {
         echo corrupt=$($C pull --tls-verify=false 127.0.0.1:5055/test/bb:1 2>&1 | grep -c 'does not match its digest')
         echo stored=$($C images -q | wc -l)
         echo tmp=$(ls {root}/tmp | wc -l)
+        echo partial=$(ls {root}/partial | wc -l)
         echo blobs_after=$(ls {root}/blobs/sha256 | wc -l)
         "#,
         a = archive.display(),
@@ -156,6 +157,7 @@ fn pull_run_and_refuse_a_corrupted_blob() {
         ("blobs", "0"),
         ("corrupt", "1"),
         ("tmp", "0"),
+        ("partial", "0"),
         ("blobs_after", "0"),
     ]);
     assert_ne!(
@@ -178,9 +180,24 @@ fn a_killed_transfer_leaves_nothing_once_the_store_is_used_again() {
     std::fs::write(stale.join("0"), b"half a layer").unwrap();
     let dir = e.root.with_file_name("rootfs");
     cella_testsupport::busybox_rootfs(&dir);
+    // Partial blobs wait a day for a pull to resume them.
+    let partial = e.root.join("partial");
+    std::fs::create_dir_all(&partial).unwrap();
+    let (old, fresh) = (partial.join("sha256-old"), partial.join("sha256-fresh"));
+    for p in [&old, &fresh] {
+        std::fs::write(p, b"part of a blob").unwrap();
+    }
+    let two_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 24 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(two_days_ago)
+        .unwrap();
     e.ok(&["import", dir.to_str().unwrap(), "after:1"]);
     assert!(!stale.exists(), "swept under the store lock");
     assert_eq!(std::fs::read_dir(e.root.join("tmp")).unwrap().count(), 0);
+    assert!(!old.exists() && fresh.exists(), "only day-old partial blobs go");
 }
 
 #[test]
@@ -418,7 +435,7 @@ blocked = true
 }
 
 #[test]
-fn a_pull_killed_midway_leaves_no_image_and_pulling_again_works() {
+fn a_pull_killed_midway_leaves_no_image_and_pulling_again_resumes() {
     let lab = Lab::new();
     // One big layer (incompressible), imported and pushed by cella, so the
     // download takes long enough to be killed in the middle.
@@ -439,14 +456,17 @@ fn a_pull_killed_midway_leaves_no_image_and_pulling_again_works() {
         # Wait until the layer is part way in, then kill the pull.
         part=0
         for i in $(seq 2000); do
-          f=$(ls {root}/tmp/pull-*/0 2>/dev/null | head -1)
+          f=$(ls {root}/partial/sha256-* 2>/dev/null | head -1)
           if [ -n "$f" ] && [ $(stat -c %s $f 2>/dev/null || echo 0) -gt 1000000 ]; then kill -9 $P; part=$(stat -c %s $f); break; fi
           sleep 0.005
         done
         wait $P 2>/dev/null
         echo partial=$([ $part -gt 0 ] && [ $part -lt 268435456 ] && echo yes || echo "no($part)")
         echo after_kill=$($C images -q | grep -vc host)
-        echo again=$($C pull -q --tls-verify=false 127.0.0.1:5055/test/big:1 | cut -c1-7)
+        echo kept=$(ls {root}/partial | wc -l)
+        echo again=$($C pull --tls-verify=false 127.0.0.1:5055/test/big:1 2>$W/again.log | cut -c1-7)
+        echo resumed=$(grep -c 'resuming after' $W/again.log)
+        echo partial_left=$(ls {root}/partial | wc -l)
         echo size=$(find {root}/layers -name blob -size 262144k | wc -l)
         echo tmp=$(ls {root}/tmp | wc -l)
         "#,
@@ -454,7 +474,10 @@ fn a_pull_killed_midway_leaves_no_image_and_pulling_again_works() {
     s.expect(&[
         ("partial", "yes"),
         ("after_kill", "0"),
+        ("kept", "1"),
         ("again", "sha256:"),
+        ("resumed", "1"),
+        ("partial_left", "0"),
         ("size", "1"),
         ("tmp", "0"),
     ]);

@@ -104,6 +104,11 @@ impl Display {
                 Some(b) => b.finish_with_message("done"),
                 None => self.line(&format!("Copying blob {} done ({})", short(digest), human_bytes(size))),
             },
+            Event::Resumed { digest, from } => self.line(&format!(
+                "Copying blob {} resuming after {} from an interrupted pull",
+                short(digest),
+                human_bytes(from)
+            )),
             Event::Skipped { digest } => self.line(&format!("Copying blob {} skipped: already exists", short(digest))),
             Event::Storing => self.line("Storing the image"),
         }
