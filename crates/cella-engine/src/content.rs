@@ -62,6 +62,12 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The first 12 hex digits of "sha256:<hex>", as docker shows ids and digests.
+pub fn short(digest: &str) -> &str {
+    let hex = digest.trim_start_matches("sha256:");
+    &hex[..hex.len().min(12)]
+}
+
 /// blobs/sha256/<hex> for "sha256:<hex>", refusing anything else.
 pub fn path(paths: &Paths, digest: &str) -> Result<PathBuf> {
     match digest.strip_prefix("sha256:") {

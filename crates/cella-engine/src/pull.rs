@@ -98,12 +98,7 @@ pub fn access_for(opts: &Options, ep: &Endpoint) -> Result<Access> {
 /// A small JSON document (manifest, index, config), its digest checked.
 fn document(c: &mut Client, path: &str, accept: Option<&str>, digest: Option<&str>) -> Result<(Vec<u8>, String)> {
     let mut resp = c.get(path, accept)?;
-    let media = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let media = crate::registry::header(&resp, "content-type");
     let bytes = resp
         .body_mut()
         .with_config()

@@ -33,25 +33,31 @@ pub fn push(
         let d = blob.digest.as_str();
         let head = c.send("HEAD", &c.url(&format!("blobs/{d}")), &[], &Body::Empty)?;
         if head.status().is_success() {
-            progress(&format!("Copying blob {} skipped: already exists", short(d)));
+            progress(&format!("Copying blob {} skipped: already exists", content::short(d)));
             continue;
         }
         let file = content::path(paths, d)?;
         let start = c.expect("POST", &c.url("blobs/uploads/"), &[], &Body::Empty)?;
-        let location = start
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| Error::Invalid(format!("{}: the registry gave no upload location", c.base)))?;
+        let location = crate::registry::header(&start, "location");
+        if location.is_empty() {
+            return Err(Error::Invalid(format!(
+                "{}: the registry gave no upload location",
+                c.base
+            )));
+        }
         let mut url = if location.starts_with('/') {
             format!("{}{location}", c.base)
         } else {
-            location.to_string()
+            location
         };
         url.push(if url.contains('?') { '&' } else { '?' });
         url += &format!("digest={d}");
         c.expect("PUT", &url, &[], &Body::File(&file))?;
-        progress(&format!("Copying blob {} done ({} bytes)", short(d), blob.size));
+        progress(&format!(
+            "Copying blob {} done ({} bytes)",
+            content::short(d),
+            blob.size
+        ));
     }
     let media = if manifest.media_type.is_empty() {
         content::OCI_MANIFEST
@@ -60,11 +66,8 @@ pub fn push(
     };
     let url = c.url(&format!("manifests/{}", r.reference));
     let resp = c.expect("PUT", &url, &[], &Body::Bytes(&manifest_bytes, media))?;
-    let digest = resp
-        .headers()
-        .get("docker-content-digest")
-        .and_then(|v| v.to_str().ok())
-        .map(String::from)
+    let digest = Some(crate::registry::header(&resp, "docker-content-digest"))
+        .filter(|d| !d.is_empty())
         .unwrap_or_else(|| img.manifest.clone());
     if digest != img.manifest {
         return Err(Error::Invalid(format!(
@@ -74,9 +77,4 @@ pub fn push(
     }
     progress(&format!("Writing manifest {digest} to {}", r.tag()));
     Ok(digest)
-}
-
-fn short(digest: &str) -> &str {
-    let hex = digest.trim_start_matches("sha256:");
-    &hex[..hex.len().min(12)]
 }

@@ -143,6 +143,15 @@ pub enum Body<'a> {
 
 pub type Response = ureq::http::Response<ureq::Body>;
 
+/// A response header as text ("" when missing or not text).
+pub fn header(resp: &Response, name: &str) -> String {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 /// One repository on one registry; cheap to clone (the connection pool and
 /// the token are shared by the clones a concurrent download makes).
 #[derive(Clone)]
@@ -190,13 +199,7 @@ impl Client {
         for attempt in 0..2 {
             let resp = self.send_once(method, url, headers, body)?;
             if resp.status() == 401 && attempt == 0 {
-                let h = resp
-                    .headers()
-                    .get("www-authenticate")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-                    .to_string();
-                self.authenticate(&h)?;
+                self.authenticate(&header(&resp, "www-authenticate"))?;
                 continue;
             }
             return Ok(resp);

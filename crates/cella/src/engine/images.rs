@@ -2,6 +2,7 @@
 
 use crate::table::Table;
 use anyhow::{bail, Context, Result};
+use cella_engine::content::short;
 use cella_engine::image;
 use cella_engine::paths::Paths;
 use clap::{Args, Subcommand};
@@ -43,7 +44,7 @@ pub fn images(paths: &Paths, a: ImagesArgs) -> Result<i32> {
                     t.rows.push(vec![
                         repo.into(),
                         t_.into(),
-                        short(&i.id),
+                        short(&i.id).to_string(),
                         i.created.get(..19).unwrap_or("built in").replace('T', " "),
                         if i.id == image::HOST_ID {
                             "-".into()
@@ -58,10 +59,6 @@ pub fn images(paths: &Paths, a: ImagesArgs) -> Result<i32> {
         other => bail!("--format {other}: use table or json"),
     }
     Ok(0)
-}
-
-fn short(id: &str) -> String {
-    id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
 #[derive(Args)]

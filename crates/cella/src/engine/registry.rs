@@ -4,6 +4,7 @@
 
 use crate::table::human_bytes;
 use anyhow::{bail, Context, Result};
+use cella_engine::content::short;
 use cella_engine::paths::Paths;
 use cella_engine::pull::{Event, Options};
 use clap::Args;
@@ -42,11 +43,6 @@ impl RegistryArgs {
             registries,
         })
     }
-}
-
-fn short(digest: &str) -> &str {
-    let hex = digest.trim_start_matches("sha256:");
-    &hex[..hex.len().min(12)]
 }
 
 /// Shows a pull: bars on a terminal (stderr), one line per blob elsewhere.
