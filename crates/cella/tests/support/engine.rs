@@ -22,6 +22,14 @@ impl Default for Engine {
 impl Engine {
     pub fn new() -> Engine {
         let base = std::env::temp_dir().join(cella_testsupport::unique("cella-engine"));
+        // Hermetic: an image a test forgot to bring in is not looked for on
+        // Docker Hub (tests with a registry write their own file).
+        std::fs::create_dir_all(&base).unwrap();
+        std::fs::write(
+            base.join("registries.conf"),
+            "[[registry]]\nlocation = \"docker.io\"\nblocked = true\n",
+        )
+        .unwrap();
         Engine {
             root: base.join("store"),
             runroot: base.join("run"),
