@@ -227,6 +227,11 @@ fn save_load_push_and_pull_back_keep_the_image_id() {
         # oci-archive: skopeo copies it out; loads back as the same image.
         $C save --format oci-archive -o $W/o.tar 127.0.0.1:5055/test/bb:1
         skopeo copy -q oci-archive:$W/o.tar dir:$W/ocidir && echo oci_archive=ok
+        # podman loads both archives as the same image.
+        P="podman --root $W/pm --runroot $W/pmrun --storage-driver vfs --events-backend none"
+        $P load -q -i $W/d.tar >/dev/null && $P load -q -i $W/o.tar >/dev/null
+        echo podman_ids=$($P images --no-trunc --format '{{{{.ID}}}}' | sort -u | tr '\n' ' ')
+        $P rmi -a -f >/dev/null 2>&1
         $C rmi 127.0.0.1:5055/test/bb:1 >/dev/null
         $C load -i $W/o.tar >/dev/null
         echo oci_id=$($C image inspect 127.0.0.1:5055/test/bb:1 | grep -o '"Id": "[^"]*"')
@@ -266,6 +271,12 @@ fn save_load_push_and_pull_back_keep_the_image_id() {
         ("left", "0"),
     ]);
     assert!(s.v("layers").contains("sha256:"), "{}", s.text);
+    assert_eq!(
+        s.v("podman_ids").trim_start_matches("sha256:"),
+        id.trim_start_matches("sha256:"),
+        "podman reads cella's archives: {}",
+        s.text
+    );
     assert_eq!(
         s.v("pushed"),
         s.v("layers"),
