@@ -234,7 +234,9 @@ fn choose(index: &serde_json::Value, platform: &str, reference: &str) -> Result<
         .iter()
         .find(|m| {
             let p = &m["platform"];
-            p["os"] == os && p["architecture"] == arch && variant.is_none_or(|v| p["variant"] == v)
+            // arm64 without a variant is v8 (docker's normalization).
+            let listed = p["variant"].as_str().or((p["architecture"] == "arm64").then_some("v8"));
+            p["os"] == os && p["architecture"] == arch && variant.is_none_or(|v| listed == Some(v))
         })
         .ok_or_else(|| {
             let have: Vec<String> = manifests
@@ -409,4 +411,28 @@ pub fn login(registry: &str, user: &str, password: &str, opts: &Options) -> Resu
     };
     crate::registry::check_login(registry, &access)?;
     crate::auth::store(opts.authfile.as_deref(), registry, user, password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_are_chosen_from_an_index() {
+        let index = serde_json::json!({"manifests": [
+            {"digest": "sha256:a", "platform": {"os": "linux", "architecture": "amd64"}},
+            {"digest": "sha256:b", "platform": {"os": "linux", "architecture": "arm64"}},
+            {"digest": "sha256:c", "platform": {"os": "linux", "architecture": "arm", "variant": "v7"}},
+        ]});
+        assert_eq!(choose(&index, "linux/amd64", "x").unwrap(), "sha256:a");
+        assert_eq!(
+            choose(&index, "linux/arm64/v8", "x").unwrap(),
+            "sha256:b",
+            "arm64 is v8 by default"
+        );
+        assert_eq!(choose(&index, "linux/arm/v7", "x").unwrap(), "sha256:c");
+        let e = choose(&index, "linux/arm/v6", "x").unwrap_err().to_string();
+        assert!(e.contains("it has linux/amd64, linux/arm64, linux/arm"), "{e}");
+        assert!(host_architecture() != "x86_64", "OCI's names, not Rust's");
+    }
 }
