@@ -217,10 +217,19 @@ pub fn save(paths: &Paths, a: SaveArgs) -> Result<i32> {
 
 #[derive(Args)]
 pub struct LoginArgs {
-    #[command(flatten)]
-    registry: RegistryArgs,
+    /// false: plain HTTP (registries on loopback)
+    #[arg(long = "tls-verify", default_value_t = true, action = clap::ArgAction::Set)]
+    tls_verify: bool,
+    /// A registry to reach over plain HTTP (repeatable)
+    #[arg(long = "insecure-registry", value_name = "REGISTRY")]
+    insecure_registry: Vec<String>,
+    /// The credentials file to write (default: $REGISTRY_AUTH_FILE, podman's auth.json)
+    #[arg(long = "authfile", value_name = "FILE")]
+    authfile: Option<std::path::PathBuf>,
+    /// The user name (asked for when missing)
     #[arg(short = 'u', long = "username")]
     username: Option<String>,
+    /// The password (asked for when missing; ps shows it: prefer --password-stdin)
     #[arg(short = 'p', long = "password")]
     password: Option<String>,
     /// Read the password from stdin
@@ -280,7 +289,13 @@ pub fn login(a: LoginArgs) -> Result<i32> {
     if user.is_empty() || password.is_empty() {
         bail!("logging in to {registry} needs a user name and a password");
     }
-    let opts = a.registry.options()?;
+    let opts = RegistryArgs {
+        tls_verify: a.tls_verify,
+        insecure_registry: a.insecure_registry,
+        creds: None,
+        authfile: a.authfile,
+    }
+    .options()?;
     let file = cella_engine::pull::login(&registry, &user, &password, &opts)?;
     eprintln!("Credentials stored in {}", file.display());
     println!("Login Succeeded!");
