@@ -26,26 +26,15 @@ pub fn auth_file(explicit: Option<&Path>) -> PathBuf {
     PathBuf::from(format!("/run/containers/{}/auth.json", cella_sys::process::geteuid()))
 }
 
-fn home() -> PathBuf {
-    std::env::var_os("HOME").unwrap_or_else(|| "/".into()).into()
-}
-
 /// Every file credentials are read from, first match wins.
 pub fn read_order(explicit: Option<&Path>) -> Vec<PathBuf> {
     let mut out = vec![auth_file(explicit)];
     if explicit.is_some() {
         return out;
     }
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home().join(".config"));
-    out.push(config.join("containers/auth.json"));
-    let docker = std::env::var_os("DOCKER_CONFIG")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home().join(".docker"));
-    out.push(docker.join("config.json"));
+    use crate::paths::user_dir;
+    out.push(user_dir("XDG_CONFIG_HOME", ".config").join("containers/auth.json"));
+    out.push(user_dir("DOCKER_CONFIG", ".docker").join("config.json"));
     out
 }
 
@@ -194,7 +183,7 @@ pub fn store(explicit: Option<&Path>, registry: &str, user: &str, password: &str
     if !doc["auths"].is_object() {
         doc["auths"] = serde_json::json!({});
     }
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let auth = crate::registry::user_password(user, password);
     doc["auths"][registry] = serde_json::json!({ "auth": auth });
     write(&file, &doc)?;
     Ok(file)

@@ -68,6 +68,17 @@ pub fn short(digest: &str) -> &str {
     &hex[..hex.len().min(12)]
 }
 
+/// Refuses content whose digest `got` is not the `want`ed one ("sha256:<hex>" both).
+pub fn verify(want: &str, got: &str, what: &str) -> Result<()> {
+    if want != got {
+        return Err(Error::Corrupt {
+            path: what.into(),
+            message: format!("content does not match its digest {want} (got {got}): refusing it"),
+        });
+    }
+    Ok(())
+}
+
 /// blobs/sha256/<hex> for "sha256:<hex>", refusing anything else.
 pub fn path(paths: &Paths, digest: &str) -> Result<PathBuf> {
     match digest.strip_prefix("sha256:") {
@@ -201,12 +212,8 @@ pub fn prepare_layer(paths: &Paths, file: &Path, digest: Option<&str>, verified:
             (unpacked, hashing.digest(), size)
         }
     };
-    if let Some(want) = digest.filter(|d| *d != got) {
-        drop(unpacked);
-        return Err(Error::Corrupt {
-            path: file.into(),
-            message: format!("layer does not match its digest {want} (got {got})"),
-        });
+    if let Some(want) = digest {
+        verify(want, &got, &format!("layer {}", file.display()))?;
     }
     Ok(Prepared {
         blob: Descriptor::new(media_type, &got, size),

@@ -47,13 +47,7 @@ fn inside(base: &Path, rel: &str) -> Result<PathBuf> {
 /// A document of the archive must match the digest it is named by.
 fn check(digest: &str, bytes: &[u8]) -> Result<()> {
     let got = format!("sha256:{}", crate::content::sha256_hex(bytes));
-    if got != digest {
-        return Err(Error::Corrupt {
-            path: digest.into(),
-            message: format!("content does not match its digest (got {got}): refusing the archive"),
-        });
-    }
-    Ok(())
+    crate::content::verify(digest, &got, "archive document")
 }
 
 fn blob(layout: &Path, digest: &str) -> Result<PathBuf> {

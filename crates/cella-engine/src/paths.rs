@@ -24,6 +24,15 @@ pub fn default_root() -> PathBuf {
     Path::new(&home).join(".local/share/cella")
 }
 
+/// A per-user directory: $VAR when set, else ~/UNDER_HOME (e.g.
+/// $XDG_CONFIG_HOME or ~/.config).
+pub fn user_dir(var: &str, under_home: &str) -> PathBuf {
+    if let Some(d) = std::env::var_os(var).filter(|d| !d.is_empty()) {
+        return d.into();
+    }
+    Path::new(&std::env::var_os("HOME").unwrap_or_else(|| "/".into())).join(under_home)
+}
+
 impl Paths {
     pub fn new(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Paths {
         Paths {

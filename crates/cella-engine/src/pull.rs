@@ -106,7 +106,7 @@ fn document(c: &mut Client, path: &str, accept: Option<&str>, digest: Option<&st
         .read_to_vec()
         .map_err(crate::registry::net_err(path))?;
     if let Some(d) = digest {
-        check(d, &content::sha256_hex(&bytes), path)?;
+        content::verify(d, &format!("sha256:{}", content::sha256_hex(&bytes)), path)?;
     }
     Ok((bytes, media))
 }
@@ -183,7 +183,8 @@ fn blob_to(paths: &Paths, c: &mut Client, blob: &Descriptor, file: &Path, progre
             });
         }
     }
-    if let Err(e) = check(digest, &content::hex(&h.finalize()), &format!("blob {digest}")) {
+    let got = format!("sha256:{}", content::hex(&h.finalize()));
+    if let Err(e) = content::verify(digest, &got, &format!("blob {digest}")) {
         let _ = std::fs::remove_file(target);
         return Err(e);
     }
@@ -192,16 +193,6 @@ fn blob_to(paths: &Paths, c: &mut Client, blob: &Descriptor, file: &Path, progre
     }
     progress(Event::Done { digest, size: total });
     Ok(total)
-}
-
-fn check(want: &str, got_hex: &str, what: &str) -> Result<()> {
-    if want.strip_prefix("sha256:") != Some(got_hex) {
-        return Err(Error::Corrupt {
-            path: what.into(),
-            message: format!("content does not match its digest {want} (got sha256:{got_hex}): refusing it"),
-        });
-    }
-    Ok(())
 }
 
 /// Pulls `reference` into the store; returns the stored image.

@@ -73,11 +73,7 @@ pub fn default_path() -> PathBuf {
     if cella_sys::process::geteuid() == 0 {
         return "/etc/cella/registries.conf".into();
     }
-    let config = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into())).join(".config"));
-    config.join("cella/registries.conf")
+    crate::paths::user_dir("XDG_CONFIG_HOME", ".config").join("cella/registries.conf")
 }
 
 impl Registries {

@@ -101,11 +101,13 @@ pub fn api_host(registry: &str) -> &str {
     }
 }
 
-pub fn basic(user: &str, pass: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-    )
+/// base64 of "user:password", as basic auth and auth.json carry it.
+pub fn user_password(user: &str, password: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+pub fn basic(user: &str, password: &str) -> String {
+    format!("Basic {}", user_password(user, password))
 }
 
 /// key="value" pairs of a WWW-Authenticate challenge.

@@ -128,6 +128,24 @@ fn a_tmpfs_inside_is_not_in_the_hosts_mount_table() {
     );
 }
 
+/// Runs `cmd` on a real terminal (script's pty): types `keys` once it has
+/// had 1.5 s to start, waits `settle_ms`, closes the input.
+fn through_pty(cmd: &str, keys: &[u8], settle_ms: u64) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    stdin.write_all(keys).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(settle_ms));
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
 #[test]
 fn interactive_terminal_through_a_real_pty() {
     let e = Engine::new();
@@ -137,19 +155,7 @@ fn interactive_terminal_through_a_real_pty() {
         e.root.display(),
         e.runroot.display()
     );
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    stdin.write_all(b"tty; echo size=$(stty size); exit 6\r").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1000));
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let out = through_pty(&cmd, b"tty; echo size=$(stty size); exit 6\r", 1000);
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("/dev/pts/0"), "{s}");
     assert!(s.contains("size=27 91"), "the window size goes through: {s}");
@@ -165,19 +171,7 @@ fn detach_keys_leave_the_container_running() {
         e.root.display(),
         e.runroot.display()
     );
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &cmd, "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    stdin.write_all(&[0x10, 0x11]).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let out = through_pty(&cmd, &[0x10, 0x11], 800);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(e.inspect("det")["State"]["Status"], "running");
 }

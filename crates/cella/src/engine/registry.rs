@@ -11,15 +11,22 @@ use clap::Args;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// How to reach registries (podman's flags).
+/// Plain HTTP or HTTPS, for every registry command.
 #[derive(Args, Clone, Default)]
-pub struct RegistryArgs {
+pub struct TransportArgs {
     /// false: plain HTTP (registries on loopback)
     #[arg(long = "tls-verify", default_value_t = true, action = clap::ArgAction::Set)]
     tls_verify: bool,
     /// A registry to reach over plain HTTP (repeatable)
     #[arg(long = "insecure-registry", value_name = "REGISTRY")]
     insecure_registry: Vec<String>,
+}
+
+/// How to reach registries (podman's flags).
+#[derive(Args, Clone, Default)]
+pub struct RegistryArgs {
+    #[command(flatten)]
+    transport: TransportArgs,
     /// USER[:PASSWORD] for the registry (instead of `cella login`'s)
     #[arg(long = "creds")]
     creds: Option<String>,
@@ -31,13 +38,13 @@ pub struct RegistryArgs {
 impl RegistryArgs {
     pub fn options(&self) -> Result<Options> {
         let mut registries = cella_engine::registries::Registries::load()?;
-        registries.extra_insecure = self.insecure_registry.clone();
+        registries.extra_insecure = self.transport.insecure_registry.clone();
         let credentials = self.creds.as_deref().map(|c| {
             let (u, p) = c.split_once(':').unwrap_or((c, ""));
             (u.to_string(), p.to_string())
         });
         Ok(Options {
-            tls_verify: self.tls_verify,
+            tls_verify: self.transport.tls_verify,
             credentials,
             authfile: self.authfile.clone(),
             registries,
@@ -217,12 +224,8 @@ pub fn save(paths: &Paths, a: SaveArgs) -> Result<i32> {
 
 #[derive(Args)]
 pub struct LoginArgs {
-    /// false: plain HTTP (registries on loopback)
-    #[arg(long = "tls-verify", default_value_t = true, action = clap::ArgAction::Set)]
-    tls_verify: bool,
-    /// A registry to reach over plain HTTP (repeatable)
-    #[arg(long = "insecure-registry", value_name = "REGISTRY")]
-    insecure_registry: Vec<String>,
+    #[command(flatten)]
+    transport: TransportArgs,
     /// The credentials file to write (default: $REGISTRY_AUTH_FILE, podman's auth.json)
     #[arg(long = "authfile", value_name = "FILE")]
     authfile: Option<std::path::PathBuf>,
@@ -290,8 +293,7 @@ pub fn login(a: LoginArgs) -> Result<i32> {
         bail!("logging in to {registry} needs a user name and a password");
     }
     let opts = RegistryArgs {
-        tls_verify: a.tls_verify,
-        insecure_registry: a.insecure_registry,
+        transport: a.transport,
         creds: None,
         authfile: a.authfile,
     }
