@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config seccomp mount_options signal cpuset idmap state)
+[ ${#targets[@]} -gt 0 ] || targets=(config seccomp mount_options signal cpuset idmap state layer_unpack archive_members)
 jobs=${JOBS:-2}
 scripts/deps.sh
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked

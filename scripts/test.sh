@@ -9,11 +9,12 @@ cargo fmt --all -- --check
 cargo clippy --all-targets -q -- -D warnings
 # Containers are cheap but the machine has 2 cores; 4 test threads keep the
 # suite quick without starving the kernel work each container does.
-# Doc-tests are skipped (there are none); the summed result is the last line.
+# Doc-tests are skipped (there are none); --no-fail-fast runs every test
+# binary even when one fails; the summed result is the last line.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace --lib --bins --tests -- --test-threads 4 2>&1 | tee "$log"
+cargo test --workspace --lib --bins --tests --no-fail-fast -- --test-threads 4 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')

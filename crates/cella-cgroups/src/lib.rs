@@ -195,6 +195,31 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Whether process `pid` is in this cgroup (or below it) in every
+    /// hierarchy, by its /proc/PID/cgroup.
+    pub fn holds(&self, pid: i32) -> bool {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+            return false;
+        };
+        !self.dirs.is_empty()
+            && self.dirs.iter().all(|d| {
+                let Ok(rel) = d.path.strip_prefix(&d.mountpoint) else {
+                    return false;
+                };
+                let want = Path::new("/").join(rel);
+                text.lines().any(|l| {
+                    let mut f = l.splitn(3, ':');
+                    let (_, ctrls, path) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or(""));
+                    let same_hierarchy = if d.is_v2() {
+                        ctrls.is_empty()
+                    } else {
+                        !ctrls.is_empty() && ctrls.split(',').eq(d.controllers.iter().map(String::as_str))
+                    };
+                    same_hierarchy && Path::new(path).starts_with(&want)
+                })
+            })
+    }
+
     pub fn exists(&self) -> bool {
         self.paths().any(|d| d.is_dir())
     }

@@ -223,22 +223,10 @@ pub fn prepare_layer(paths: &Paths, file: &Path, digest: Option<&str>, verified:
 }
 
 impl Prepared {
-    /// Moves the layer into layers/ and keeps its blob in blobs/ (linked
-    /// when `owned`, a temporary of the store's; else copied, so that the
-    /// store never shares a user's file). The caller holds the store lock.
-    pub fn commit(self, paths: &Paths, owned: bool) -> Result<StoredLayer> {
-        let digest = self.blob.digest.clone();
-        if owned {
-            put_file(paths, &digest, &self.file)?;
-        } else if !has(paths, &digest) {
-            let tmp = crate::store::tmp_dir(paths, "blob")?;
-            let copy = tmp.join("blob");
-            let r = std::fs::copy(&self.file, &copy)
-                .at("copy layer", &copy)
-                .and_then(|_| put_file(paths, &digest, &copy));
-            let _ = std::fs::remove_dir_all(&tmp);
-            r?;
-        }
+    /// Moves the layer into layers/ and links its blob (a temporary of the
+    /// store's) into blobs/. The caller holds the store lock.
+    pub fn commit(self, paths: &Paths) -> Result<StoredLayer> {
+        put_file(paths, &self.blob.digest, &self.file)?;
         let (diff_id, size) = self.unpacked.commit(paths)?;
         Ok(StoredLayer {
             blob: self.blob,
@@ -246,11 +234,6 @@ impl Prepared {
             size,
         })
     }
-}
-
-/// `prepare_layer` then `commit`. The caller holds the store lock.
-pub fn store_layer(paths: &Paths, file: &Path, owned: bool, digest: Option<&str>) -> Result<StoredLayer> {
-    prepare_layer(paths, file, digest, false)?.commit(paths, owned)
 }
 
 /// An OCI manifest for a config and layer blobs that came without one

@@ -52,6 +52,27 @@ pub fn check_name(name: &str) -> Result<(), crate::error::Error> {
     }
 }
 
+/// A host name as RFC 1123 has it (dot-separated labels of letters, digits
+/// and inner dashes, each at most 63 long) and the kernel takes it (at most
+/// 64 bytes). It is written into /etc/hostname and /etc/hosts, so anything
+/// else (a newline above all) is refused.
+pub fn check_hostname(name: &str, flag: &str) -> Result<(), crate::error::Error> {
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.len() <= 64 && name.split('.').all(label) {
+        Ok(())
+    } else {
+        Err(crate::error::Error::Invalid(format!(
+            "{flag} {name:?}: not a valid host name (letters, digits and '-' in dot-separated labels, at most 64 characters)"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,6 +89,27 @@ mod tests {
         assert!(check_name(&first).is_ok());
         for bad in ["", "-x", "a/b", "a b"] {
             assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn host_names_follow_rfc_1123() {
+        for ok in ["web", "web-1", "a.b.example", "x1", &"a".repeat(63)] {
+            assert!(check_hostname(ok, "-h").is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "a\nb",
+            "-web",
+            "web-",
+            "a..b",
+            "a b",
+            "a_b",
+            &"a".repeat(65),
+            "x/y",
+            "ünï",
+        ] {
+            assert!(check_hostname(bad, "-h").is_err(), "{bad:?}");
         }
     }
 }

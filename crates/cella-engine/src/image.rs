@@ -70,20 +70,15 @@ pub fn normalize(reference: &str) -> String {
     }
 }
 
-/// Checks a NAME[:TAG] given to import/tag.
+/// Checks a NAME[:TAG] given to import, tag or load (an archive's RepoTags):
+/// docker's reference grammar, and not the built-in `host`.
 pub fn check_reference(reference: &str) -> Result<String> {
     let r = normalize(reference);
-    let (name, tag) = r.rsplit_once(':').unwrap_or((&r, "latest"));
-    let name_ok = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
-        && !name.starts_with(['.', '-', '/']);
-    let tag_ok =
-        !tag.is_empty() && tag.len() <= 128 && tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-    if !name_ok || !tag_ok || name == HOST_ID {
+    let (name, _) = r.rsplit_once(':').unwrap_or((&r, "latest"));
+    let valid = !reference.contains('@') && crate::registry::Reference::parse_in(&r, "localhost").is_ok();
+    if !valid || name == HOST_ID {
         return Err(Error::Invalid(format!(
-            "invalid image reference {reference:?}: use NAME[:TAG] with a lower-case name (not \"host\")"
+            "invalid image reference {reference:?}: use NAME[:TAG], a lower-case name (not \"host\") as docker's references have it"
         )));
     }
     Ok(r)

@@ -7,34 +7,32 @@ use crate::paths::Paths;
 use std::path::Path;
 
 /// Imports `source` as `reference` (NAME[:TAG]) with `config` (from --change).
+/// The input is copied, hashed and unpacked before the store lock is taken.
 pub fn import(paths: &Paths, source: &str, reference: &str, mut config: ImageConfig) -> Result<Image> {
     let tag = crate::image::check_reference(reference)?;
-    let _lock = crate::store::lock(paths)?;
+    crate::store::ensure(paths)?;
     let tmp = crate::store::tmp_dir(paths, "import")?;
     let result = (|| {
         // The layer blob is kept as given (a directory as a plain tar).
         let p = Path::new(source);
-        let blob = if source == "-" {
-            let f = tmp.join("layer");
-            let mut out = std::fs::File::create(&f).at("create", &f)?;
-            std::io::copy(&mut std::io::stdin().lock(), &mut out).at("read stdin into", &f)?;
-            f
+        let blob = tmp.join("layer");
+        if source == "-" {
+            let mut out = std::fs::File::create(&blob).at("create", &blob)?;
+            std::io::copy(&mut std::io::stdin().lock(), &mut out).at("read stdin into", &blob)?;
         } else if std::fs::metadata(p).at("read", p)?.is_dir() {
-            tar_dir(p, &tmp.join("layer"))?
+            tar_dir(p, &blob)?;
         } else {
-            p.to_path_buf()
-        };
-        let layer = crate::content::store_layer(paths, &blob, blob != p, None)?;
+            std::fs::copy(p, &blob).at("read", p)?;
+        }
+        let layer = crate::content::prepare_layer(paths, &blob, None, false)?;
         if config.env.is_empty() {
             config.env = vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()];
         }
         let created = cella_runtime::log::rfc3339_now();
-        let config_bytes = crate::intake::config_for_import(&config, &layer.diff_id, &created);
-        let stored = crate::intake::Layer::Stored {
-            blob: layer.blob,
-            diff_id: layer.diff_id,
-        };
-        crate::intake::store_image(paths, &config_bytes, None, vec![stored], vec![tag])
+        let config_bytes = crate::intake::config_for_import(&config, &layer.unpacked.diff_id, &created);
+        let _lock = crate::store::lock(paths)?;
+        let layers = vec![crate::intake::Layer::Prepared(layer)];
+        crate::intake::store_image(paths, &config_bytes, None, layers, vec![tag])
     })();
     let _ = std::fs::remove_dir_all(&tmp);
     result

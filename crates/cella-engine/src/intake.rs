@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::image::{Image, ImageConfig};
 use crate::paths::Paths;
 use serde::Deserialize;
-use std::path::PathBuf;
 
 /// The parts of an image config file (docker's or OCI's) the engine uses.
 #[derive(Deserialize, Default)]
@@ -44,17 +43,10 @@ pub fn parse_config(bytes: &[u8]) -> Result<ConfigFile> {
 
 /// One layer of an image on its way in.
 pub enum Layer {
-    /// A blob file (gzip, zstd or plain tar); moved into the store when
-    /// `owned`, else copied. `digest` when it was checked already.
-    File {
-        path: PathBuf,
-        owned: bool,
-        digest: Option<String>,
-    },
     /// Already in the store: its blob and its unpacked directory.
     Stored { blob: Descriptor, diff_id: String },
-    /// Hashed and unpacked into tmp/ already (a pull's, whose blob file is
-    /// a temporary of the store's).
+    /// Hashed and unpacked into tmp/ already; its blob file is a temporary
+    /// of the store's (pull, load, import).
     Prepared(content::Prepared),
 }
 
@@ -88,14 +80,8 @@ pub fn store_image(
     let mut size = 0;
     for l in layers {
         match l {
-            Layer::File { path, owned, digest } => {
-                let s = content::store_layer(paths, &path, owned, digest.as_deref())?;
-                blobs.push(s.blob);
-                diff_ids.push(s.diff_id);
-                size += s.size;
-            }
             Layer::Prepared(p) => {
-                let s = p.commit(paths, true)?;
+                let s = p.commit(paths)?;
                 blobs.push(s.blob);
                 diff_ids.push(s.diff_id);
                 size += s.size;

@@ -1,13 +1,14 @@
 //! Layers: tar streams (plain, gzip, zstd) unpacked once into layers/<hex>/ by the
-//! digest of the uncompressed tar, with OCI whiteouts turned into overlayfs's
-//! form (a 0:0 character device for `.wh.NAME`, trusted.overlay.opaque=y for
-//! `.wh..wh..opq`), and device nodes and fifos created as such.
+//! digest of the uncompressed tar (by `unpack`, which keeps every entry inside
+//! the layer and turns OCI whiteouts into overlayfs's form), and the copy
+//! fallback that stacks layers into a container's root without overlayfs.
 
 use crate::error::{At, Error, Result};
 use crate::paths::Paths;
 use std::io::{BufRead, BufReader, Read};
-use std::os::fd::AsFd;
-use std::path::{Component, Path, PathBuf};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 /// layers/<hex> for "sha256:<hex>".
 pub fn dir(paths: &Paths, digest: &str) -> PathBuf {
@@ -28,129 +29,6 @@ pub fn decompressed<'a>(input: impl Read + 'a) -> Result<Box<dyn Read + 'a>> {
     Ok(Box::new(r))
 }
 
-/// A tar path as relative components, refusing anything that climbs out.
-fn clean(path: &Path) -> Result<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir | Component::RootDir => {}
-            Component::ParentDir | Component::Prefix(_) => {
-                return Err(Error::Invalid(format!(
-                    "layer entry {} leaves the layer",
-                    path.display()
-                )))
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Opens the directory `rel` inside `root` (created as needed), resolving
-/// symlinks as if `root` were `/`, so that nothing lands outside it.
-fn open_parent(root: &std::fs::File, rel: &Path) -> Result<std::os::fd::OwnedFd> {
-    let mut cur = PathBuf::new();
-    for c in rel.components() {
-        cur.push(c);
-        let _ = cella_sys::fd::mkdirat(root.as_fd(), &cur, 0o755);
-    }
-    let target = if rel.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        rel
-    };
-    cella_sys::fd::openat2(
-        root.as_fd(),
-        target,
-        libc::O_RDONLY | libc::O_DIRECTORY,
-        0,
-        cella_sys::fd::RESOLVE_IN_ROOT,
-    )
-    .at("open layer directory", rel)
-}
-
-/// Unpacks one tar stream into `dest` (an empty directory).
-pub fn unpack(input: impl Read, dest: &Path) -> Result<u64> {
-    let root = std::fs::File::open(dest).at("open", dest)?;
-    let mut archive = tar::Archive::new(input);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(cella_sys::process::geteuid() == 0);
-    archive.set_unpack_xattrs(true);
-    archive.set_overwrite(true);
-    let mut size = 0u64;
-    for entry in archive.entries().at("read tar", dest)? {
-        let mut entry = entry.at("read tar entry", dest)?;
-        let rel = clean(&entry.path().at("read tar entry path", dest)?)?;
-        let Some(name) = rel.file_name().map(|n| n.to_os_string()) else {
-            continue;
-        };
-        let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
-        let name_str = name.to_string_lossy();
-        // Unprivileged: no trusted.* xattrs and no device nodes, so OCI
-        // whiteouts stay as the marker files (copy_layers reads them).
-        let privileged = cella_sys::process::geteuid() == 0;
-        if !privileged && name_str.starts_with(".wh.") {
-            let dir = open_parent(&root, &parent)?;
-            cella_sys::fd::openat(
-                dir.as_fd(),
-                Path::new(&name),
-                libc::O_CREAT | libc::O_WRONLY | libc::O_NOFOLLOW,
-                0o600,
-            )
-            .at("create whiteout marker", &rel)?;
-            continue;
-        }
-        if name_str == ".wh..wh..opq" {
-            let dir = open_parent(&root, &parent)?;
-            cella_sys::fd::fsetxattr(dir.as_fd(), "trusted.overlay.opaque", b"y")
-                .at("mark opaque (needs root for trusted.* xattrs)", &rel)?;
-            continue;
-        }
-        if let Some(hidden) = name_str.strip_prefix(".wh.") {
-            let dir = open_parent(&root, &parent)?;
-            let _ = cella_sys::fd::unlinkat(dir.as_fd(), Path::new(hidden), 0);
-            cella_sys::fd::mknodat(dir.as_fd(), Path::new(hidden), libc::S_IFCHR, 0)
-                .at("create whiteout", &parent.join(hidden))?;
-            continue;
-        }
-        let kind = entry.header().entry_type();
-        let special = match kind {
-            tar::EntryType::Char => Some(libc::S_IFCHR),
-            tar::EntryType::Block => Some(libc::S_IFBLK),
-            tar::EntryType::Fifo => Some(libc::S_IFIFO),
-            _ => None,
-        };
-        if let Some(fmt) = special {
-            let h = entry.header();
-            let mode = h.mode().unwrap_or(0o644) & 0o7777;
-            let dev = cella_sys::fd::makedev(
-                h.device_major().ok().flatten().unwrap_or(0) as u64,
-                h.device_minor().ok().flatten().unwrap_or(0) as u64,
-            );
-            let (uid, gid) = (h.uid().unwrap_or(0) as u32, h.gid().unwrap_or(0) as u32);
-            let dir = open_parent(&root, &parent)?;
-            let _ = cella_sys::fd::unlinkat(dir.as_fd(), Path::new(&name), 0);
-            match cella_sys::fd::mknodat(dir.as_fd(), Path::new(&name), fmt | mode, dev) {
-                Ok(()) => {}
-                // Unprivileged users cannot make device nodes (fifos they can).
-                Err(e) if !privileged && e.raw_os_error() == Some(libc::EPERM) => continue,
-                Err(e) => {
-                    return Err(Error::Io {
-                        what: "create device node",
-                        path: rel,
-                        source: e,
-                    })
-                }
-            }
-            let _ = cella_sys::fd::fchownat(dir.as_fd(), Path::new(&name), uid, gid, libc::AT_SYMLINK_NOFOLLOW);
-            continue;
-        }
-        size += entry.header().size().unwrap_or(0);
-        entry.unpack_in(dest).at("unpack", &dest.join(&rel))?;
-    }
-    Ok(size)
-}
-
 /// A layer unpacked into the store's tmp/, not yet in layers/.
 #[derive(Debug)]
 pub struct Unpacked {
@@ -169,7 +47,13 @@ pub fn unpack_tar(paths: &Paths, input: impl Read) -> Result<Unpacked> {
     let tmp = crate::store::tmp_dir(paths, "layer")?;
     let result = (|| {
         let mut hashing = crate::content::Hashing::new(decompressed(input)?);
-        let size = unpack(&mut hashing, &tmp)?;
+        let root = std::fs::File::open(&tmp).at("open", &tmp)?;
+        let size = crate::unpack::unpack(
+            &mut hashing,
+            root.as_fd(),
+            Path::new(""),
+            crate::unpack::Options::layer(),
+        )?;
         // The digest covers the whole stream, padding included.
         std::io::copy(&mut hashing, &mut std::io::sink()).at("read", &tmp)?;
         if hashing.bytes == 0 {
@@ -224,82 +108,104 @@ pub fn copy_layers(paths: &Paths, layers: &[String], dest: &Path) -> Result<bool
     if done.exists() {
         return Ok(false);
     }
+    std::fs::create_dir_all(dest).at("create", dest)?;
+    let to = std::fs::File::open(dest).at("open", dest)?;
     for l in layers {
-        copy_tree(&dir(paths, l), dest)?;
+        let d = dir(paths, l);
+        let from = std::fs::File::open(&d).at("open layer", &d)?;
+        copy_tree(from.as_fd(), to.as_fd(), &d)?;
     }
     std::fs::write(&done, b"").at("write", &done)?;
     Ok(true)
 }
 
-fn is_whiteout_device(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    meta.file_type().is_char_device() && meta.rdev() == 0
+fn entries(dir: BorrowedFd<'_>, what: &Path) -> Result<Vec<std::ffi::OsString>> {
+    let listing = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&listing).at("list", what)? {
+        names.push(e.at("list", what)?.file_name());
+    }
+    Ok(names)
 }
 
-fn opaque(dir: &Path) -> bool {
-    if dir.join(".wh..wh..opq").exists() {
-        return true;
-    }
-    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).ok();
-    c.is_some_and(|c| cella_sys::fd::getxattr_is(&c, "trusted.overlay.opaque", b"y"))
+fn open_dir_at(dir: BorrowedFd<'_>, name: &Path, what: &Path) -> Result<OwnedFd> {
+    cella_sys::fd::openat(dir, name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0).at("open", what)
 }
 
-fn copy_tree(src: &Path, dst: &Path) -> Result<()> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    std::fs::create_dir_all(dst).at("create", dst)?;
-    if opaque(src) {
-        for e in std::fs::read_dir(dst).at("list", dst)?.flatten() {
-            let p = e.path();
-            let _ = if p.is_dir() && !p.is_symlink() {
-                std::fs::remove_dir_all(&p)
-            } else {
-                std::fs::remove_file(&p)
-            };
+/// Copies the layer directory `src` over `dst`, by names relative to both
+/// directories' fds (a symlink in `dst` is replaced, never followed).
+fn copy_tree(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, what: &Path) -> Result<()> {
+    use crate::unpack::remove_at;
+    let opaque = cella_sys::fd::fgetxattr_is(src, "trusted.overlay.opaque", b"y")
+        || cella_sys::fd::lstatat(src, Path::new(".wh..wh..opq")).is_ok();
+    if opaque {
+        for n in entries(dst, what)? {
+            remove_at(dst, Path::new(&n)).at("remove", &what.join(&n))?;
         }
     }
-    for e in std::fs::read_dir(src).at("list", src)?.flatten() {
-        let name = e.file_name();
-        let (from, to) = (e.path(), dst.join(&name));
-        let meta = std::fs::symlink_metadata(&from).at("stat", &from)?;
-        let n = name.to_string_lossy();
-        if n == ".wh..wh..opq" {
+    let root = cella_sys::process::geteuid() == 0;
+    for n in entries(src, what)? {
+        let name = Path::new(&n);
+        let path = what.join(name);
+        let st = cella_sys::fd::lstatat(src, name).at("stat", &path)?;
+        let fmt = st.st_mode & libc::S_IFMT;
+        let bytes = n.as_encoded_bytes();
+        if bytes == b".wh..wh..opq" || bytes.starts_with(b".wh..wh.") {
             continue;
         }
-        let hidden = n.strip_prefix(".wh.").map(|h| dst.join(h));
-        if let Some(gone) = hidden.or_else(|| is_whiteout_device(&meta).then(|| to.clone())) {
-            let _ = if gone.is_dir() && !gone.is_symlink() {
-                std::fs::remove_dir_all(&gone)
-            } else {
-                std::fs::remove_file(&gone)
-            };
-            continue;
-        }
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            if to.is_symlink() || (to.exists() && !to.is_dir()) {
-                let _ = std::fs::remove_file(&to);
+        if let Some(hidden) = bytes.strip_prefix(b".wh.") {
+            if !hidden.is_empty() && hidden != b"." && hidden != b".." {
+                let hidden = Path::new(std::ffi::OsStr::from_bytes(hidden));
+                remove_at(dst, hidden).at("remove", &what.join(hidden))?;
             }
-            copy_tree(&from, &to)?;
-            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(meta.mode() & 0o7777)).at("chmod", &to)?;
             continue;
         }
-        if to.is_dir() && !to.is_symlink() {
-            std::fs::remove_dir_all(&to).at("replace", &to)?;
-        } else {
-            let _ = std::fs::remove_file(&to);
+        if fmt == libc::S_IFCHR && st.st_rdev == 0 {
+            remove_at(dst, name).at("remove", &path)?;
+            continue;
         }
-        if ft.is_symlink() {
-            let target = std::fs::read_link(&from).at("read link", &from)?;
-            std::os::unix::fs::symlink(target, &to).at("create link", &to)?;
-        } else if ft.is_file() {
-            std::fs::copy(&from, &to).at("copy", &to)?;
-        } else {
-            // Devices and fifos: recreated where we may.
-            let parent = std::fs::File::open(dst).at("open", dst)?;
-            let _ = cella_sys::fd::mknodat(parent.as_fd(), Path::new(&name), meta.mode(), meta.rdev());
+        match fmt {
+            libc::S_IFDIR => {
+                if cella_sys::fd::lstatat(dst, name).is_ok_and(|d| d.st_mode & libc::S_IFMT != libc::S_IFDIR) {
+                    remove_at(dst, name).at("replace", &path)?;
+                }
+                match cella_sys::fd::mkdirat(dst, name, 0o700) {
+                    Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                        return Err(e).at("create directory", &path)
+                    }
+                    _ => {}
+                }
+                let (s, d) = (open_dir_at(src, name, &path)?, open_dir_at(dst, name, &path)?);
+                copy_tree(s.as_fd(), d.as_fd(), &path)?;
+                cella_sys::fd::fchmod(d.as_fd(), st.st_mode & 0o7777).at("chmod", &path)?;
+            }
+            libc::S_IFREG => {
+                remove_at(dst, name).at("replace", &path)?;
+                let from = cella_sys::fd::openat(src, name, libc::O_RDONLY | libc::O_NOFOLLOW, 0).at("open", &path)?;
+                let to = cella_sys::fd::openat(
+                    dst,
+                    name,
+                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
+                    0o600,
+                )
+                .at("create", &path)?;
+                let mut to = std::fs::File::from(to);
+                std::io::copy(&mut std::fs::File::from(from), &mut to).at("copy", &path)?;
+                cella_sys::fd::fchmod(to.as_fd(), st.st_mode & 0o7777).at("chmod", &path)?;
+            }
+            libc::S_IFLNK => {
+                let target = cella_sys::fd::readlinkat(src, name).at("read link", &path)?;
+                remove_at(dst, name).at("replace", &path)?;
+                cella_sys::fd::symlinkat(&target, dst, name).at("create link", &path)?;
+            }
+            _ => {
+                // Devices and fifos: recreated where we may.
+                remove_at(dst, name).at("replace", &path)?;
+                let _ = cella_sys::fd::mknodat(dst, name, st.st_mode, st.st_rdev);
+            }
         }
-        if cella_sys::process::geteuid() == 0 {
-            let _ = std::os::unix::fs::lchown(&to, Some(meta.uid()), Some(meta.gid()));
+        if root {
+            let _ = cella_sys::fd::fchownat(dst, name, st.st_uid, st.st_gid, libc::AT_SYMLINK_NOFOLLOW);
         }
     }
     Ok(())
@@ -323,13 +229,6 @@ mod tests {
             decompressed(input).unwrap().read_to_end(&mut out).unwrap();
             assert_eq!(out, plain);
         }
-    }
-
-    #[test]
-    fn paths_that_climb_out_are_refused() {
-        assert_eq!(clean(Path::new("./a/b")).unwrap(), Path::new("a/b"));
-        assert_eq!(clean(Path::new("/etc/passwd")).unwrap(), Path::new("etc/passwd"));
-        assert!(clean(Path::new("a/../../x")).is_err());
     }
 
     #[test]

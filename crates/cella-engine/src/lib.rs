@@ -2,15 +2,18 @@
 //! library. The store holds images and containers; each running container
 //! has a small monitor process that outlives the command that started it.
 
+pub mod archive;
 pub mod attach;
 pub mod auth;
 pub mod container;
 pub mod content;
 pub mod copy;
 pub mod error;
+pub mod exec;
 pub mod ids;
 pub mod image;
 pub mod import;
+pub mod inroot;
 pub mod intake;
 pub mod layer;
 pub mod load;
@@ -28,6 +31,7 @@ pub mod save;
 pub mod seccomp_default;
 pub mod spec;
 pub mod store;
+pub mod unpack;
 pub mod usernet;
 pub mod userns;
 pub mod users;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 /// `cella create`: a record and a bundle, under the store lock (names are
 /// unique). Nothing runs yet. A failure leaves nothing behind.
 pub fn create(paths: &Paths, cfg: RunConfig, name: Option<String>) -> Result<Container> {
+    check(&cfg)?;
     let image = crate::image::find(paths, &cfg.image)?;
     let _lock = crate::store::lock(paths)?;
     let all = container::list(paths)?;
@@ -67,6 +68,31 @@ pub fn create(paths: &Paths, cfg: RunConfig, name: Option<String>) -> Result<Con
         return Err(e);
     }
     Ok(c)
+}
+
+/// What reaches files or the kernel is checked before anything is made.
+fn check(cfg: &RunConfig) -> Result<()> {
+    if let Some(h) = &cfg.hostname {
+        crate::ids::check_hostname(h, "--hostname")?;
+        if cfg.uts.as_deref() == Some("host") {
+            return Err(Error::Invalid(
+                "conflicting options: --hostname and --uts host (the host's UTS namespace keeps the host's name)"
+                    .into(),
+            ));
+        }
+    }
+    for h in &cfg.add_hosts {
+        let name = h.split_once(':').map_or(h.as_str(), |(n, _)| n);
+        crate::ids::check_hostname(name, "--add-host")?;
+    }
+    if let Some(m) = cfg.memory {
+        if m < crate::spec::MIN_MEMORY {
+            return Err(Error::Invalid(format!(
+                "--memory {m}: the minimum memory limit allowed is 6MB"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `cella start`: the monitor creates and starts it.

@@ -20,8 +20,23 @@ pub fn default_root() -> PathBuf {
     if let Some(d) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return Path::new(&d).join("cella");
     }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into());
-    Path::new(&home).join(".local/share/cella")
+    home().join(".local/share/cella")
+}
+
+/// $HOME, else the home directory /etc/passwd gives this user (never a
+/// shared directory such as /tmp, where another user could be first).
+fn home() -> PathBuf {
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        return h.into();
+    }
+    let uid = cella_sys::process::geteuid().to_string();
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 5 && f[2] == uid)
+        .map(|f| PathBuf::from(f[5]))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent"))
 }
 
 /// A per-user directory: $VAR when set, else ~/UNDER_HOME (e.g.
@@ -30,7 +45,7 @@ pub fn user_dir(var: &str, under_home: &str) -> PathBuf {
     if let Some(d) = std::env::var_os(var).filter(|d| !d.is_empty()) {
         return d.into();
     }
-    Path::new(&std::env::var_os("HOME").unwrap_or_else(|| "/".into())).join(under_home)
+    home().join(under_home)
 }
 
 impl Paths {

@@ -102,7 +102,7 @@ fn document(c: &mut Client, path: &str, accept: Option<&str>, digest: Option<&st
     let bytes = resp
         .body_mut()
         .with_config()
-        .limit(16 << 20)
+        .limit(crate::inroot::MAX_DOCUMENT)
         .read_to_vec()
         .map_err(crate::registry::net_err(path))?;
     if let Some(d) = digest {

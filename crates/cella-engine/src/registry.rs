@@ -23,6 +23,60 @@ pub fn names_registry(name: &str) -> bool {
     }
 }
 
+/// A registry host as docker's grammar has it: dot-separated labels of
+/// letters, digits and inner dashes, and an optional port.
+fn valid_domain(d: &str) -> bool {
+    let (host, port) = match d.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (d, None),
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    !host.is_empty()
+        && host.split('.').all(label)
+        && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Repository path components: lower-case letters and digits, joined by one
+/// `.` or `_`, two `_`, or dashes (docker's `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`).
+pub fn valid_repository(r: &str) -> bool {
+    fn component(c: &str) -> bool {
+        let b = c.as_bytes();
+        let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+        if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+            return false;
+        }
+        let mut i = 0;
+        while i < b.len() {
+            if alnum(b[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < b.len() && !alnum(b[i]) {
+                i += 1;
+            }
+            let sep = &c[start..i];
+            if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
+                return false;
+            }
+        }
+        true
+    }
+    !r.is_empty() && r.split('/').all(component)
+}
+
+/// A tag: a word character, then up to 127 word characters, dots and dashes.
+pub fn valid_tag(t: &str) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let b = t.as_bytes();
+    !b.is_empty() && b.len() <= 128 && word(b[0]) && b.iter().all(|&x| word(x) || x == b'.' || x == b'-')
+}
+
 impl Reference {
     /// docker's rules: no registry means docker.io, one path component
     /// there means library/NAME, no tag means latest.
@@ -53,12 +107,11 @@ impl Reference {
         } else {
             repository
         };
-        if repository.is_empty()
-            || reference.is_empty()
-            || !repository
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
-        {
+        let reference_ok = match reference.strip_prefix("sha256:") {
+            Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+            None => valid_tag(&reference),
+        };
+        if !valid_domain(&registry) || !valid_repository(&repository) || !reference_ok || name.len() > 255 {
             return Err(bad());
         }
         Ok(Reference {
@@ -317,8 +370,14 @@ impl Client {
                 }
             )));
         }
-        let v: serde_json::Value = serde_json::from_str(&resp.body_mut().read_to_string().map_err(net_err(&url))?)
-            .map_err(|e| Error::Invalid(format!("token from {realm}: {e}")))?;
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_string()
+            .map_err(net_err(&url))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| Error::Invalid(format!("token from {realm}: {e}")))?;
         let t = v["token"].as_str().or(v["access_token"].as_str()).unwrap_or_default();
         self.authorization = Some(format!("Bearer {t}"));
         Ok(())
@@ -365,7 +424,20 @@ mod tests {
         let d = format!("sha256:{}", "a".repeat(64));
         let r = Reference::parse(&format!("user/app@{d}")).unwrap();
         assert_eq!((r.repository.as_str(), r.reference.as_str()), ("user/app", d.as_str()));
-        for bad in ["", "UPPER", "x@sha256:12"] {
+        for bad in [
+            "",
+            "UPPER",
+            "x@sha256:12",
+            "a/../../x",
+            "../../x",
+            "x:a\nb",
+            "x\ny:latest",
+            "x:.tag",
+            "a//b",
+            "a-:1",
+            "bad_host-.io/x",
+            "host.io:port/x",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad:?}");
         }
         let r = Reference::parse_in("team/app", "registry.example:5000").unwrap();

@@ -8,7 +8,7 @@ use crate::error::{At, Error, Result};
 use crate::image::{Image, HOST_DIRS, HOST_ID};
 use crate::paths::Paths;
 use cella_spec::{Capabilities, Mount, Namespace, Spec};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// docker's default capabilities.
 pub const DEFAULT_CAPS: [&str; 14] = [
@@ -126,19 +126,20 @@ fn set_env(env: &mut Vec<String>, kv: &str) {
     env.push(kv.to_string());
 }
 
-/// The directory whose passwd/group describe the image's users: the host's
-/// /etc for `host`, else the topmost layer that has them.
-fn image_etc(paths: &Paths, image: &Image) -> PathBuf {
+/// The root whose etc/passwd and etc/group describe the image's users: the
+/// host's for `host`, else the topmost layer that has a passwd file.
+fn image_root(paths: &Paths, image: &Image) -> Result<Option<std::fs::File>> {
     if image.id == HOST_ID {
-        return PathBuf::from("/etc");
+        return std::fs::File::open("/").at("open", Path::new("/")).map(Some);
     }
-    image
-        .layers
-        .iter()
-        .rev()
-        .map(|l| crate::layer::dir(paths, l).join("etc"))
-        .find(|etc| etc.join("passwd").exists())
-        .unwrap_or_else(|| PathBuf::from("/nonexistent"))
+    for l in image.layers.iter().rev() {
+        let d = crate::layer::dir(paths, l);
+        let root = std::fs::File::open(&d).at("open layer", &d)?;
+        if crate::inroot::open_path(std::os::fd::AsFd::as_fd(&root), Path::new("etc/passwd")).is_ok() {
+            return Ok(Some(root));
+        }
+    }
+    Ok(None)
 }
 
 fn mount(dest: &str, kind: &str, source: &str, options: &[&str]) -> Mount {
@@ -174,7 +175,11 @@ pub fn volume(v: &str) -> Result<Mount> {
     let mut options = vec!["rbind".to_string()];
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
-            "ro" | "rw" | "nosuid" | "nodev" | "noexec" | "private" | "rprivate" | "shared" | "rshared" | "slave"
+            // Read-only all the way down, as docker 25+ has it: `-v /:/host:ro`
+            // must not leave /host/proc or /host/sys writable.
+            "ro" | "rro" => options.extend(["ro".to_string(), "rro".to_string()]),
+            "ro-non-recursive" => options.push("ro".into()),
+            "rw" | "nosuid" | "nodev" | "noexec" | "private" | "rprivate" | "shared" | "rshared" | "slave"
             | "rslave" => options.push(o.to_string()),
             "z" | "Z" => {}
             other => return Err(Error::Invalid(format!("-v {v}: unknown option {other:?}"))),
@@ -206,21 +211,22 @@ pub fn tmpfs(t: &str) -> Result<Mount> {
     })
 }
 
-/// --memory: bytes with an optional b/k/m/g suffix.
-pub fn parse_bytes(s: &str) -> Result<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    let (num, mul) = match t.chars().last() {
-        Some('b') => (&t[..t.len() - 1], 1),
-        Some('k') => (&t[..t.len() - 1], 1 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        _ => (t.as_str(), 1),
-    };
-    num.parse::<f64>()
-        .ok()
-        .filter(|n| *n > 0.0)
-        .map(|n| (n * mul as f64) as i64)
-        .ok_or_else(|| Error::Invalid(format!("invalid size {s:?}: use a number with b, k, m or g")))
+/// docker's smallest memory limit: a container needs some to start at all.
+pub const MIN_MEMORY: i64 = 6 << 20;
+
+/// `--memory`: a size (docker's units), at least 6 MiB, as docker has it.
+pub fn parse_memory(s: &str) -> Result<i64> {
+    let bytes = cella_spec::size::parse(s).ok_or_else(|| {
+        Error::Invalid(format!(
+            "invalid size {s:?}: use a number with b, k, m, g, t or p (and not more than 8 EiB)"
+        ))
+    })?;
+    if bytes < MIN_MEMORY {
+        return Err(Error::Invalid(format!(
+            "--memory {s}: the minimum memory limit allowed is 6MB"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// `--ulimit NAME=SOFT[:HARD]`.
@@ -321,8 +327,9 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
     }
     spec.mounts = mounts;
 
+    let root = image_root(paths, image)?;
     let ids = crate::users::resolve(
-        &image_etc(paths, image),
+        root.as_ref().map(std::os::fd::AsFd::as_fd),
         cfg.user.as_deref().unwrap_or(&image.config.user),
     )?;
     let p = spec.process.as_mut().expect("default has a process");
@@ -693,15 +700,21 @@ mod tests {
         let m = volume("/tmp:/data:ro").unwrap();
         assert_eq!(
             (m.destination.as_str(), m.options.clone()),
-            ("/data", vec!["rbind".to_string(), "ro".into()])
+            ("/data", vec!["rbind".to_string(), "ro".into(), "rro".into()])
         );
+        assert_eq!(volume("/tmp:/x:ro-non-recursive").unwrap().options, ["rbind", "ro"]);
         assert!(volume("relative:/x").is_err());
         assert!(volume("/tmp:/x:bogus").is_err());
         assert!(volume("/does/not/exist:/x").is_err());
         assert_eq!(tmpfs("/run:size=1m").unwrap().options.last().unwrap(), "size=1m");
-        assert_eq!(parse_bytes("64m").unwrap(), 64 << 20);
-        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
-        assert!(parse_bytes("lots").is_err());
+        assert_eq!(parse_memory("64m").unwrap(), 64 << 20);
+        assert_eq!(parse_memory("1g").unwrap(), 1 << 30);
+        assert!(parse_memory("lots").is_err());
+        assert!(parse_memory("4m").is_err(), "below docker's 6 MB");
+        assert!(
+            parse_memory("99999999999999999999g").is_err(),
+            "overflow is refused, not unlimited"
+        );
         let u = ulimit("nofile=100:200").unwrap();
         assert_eq!((u.kind.as_str(), u.soft, u.hard), ("RLIMIT_NOFILE", 100, 200));
         assert!(ulimit("bogus=1").is_err());

@@ -12,8 +12,18 @@ pub struct StoreLock {
     _file: std::fs::File,
 }
 
-/// Creates the store's directories (0700) if needed.
+/// Creates the store's directories (0700) if needed, and checks that the
+/// store and the runtime state root are the user's own and that no one else
+/// may write in them (another user could otherwise plant records there).
 pub fn ensure(paths: &Paths) -> Result<()> {
+    make_dirs(paths)?;
+    let root = std::fs::File::open(&paths.root).at("open", &paths.root)?;
+    cella_runtime::container::check_private_dir(root.as_fd(), &paths.root)?;
+    cella_runtime::container::ensure_root(&paths.runroot)?;
+    Ok(())
+}
+
+fn make_dirs(paths: &Paths) -> Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     for d in [
         paths.root.clone(),

@@ -2,6 +2,7 @@
 //! /etc/group, as docker does.
 
 use crate::error::{Error, Result};
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,20 +13,28 @@ pub struct Ids {
     pub home: String,
 }
 
-fn entries(file: &Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(file)
-        .unwrap_or_default()
+/// The lines of `etc/NAME` under `root`, split at colons. The file is read
+/// in that root (a symlink planted there cannot point at the host's files)
+/// and only if it is a regular file of at most 16 MiB.
+fn entries(root: Option<BorrowedFd<'_>>, name: &str) -> Result<Vec<Vec<String>>> {
+    let Some(root) = root else {
+        return Ok(Vec::new());
+    };
+    let rel = Path::new("etc").join(name);
+    let bytes = crate::inroot::read_file(root, &rel, 16 << 20)?.unwrap_or_default();
+    Ok(String::from_utf8_lossy(&bytes)
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
         .map(|l| l.split(':').map(String::from).collect())
-        .collect()
+        .collect())
 }
 
-/// Resolves `spec` ("", "name", "uid", "name:group", "uid:gid") against
-/// `etc` (the container's /etc). Numeric ids need no entry; names do.
-pub fn resolve(etc: &Path, spec: &str) -> Result<Ids> {
-    let passwd = entries(&etc.join("passwd"));
-    let group = entries(&etc.join("group"));
+/// Resolves `spec` ("", "name", "uid", "name:group", "uid:gid") against the
+/// /etc of `root` (a container's or an image layer's root directory; None
+/// when there is none). Numeric ids need no entry; names do.
+pub fn resolve(root: Option<BorrowedFd<'_>>, spec: &str) -> Result<Ids> {
+    let passwd = entries(root, "passwd")?;
+    let group = entries(root, "group")?;
     let (user, grp) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -83,7 +92,8 @@ mod tests {
 
     #[test]
     fn names_ids_and_groups() {
-        let etc = std::env::temp_dir().join(format!("cella-users-{}", std::process::id()));
+        let base = std::env::temp_dir().join(format!("cella-users-{}", std::process::id()));
+        let etc = base.join("etc");
         std::fs::create_dir_all(&etc).unwrap();
         std::fs::write(
             etc.join("passwd"),
@@ -91,14 +101,16 @@ mod tests {
         )
         .unwrap();
         std::fs::write(etc.join("group"), "root:x:0:\nwww:x:33:\nlog:x:4:web,other\n").unwrap();
-        let r = resolve(&etc, "").unwrap();
+        let root = std::fs::File::open(&base).unwrap();
+        let root = Some(std::os::fd::AsFd::as_fd(&root));
+        let r = resolve(root, "").unwrap();
         assert_eq!((r.uid, r.gid, r.home.as_str()), (0, 0, "/root"));
-        let w = resolve(&etc, "web").unwrap();
+        let w = resolve(root, "web").unwrap();
         assert_eq!((w.uid, w.gid, w.additional_gids.clone()), (33, 33, vec![4]));
-        assert_eq!(resolve(&etc, "33").unwrap().uid, 33);
-        assert_eq!(resolve(&etc, "web:log").unwrap().gid, 4);
+        assert_eq!(resolve(root, "33").unwrap().uid, 33);
+        assert_eq!(resolve(root, "web:log").unwrap().gid, 4);
         assert_eq!(
-            resolve(&etc, "1234:5678").unwrap(),
+            resolve(root, "1234:5678").unwrap(),
             Ids {
                 uid: 1234,
                 gid: 5678,
@@ -106,11 +118,13 @@ mod tests {
                 home: "/".into()
             }
         );
-        assert!(resolve(&etc, "nobody-here")
+        assert!(resolve(root, "nobody-here")
             .unwrap_err()
             .to_string()
             .contains("unable to find user"));
-        assert!(resolve(&etc, "web:nogroup").is_err());
-        std::fs::remove_dir_all(&etc).unwrap();
+        assert!(resolve(root, "web:nogroup").is_err());
+        assert_eq!(resolve(None, "7:8").unwrap().uid, 7, "no /etc: numeric ids only");
+        assert!(resolve(None, "web").is_err());
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

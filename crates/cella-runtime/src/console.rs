@@ -4,31 +4,46 @@
 
 use crate::error::{Context, Error, Result};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// In the container (after pivot_root): opens a pty from /dev/ptmx, sends the
-/// master over `socket`, makes the slave the controlling terminal and stdio,
-/// and binds it over /dev/console.
-pub fn setup_in_container(socket: &OwnedFd, size: Option<cella_spec::ConsoleSize>) -> Result<()> {
-    let (master, slave_path) =
-        cella_sys::process::open_pty(Path::new("/dev/ptmx")).op(|| "open a pty from /dev/ptmx".into())?;
-    let slave =
-        cella_sys::fd::open(Path::new(&slave_path), libc::O_RDWR, 0).at("open pty slave", Path::new(&slave_path))?;
+/// In the container (after pivot_root): opens a pty from /dev/ptmx, sends
+/// the master over `socket`, makes the slave the controlling terminal and
+/// stdio, and (for the container's init, `bind_console`) binds it over
+/// /dev/console.
+///
+/// Nothing here trusts a path another process of the container could have
+/// changed (CVE-2025-52565): the master must be the ptmx device, the slave
+/// is opened through the master (TIOCGPTPEER), and the bind mount's source
+/// is that open slave and its target a /dev/console made fresh in /dev,
+/// reached without following any symlink.
+pub fn setup_in_container(socket: &OwnedFd, size: Option<cella_spec::ConsoleSize>, bind_console: bool) -> Result<()> {
+    let ptmx = Path::new("/dev/ptmx");
+    let (master, slave_path) = cella_sys::process::open_pty(ptmx).op(|| "open a pty from /dev/ptmx".into())?;
+    let st = cella_sys::fd::fstat(master.as_fd()).at("stat", ptmx)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR || st.st_rdev != cella_sys::fd::makedev(5, 2) {
+        return Err(Error::Config(
+            "/dev/ptmx in the container is not the pty multiplexer (5:2): refusing it".into(),
+        ));
+    }
+    let slave = match cella_sys::process::open_pty_peer(master.as_fd()) {
+        Ok(fd) => fd,
+        // Kernels before 4.13: by name, checked to be a pty slave.
+        Err(_) => {
+            let fd = cella_sys::fd::open(Path::new(&slave_path), libc::O_RDWR | libc::O_NOCTTY, 0)
+                .at("open pty slave", Path::new(&slave_path))?;
+            let st = cella_sys::fd::fstat(fd.as_fd()).at("stat", Path::new(&slave_path))?;
+            if st.st_mode & libc::S_IFMT != libc::S_IFCHR || !(136..=143).contains(&libc::major(st.st_rdev)) {
+                return Err(Error::Config(format!("{slave_path} is not a pty slave: refusing it")));
+            }
+            fd
+        }
+    };
     if let Some(sz) = size {
         set_size(slave.as_raw_fd(), sz.height as u16, sz.width as u16);
     }
-    let console = Path::new("/dev/console");
-    if std::fs::symlink_metadata(console).is_err() {
-        let _ = std::fs::File::create(console);
+    if bind_console {
+        bind_dev_console(&slave)?;
     }
-    cella_sys::mount::mount(
-        Some(Path::new(&slave_path)),
-        &cella_sys::mount::Target::Path(console),
-        None,
-        libc::MS_BIND,
-        None,
-    )
-    .at("bind the pty over", console)?;
     cella_sys::fd::send_with_fd(socket.as_fd(), slave_path.as_bytes(), Some(master.as_raw_fd()))
         .op(|| "send the pty master over the console socket".into())?;
     drop(master);
@@ -38,6 +53,45 @@ pub fn setup_in_container(socket: &OwnedFd, size: Option<cella_spec::ConsoleSize
         cella_sys::fd::dup_to(slave.as_raw_fd(), fd).op(|| format!("dup the pty onto fd {fd}"))?;
     }
     Ok(())
+}
+
+/// Binds the open pty `slave` over a /dev/console made fresh: whatever was
+/// there (a symlink to a /proc file, say) is removed, not followed.
+fn bind_dev_console(slave: &OwnedFd) -> Result<()> {
+    use cella_sys::fd::{RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
+    let dev = Path::new("/dev");
+    let root = cella_sys::fd::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0).at("open", Path::new("/"))?;
+    let dir = cella_sys::fd::openat2(
+        root.as_fd(),
+        Path::new("dev"),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+        RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    )
+    .at("open (not through a symlink)", dev)?;
+    let name = Path::new("console");
+    let console = Path::new("/dev/console");
+    match cella_sys::fd::unlinkat(dir.as_fd(), name, 0) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).at("remove", console),
+    }
+    let target = cella_sys::fd::openat(
+        dir.as_fd(),
+        name,
+        libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_NOFOLLOW,
+        0o600,
+    )
+    .at("create", console)?;
+    let source = PathBuf::from(format!("/proc/self/fd/{}", slave.as_raw_fd()));
+    cella_sys::mount::mount(
+        Some(&source),
+        &cella_sys::mount::Target::Fd(target.as_fd()),
+        None,
+        libc::MS_BIND,
+        None,
+    )
+    .at("bind the pty over", console)
 }
 
 fn set_size(fd: RawFd, rows: u16, cols: u16) {

@@ -9,7 +9,8 @@ use crate::error::{Context, Error, Result};
 use cella_spec::{Hooks, State, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, OwnedFd};
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
@@ -58,6 +59,55 @@ pub fn default_root() -> PathBuf {
     }
 }
 
+/// Checks that the directory `fd` (at `path`) is this user's own and that
+/// no one else may write in it: state found there was written by us.
+pub fn check_private_dir(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
+    let st = cella_sys::fd::fstat(fd).at("stat", path)?;
+    let euid = cella_sys::process::geteuid();
+    let untrusted = |why: String| Error::Untrusted {
+        path: path.to_path_buf(),
+        why,
+        fix: "remove it, or set XDG_RUNTIME_DIR (or --root) to a directory of your own",
+    };
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(untrusted("not a directory".into()));
+    }
+    if st.st_uid != euid {
+        return Err(untrusted(format!(
+            "owned by uid {}, not by you (uid {euid})",
+            st.st_uid
+        )));
+    }
+    if st.st_mode & 0o022 != 0 {
+        return Err(untrusted(format!(
+            "others may write in it (mode {:o})",
+            st.st_mode & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// Opens an existing directory of state and checks it is private.
+fn open_private_dir(path: &Path) -> Result<OwnedFd> {
+    let fd = cella_sys::fd::open(path, libc::O_RDONLY | libc::O_DIRECTORY, 0).at("open", path)?;
+    check_private_dir(fd.as_fd(), path)?;
+    Ok(fd)
+}
+
+/// Makes (0700) or opens the state root `root` and checks it is private.
+pub fn ensure_root(root: &Path) -> Result<()> {
+    match std::fs::create_dir(root) {
+        Ok(()) => set_mode(root, 0o700)?,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(root).at("create state root", root)?;
+            set_mode(root, 0o700)?;
+        }
+        Err(e) => return Err(e).at("create state root", root),
+    }
+    open_private_dir(root).map(drop)
+}
+
 /// An open, locked state directory.
 pub struct StateDir {
     pub dir: PathBuf,
@@ -68,15 +118,7 @@ impl StateDir {
     /// Creates `<root>/<id>` (failing if it exists) and locks it.
     pub fn create(root: &Path, id: &str) -> Result<StateDir> {
         crate::ids::validate(id)?;
-        match std::fs::create_dir(root) {
-            Ok(()) => set_mode(root, 0o700)?,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(root).at("create state root", root)?;
-                set_mode(root, 0o700)?;
-            }
-            Err(e) => return Err(e).at("create state root", root),
-        }
+        ensure_root(root)?;
         let dir = root.join(id);
         match std::fs::create_dir(&dir) {
             Ok(()) => {}
@@ -92,13 +134,15 @@ impl StateDir {
     pub fn open(root: &Path, id: &str) -> Result<StateDir> {
         crate::ids::validate(id)?;
         let dir = root.join(id);
-        let lock = match cella_sys::fd::open(&dir, libc::O_RDONLY | libc::O_DIRECTORY, 0) {
+        let lock = match cella_sys::fd::open(&dir, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0) {
             Ok(fd) => fd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NotFound(id.into(), root.display().to_string()))
             }
             Err(e) => return Err(e).at("open state directory", &dir),
         };
+        open_private_dir(root)?;
+        check_private_dir(lock.as_fd(), &dir)?;
         cella_sys::fd::flock_exclusive(lock.as_fd(), false).at("lock state directory", &dir)?;
         Ok(StateDir { dir, _lock: lock })
     }
@@ -174,9 +218,24 @@ pub fn is_locked(dir: &Path) -> bool {
     }
 }
 
+/// Reads `dir`/state.json: a regular file of this user's (not a link to one),
+/// in a directory of this user's that only they may write.
 pub fn read_persisted(dir: &Path) -> Result<Persisted> {
     let p = dir.join(STATE_FILE);
-    let text = std::fs::read(&p).at("read", &p)?;
+    let d = cella_sys::fd::open(dir, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0).at("open", dir)?;
+    check_private_dir(d.as_fd(), dir)?;
+    let f =
+        cella_sys::fd::openat(d.as_fd(), Path::new(STATE_FILE), libc::O_RDONLY | libc::O_NOFOLLOW, 0).at("open", &p)?;
+    let st = cella_sys::fd::fstat(f.as_fd()).at("stat", &p)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_uid != cella_sys::process::geteuid() {
+        return Err(Error::Untrusted {
+            path: p,
+            why: "not a regular file of yours".into(),
+            fix: "remove the container's state directory",
+        });
+    }
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut std::fs::File::from(f).take(16 << 20), &mut text).at("read", &p)?;
     serde_json::from_slice(&text).map_err(|e| Error::Config(format!("{}: {e}", p.display())))
 }
 
@@ -192,6 +251,17 @@ pub fn proc_stat(pid: i32) -> Option<(u8, u64)> {
     Some((state, start))
 }
 
+/// Whether `pid`'s innermost PID (the last of NSpid) is 1, in a namespace
+/// other than ours.
+fn pid_one_of_its_namespace(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+        s.lines().find_map(|l| l.strip_prefix("NSpid:")).is_some_and(|v| {
+            let ids: Vec<&str> = v.split_whitespace().collect();
+            ids.len() >= 2 && ids.last() == Some(&"1")
+        })
+    })
+}
+
 impl Persisted {
     /// True when the init process is alive (not a zombie) and is the one we started.
     pub fn init_alive(&self) -> bool {
@@ -202,6 +272,41 @@ impl Persisted {
             Some((state, start)) => start == self.pid_start && state != b'Z' && state != b'X',
             None => false,
         }
+    }
+
+    /// A pidfd of the container's init, once it is proven to be that
+    /// process and not another that a reused PID or a planted record names:
+    /// its start time, its cgroup (when the container has one) and, in a
+    /// PID namespace of its own, PID 1 there. None when the init is gone.
+    pub fn init_pidfd(&self) -> Result<Option<OwnedFd>> {
+        if self.pid <= 0 {
+            return Ok(None);
+        }
+        let Ok(pidfd) = cella_sys::fd::pidfd_open(self.pid) else {
+            return Ok(None);
+        };
+        if !self.init_alive() {
+            return Ok(None);
+        }
+        let refuse = |why| Error::NotOurProcess {
+            id: self.id.clone(),
+            pid: self.pid,
+            why,
+        };
+        if let Some(cg) = self.cgroup.as_ref().filter(|c| !c.dirs.is_empty()) {
+            if !cg.holds(self.pid) {
+                return Err(refuse("it is not in the container's cgroup"));
+            }
+        }
+        if self.own_pid_ns && !pid_one_of_its_namespace(self.pid) {
+            return Err(refuse("it is not PID 1 of a PID namespace of its own"));
+        }
+        // What /proc said was about the process the pidfd holds only if it
+        // still runs now (its PID cannot be reused before it is reaped).
+        if cella_sys::fd::poll_readable(pidfd.as_fd(), 0).unwrap_or(true) {
+            return Ok(None);
+        }
+        Ok(Some(pidfd))
     }
 
     pub fn status(&self, dir: &Path) -> Status {

@@ -177,6 +177,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 setgroups_allowed: !(new_user && map_writer == userns::MapWriter::OwnIdsOnly),
                 seccomp: seccomp.as_ref(),
                 seccomp_listener,
+                undumpable_early: cella_sys::process::geteuid() == 0,
             };
             init::run(cx)
         }

@@ -38,6 +38,14 @@ pub enum Error {
     Cgroup(cella_cgroups::Error),
     #[error("{0}")]
     Usage(String),
+    #[error("{}: {why}: refusing it, as another user could have put container state there; {fix}", path.display())]
+    Untrusted {
+        path: PathBuf,
+        why: String,
+        fix: &'static str,
+    },
+    #[error("pid {pid} is not the init of container {id:?} ({why}): refusing to signal it")]
+    NotOurProcess { id: String, pid: i32, why: &'static str },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -14,7 +14,7 @@ use crate::container::StateDir;
 use crate::error::{Context, Error, Result};
 use cella_spec::{NamespaceKind, Process, Status};
 use cella_sys::ns::Forked;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 pub struct ExecOptions {
@@ -26,6 +26,10 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// A sub-cgroup of the container's cgroup to join instead (`--cgroup`).
     pub cgroup_sub: Option<String>,
+    /// The process's stdin, stdout and stderr instead of the caller's (the
+    /// engine's pipes, so that no descriptor of the caller's reaches the
+    /// container). The caller keeps them open until `exec` returns.
+    pub stdio: Option<[RawFd; 3]>,
 }
 
 pub struct Execed {
@@ -88,14 +92,13 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
     if process.terminal && matches!(opts.console, crate::create::ConsoleTarget::None) {
         return Err(Error::Usage("exec -t needs --console-socket when detached".into()));
     }
-    let pidfd = cella_sys::fd::pidfd_open(state.pid).op(|| format!("pidfd_open the init {}", state.pid))?;
-    if !state.init_alive() {
+    let Some(pidfd) = state.init_pidfd()? else {
         return Err(Error::WrongState {
             id: state.id.clone(),
             status: "stopped",
             what: "there is no process to join".into(),
         });
-    }
+    };
     let flags = differing_namespaces(state.pid)?;
     let (seccomp, listener) = crate::launch::prepare_seccomp(state.seccomp.as_ref())?;
     let state_json = serde_json::to_vec(&state.oci_state(Status::Running)).expect("state serialises");
@@ -131,6 +134,14 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
         Forked::Child => {
             drop(chan);
             let chan = Channel(theirs);
+            if let Some(fds) = opts.stdio {
+                for (to, from) in fds.into_iter().enumerate() {
+                    if let Err(e) = cella_sys::fd::dup_to(from, to as RawFd) {
+                        let _ = chan.send(tag::ERROR, format!("dup the process's stdio: {e}").as_bytes());
+                        cella_sys::process::exit_now(1);
+                    }
+                }
+            }
             let launch = crate::launch::Launch {
                 process,
                 console: console_sock.as_ref(),
@@ -141,6 +152,7 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
                 preserve_fds: opts.preserve_fds,
                 setgroups_allowed,
                 as_init: false,
+                container_init: false,
             };
             child_main(&chan, pidfd.as_fd(), flags, &launch)
         }
@@ -211,7 +223,7 @@ fn child_main(chan: &Channel, pidfd: std::os::fd::BorrowedFd<'_>, flags: u64, la
         let _ = chan.send(tag::ERROR, e.to_string().as_bytes());
         cella_sys::process::exit_now(1)
     };
-    if let Err(e) = chan.expect(tag::GO) {
+    if let Err(e) = chan.expect(tag::GO).and_then(|_| crate::selfexe::become_undumpable()) {
         fail(e);
     }
     if flags != 0 {

@@ -34,6 +34,13 @@ pub struct InitContext<'a> {
     pub seccomp: Option<&'a cella_seccomp::Filter>,
     /// Connected to linux.seccomp.listenerPath when the profile notifies.
     pub seccomp_listener: Option<OwnedFd>,
+    /// Not dumpable from before the root filesystem is set up (a runtime
+    /// run as root), or only once started: an unprivileged engine starts
+    /// pasta for the container's network through /proc/PID/ns before
+    /// `start`, which needs us dumpable (the container's processes cannot
+    /// reach us meanwhile without CAP_SYS_PTRACE in its user namespace: we
+    /// hold every capability there).
+    pub undumpable_early: bool,
 }
 
 /// The child's entry point.
@@ -87,6 +94,11 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
         let p = Path::new("/proc/self/oom_score_adj");
         std::fs::write(p, adj.to_string()).at("write", p)?;
     }
+    // From here until execve the container must not reach our fds or image
+    // (after the id maps and oom_score_adj, which want us dumpable).
+    if cx.undumpable_early {
+        crate::selfexe::become_undumpable()?;
+    }
     // Devices and mode bits are created exactly as configured.
     cella_sys::process::umask(0);
     let rcx = crate::rootfs::RootfsContext {
@@ -137,6 +149,7 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
             .annotations
             .get(crate::launch::INIT_ANNOTATION)
             .is_some_and(|v| v == "true"),
+        container_init: true,
     };
     let ready = launch.prepare()?;
     cx.chan.send(tag::CREATED, &[])?;
@@ -145,6 +158,9 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
         hooks.map(|h| h.start_container.as_slice()).unwrap_or(&[]),
         &state_json,
     );
+    if !cx.undumpable_early && crate::selfexe::become_undumpable().is_err() {
+        cella_sys::process::exit_now(1);
+    }
     launch.exec(ready)
 }
 

@@ -29,6 +29,9 @@ pub struct Launch<'a> {
     /// run the process as its child: the annotation `run.cella.init=true`
     /// (what `cella run --init` sets). Only for the container's init.
     pub as_init: bool,
+    /// The container's own init (not an `exec`): its terminal is bound over
+    /// /dev/console, as runc does.
+    pub container_init: bool,
 }
 
 /// The annotation that asks for the built-in init.
@@ -93,6 +96,8 @@ pub struct Ready {
     exe: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
+    /// For the LSM labels, opened while we may still mount.
+    procfs: Option<crate::procfs::Procfs>,
 }
 
 impl Launch<'_> {
@@ -104,7 +109,7 @@ impl Launch<'_> {
             let sock = self
                 .console
                 .ok_or_else(|| Error::Usage("terminal without a console socket".into()))?;
-            crate::console::setup_in_container(sock, process.console_size)?;
+            crate::console::setup_in_container(sock, process.console_size, self.container_init)?;
         }
         crate::process::apply_rlimits(process)?;
         let mut caps = crate::process::cap_masks(process.capabilities.as_ref(), cella_sys::caps::kernel_knows);
@@ -124,6 +129,12 @@ impl Launch<'_> {
             // Without no_new_privs, loading needs CAP_SYS_ADMIN: before dropping it.
             self.load_seccomp(f)?;
         }
+        let labels = crate::lsm::wants_labels(process.apparmor_profile.as_deref(), process.selinux_label.as_deref());
+        let procfs = if labels {
+            Some(crate::procfs::Procfs::open()?)
+        } else {
+            None
+        };
         crate::process::apply_credentials(process, &caps, self.setgroups_allowed)?;
         cella_sys::process::umask(process.user.umask.unwrap_or(0o022));
         let cwd = Path::new(&process.cwd);
@@ -136,6 +147,7 @@ impl Launch<'_> {
             exe: CString::new(exe.as_os_str().as_encoded_bytes()).expect("path has no NUL"),
             argv: crate::process::c_strings(&process.args, "process.args")?,
             envp: crate::process::c_strings(&process.env, "process.env")?,
+            procfs,
         })
     }
 
@@ -152,9 +164,11 @@ impl Launch<'_> {
             let _ = writeln!(std::io::stderr(), "cella-runtime: {e}");
             cella_sys::process::exit_now(1)
         };
-        if let Err(e) =
-            crate::lsm::apply_exec_labels(process.apparmor_profile.as_deref(), process.selinux_label.as_deref())
-        {
+        if let Err(e) = crate::lsm::apply_exec_labels(
+            r.procfs.as_ref(),
+            process.apparmor_profile.as_deref(),
+            process.selinux_label.as_deref(),
+        ) {
             fail(e);
         }
         let _ = cella_sys::fd::cloexec_from(3 + self.preserve_fds);

@@ -23,6 +23,7 @@ pub mod lsm;
 pub mod mountopts;
 pub mod nsplan;
 pub mod process;
+pub mod procfs;
 pub mod rootfs;
 pub mod selfexe;
 pub mod supervise;

@@ -82,12 +82,11 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     signal_init(&p, sig)
 }
 
-/// Signals the init through a pidfd checked to be our init (not a reused PID).
+/// Signals the init through a pidfd proven to be our init (not a reused PID).
 fn signal_init(p: &Persisted, sig: i32) -> Result<()> {
-    let pidfd = cella_sys::fd::pidfd_open(p.pid).op(|| format!("pidfd_open {}", p.pid))?;
-    if !p.init_alive() {
+    let Some(pidfd) = p.init_pidfd()? else {
         return Err(wrong(p, Status::Stopped, "there is no process to signal"));
-    }
+    };
     cella_sys::fd::pidfd_send_signal(pidfd.as_fd(), sig).op(|| format!("send signal {sig} to pid {}", p.pid))
 }
 
@@ -128,12 +127,9 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 /// SIGKILLs the init (its PID namespace dies with it) or every process of the
 /// cgroup, and waits up to 10 s for the init to be gone.
 fn kill_and_wait(p: &Persisted) -> Result<()> {
-    let Ok(pidfd) = cella_sys::fd::pidfd_open(p.pid) else {
+    let Some(pidfd) = p.init_pidfd()? else {
         return Ok(());
     };
-    if !p.init_alive() {
-        return Ok(());
-    }
     if let Some(cg) = &p.cgroup {
         // A frozen task cannot die: thaw first.
         if cg.is_frozen() {

@@ -4,7 +4,7 @@
 //! LSM is absent, `create` fails with a clear error, as runc's validator does
 //! for SELinux (and as its write to the AppArmor attribute does).
 
-use crate::error::{Context, Result};
+use crate::error::Result;
 use std::path::Path;
 
 pub fn apparmor_enabled() -> bool {
@@ -15,20 +15,33 @@ pub fn selinux_enabled() -> bool {
     Path::new("/sys/fs/selinux/enforce").exists()
 }
 
-/// Sets the labels the next execve takes on (in the container, after pivot_root).
-pub fn apply_exec_labels(apparmor: Option<&str>, selinux: Option<&str>) -> Result<()> {
+/// Whether labels are asked for (then `apply_exec_labels` needs a procfs
+/// handle, opened while the process may still mount).
+pub fn wants_labels(apparmor: Option<&str>, selinux: Option<&str>) -> bool {
+    apparmor.is_some_and(|p| !p.is_empty()) || selinux.is_some_and(|l| !l.is_empty())
+}
+
+/// Sets the labels the next execve takes on (in the container, after
+/// pivot_root), through a procfs handle of the runtime's own.
+pub fn apply_exec_labels(
+    procfs: Option<&crate::procfs::Procfs>,
+    apparmor: Option<&str>,
+    selinux: Option<&str>,
+) -> Result<()> {
+    if !wants_labels(apparmor, selinux) {
+        return Ok(());
+    }
+    let procfs = procfs.ok_or_else(|| crate::error::Error::Config("no procfs handle for the LSM labels".into()))?;
     if let Some(profile) = apparmor.filter(|p| !p.is_empty()) {
-        let modern = Path::new("/proc/self/attr/apparmor/exec");
-        let attr = if modern.exists() {
-            modern
+        let attr = if procfs.has("attr/apparmor/exec") {
+            "attr/apparmor/exec"
         } else {
-            Path::new("/proc/self/attr/exec")
+            "attr/exec"
         };
-        std::fs::write(attr, format!("exec {profile}")).at("apply the AppArmor profile through", attr)?;
+        procfs.write_own(attr, format!("exec {profile}").as_bytes())?;
     }
     if let Some(label) = selinux.filter(|l| !l.is_empty()) {
-        let attr = Path::new("/proc/self/attr/exec");
-        std::fs::write(attr, label).at("apply the SELinux label through", attr)?;
+        procfs.write_own("attr/exec", label.as_bytes())?;
     }
     Ok(())
 }

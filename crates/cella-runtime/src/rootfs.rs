@@ -461,8 +461,11 @@ pub fn enter(root: OwnedFd, rootfs: &Path, no_pivot: bool) -> Result<()> {
 /// After pivot_root: sysctls, read-only root, read-only and masked paths.
 pub fn finish(spec: &Spec) -> Result<()> {
     let linux = spec.linux();
-    for (key, value) in &linux.sysctl {
-        write_sysctl(key, value)?;
+    if !linux.sysctl.is_empty() {
+        let procfs = crate::procfs::Procfs::open()?;
+        for (key, value) in &linux.sysctl {
+            write_sysctl(&procfs, key, value)?;
+        }
     }
     let slash = Path::new("/");
     let root = cella_sys::fd::open(slash, libc::O_PATH | libc::O_DIRECTORY, 0).at("open", slash)?;
@@ -481,23 +484,13 @@ pub fn finish(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn write_sysctl(key: &str, value: &str) -> Result<()> {
-    if key.contains("..") || key.starts_with('/') || key.starts_with('.') {
+/// A sysctl, written through the runtime's own procfs (see `procfs`).
+fn write_sysctl(procfs: &crate::procfs::Procfs, key: &str, value: &str) -> Result<()> {
+    if key.is_empty() || key.split(['.', '/']).any(|c| c.is_empty() || c == "..") {
         return Err(Error::Config(format!("invalid sysctl name {key:?}")));
     }
-    let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
-    let sysdir = Path::new("/proc/sys");
-    let dir = cella_sys::fd::open(sysdir, libc::O_PATH | libc::O_DIRECTORY, 0).at("open", sysdir)?;
-    let rel = path.strip_prefix(sysdir).unwrap_or(&path);
-    let fd = openat2(
-        dir.as_fd(),
-        rel,
-        libc::O_WRONLY | libc::O_TRUNC,
-        0,
-        cella_sys::fd::RESOLVE_BENEATH | cella_sys::fd::RESOLVE_NO_SYMLINKS,
-    )
-    .at("open sysctl", &path)?;
-    cella_sys::fd::write_all_raw(fd.as_raw_fd(), value.as_bytes()).at("write sysctl", &path)
+    let rel = Path::new("sys").join(key.replace('.', "/"));
+    procfs.write(&rel, value.as_bytes())
 }
 
 fn make_readonly(root: BorrowedFd<'_>, rel: &Path, recursive: bool) -> Result<()> {

@@ -1,28 +1,82 @@
-//! Running the runtime from a sealed in-memory copy of itself, so that a
-//! container process can never reopen and overwrite the runtime binary on the
-//! host through /proc/PID/exe (CVE-2019-5736).
+//! What a process that creates or joins a container's namespaces exposes to
+//! the container, decided here for all of them: cella-runtime's `create`,
+//! `run` and `exec`, and the engine's `run`/`start` (the monitor creates the
+//! container), `exec` and `ns enter`.
+//!
+//! Two rules:
+//! 1. The program image cannot be written through /proc/PID/exe
+//!    (CVE-2019-5736: a container that makes the joining process execute
+//!    `/proc/self/exe`, or opens its exe link, would otherwise hold the host
+//!    binary and rewrite it once nothing runs it). `seal_image` runs at the
+//!    entry of each such command and re-executes the program from a view
+//!    that cannot be written: a read-only overlayfs of its directory that is
+//!    mounted nowhere (root; no copy, shared page cache), else a sealed
+//!    memfd copy. An unprivileged user whose binary they could not write
+//!    anyway needs neither.
+//! 2. Until it execs the container's process, a process that enters the
+//!    container is not dumpable (`become_undumpable`), so that the
+//!    container's processes cannot open its /proc/PID/fd, exe or mem,
+//!    whatever uid they share with it (CVE-2016-9962). execve makes the
+//!    container's own process dumpable again. `exec` and `ns enter` become
+//!    so before joining; a container's init once its id maps are written,
+//!    or, under an unprivileged runtime, once started (see
+//!    `init::InitContext::undumpable_early`).
 
 use crate::error::{Context, Result};
 use std::ffi::CString;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Re-executes the current command from a sealed memfd unless already running
-/// from one. Returns only when already sealed (or on error).
-pub fn ensure_sealed() -> Result<()> {
-    let exe = Path::new("/proc/self/exe");
-    let fd = cella_sys::fd::open(exe, libc::O_RDONLY, 0).at("open", exe)?;
-    if cella_sys::fd::is_sealed_memfd(fd.as_fd()) {
-        return Ok(());
-    }
-    let mem = cella_sys::fd::sealed_memfd_copy(fd.as_fd(), "cella-runtime")
-        .op(|| "copy the runtime into a sealed memfd".into())?;
-    drop(fd);
-    let argv: Vec<CString> = std::env::args_os()
+/// `ST_RDONLY` of statvfs: the file lives on a read-only mount.
+const ST_RDONLY: u64 = 1;
+
+/// Whether the running image already cannot be written through its exe link.
+fn protected(exe: BorrowedFd<'_>) -> bool {
+    cella_sys::fd::is_sealed_memfd(exe) || cella_sys::fd::mount_flags(exe).is_ok_and(|f| f & ST_RDONLY != 0)
+}
+
+/// Whether a container of ours could write the file: root can write any
+/// file; an unprivileged user (whose containers map root to them) only what
+/// they may write or own (and so could chmod).
+fn writable_by_our_containers(exe: BorrowedFd<'_>) -> bool {
+    let euid = cella_sys::process::geteuid();
+    euid == 0 || cella_sys::fd::may_write(exe) || cella_sys::fd::fstat(exe).is_ok_and(|st| st.st_uid == euid)
+}
+
+/// The running binary seen through a read-only overlayfs of its directory
+/// that is attached nowhere: nothing can make it writable, and nothing is
+/// copied. None when it cannot be made (no privilege, no overlayfs, a
+/// binary replaced since it started).
+fn overlay_view(exe: BorrowedFd<'_>) -> Option<OwnedFd> {
+    let path = std::fs::read_link("/proc/self/exe").ok()?;
+    let (dir, name) = (path.parent()?, path.file_name()?);
+    let dirfd = cella_sys::fd::open(dir, libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
+    // overlayfs without an upper layer wants two lower ones: an empty one
+    // of its own (a tmpfs that is mounted nowhere either).
+    let empty = cella_sys::mount::new_detached_mount("tmpfs", &[("size", "4k")], 0).ok()?;
+    let lower = format!(
+        "/proc/self/fd/{}:/proc/self/fd/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&dirfd),
+        std::os::fd::AsRawFd::as_raw_fd(&empty)
+    );
+    let attrs = cella_sys::mount::MOUNT_ATTR_RDONLY | cella_sys::mount::MOUNT_ATTR_NODEV;
+    let ovl = cella_sys::mount::new_detached_mount("overlay", &[("lowerdir", &lower)], attrs).ok()?;
+    let file = cella_sys::fd::openat(ovl.as_fd(), Path::new(name), libc::O_PATH | libc::O_NOFOLLOW, 0).ok()?;
+    // The same binary as the one running (not one installed over it since).
+    let (a, b) = (
+        cella_sys::fd::fstat(exe).ok()?,
+        cella_sys::fd::fstat(file.as_fd()).ok()?,
+    );
+    let same = a.st_size == b.st_size && a.st_mtime == b.st_mtime && a.st_mtime_nsec == b.st_mtime_nsec;
+    same.then_some(file)
+}
+
+fn argv_envp() -> (Vec<CString>, Vec<CString>) {
+    let argv = std::env::args_os()
         .map(|a| CString::new(a.as_bytes()).expect("argv has no NUL"))
         .collect();
-    let envp: Vec<CString> = std::env::vars_os()
+    let envp = std::env::vars_os()
         .map(|(k, v)| {
             let mut b = k.as_bytes().to_vec();
             b.push(b'=');
@@ -30,6 +84,33 @@ pub fn ensure_sealed() -> Result<()> {
             CString::new(b).expect("environment has no NUL")
         })
         .collect();
-    let err = cella_sys::fd::fexecve(mem.as_fd(), &argv, &envp);
-    Err(err).op(|| "re-execute the runtime from its sealed copy".into())
+    (argv, envp)
+}
+
+/// Re-executes the current command from an image that cannot be written
+/// (see the module's rule 1), unless it already runs from one or needs
+/// none. Returns only then (or on error); call it before anything else.
+pub fn seal_image() -> Result<()> {
+    let exe = Path::new("/proc/self/exe");
+    let fd = cella_sys::fd::open(exe, libc::O_RDONLY, 0).at("open", exe)?;
+    if protected(fd.as_fd()) || !writable_by_our_containers(fd.as_fd()) {
+        return Ok(());
+    }
+    let name = PathBuf::from(std::env::args_os().next().unwrap_or_default());
+    let name = name.file_name().and_then(|n| n.to_str()).unwrap_or("cella");
+    let sealed = match overlay_view(fd.as_fd()) {
+        Some(view) => view,
+        None => {
+            cella_sys::fd::sealed_memfd_copy(fd.as_fd(), name).op(|| "copy the program into a sealed memfd".into())?
+        }
+    };
+    drop(fd);
+    let (argv, envp) = argv_envp();
+    let err = cella_sys::fd::fexecve(sealed.as_fd(), &argv, &envp);
+    Err(err).op(|| "re-execute the program from its sealed image".into())
+}
+
+/// Rule 2: this process (and what it forks) is not dumpable until it execs.
+pub fn become_undumpable() -> Result<()> {
+    cella_sys::process::set_dumpable(false).op(|| "prctl(PR_SET_DUMPABLE, 0)".into())
 }

@@ -4,7 +4,7 @@
 
 use crate::error::{Context, Result};
 use cella_sys::process::{waitpid, Exit};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
 const FORWARDED: [i32; 8] = [
     libc::SIGHUP,
@@ -51,6 +51,56 @@ impl Supervisor {
             }
             cella_sys::fd::poll_readable(self.sigfd.as_fd(), -1).op(|| "poll".into())?;
             forward(cella_sys::process::read_signal(self.sigfd.as_raw_fd()).op(|| "read signalfd".into())?);
+        }
+    }
+
+    /// As `wait`, copying each pipe's output to its destination fd (the
+    /// process's stdout and stderr to ours) meanwhile. Once the process has
+    /// ended, what is left in the pipes is copied for up to a second more:
+    /// a background process that keeps them open does not hold us.
+    pub fn wait_relaying(&self, pid: i32, mut pipes: Vec<(OwnedFd, RawFd)>) -> Result<Exit> {
+        let mut ended: Option<Exit> = None;
+        let mut deadline: Option<std::time::Instant> = None;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            while ended.is_none() {
+                match waitpid(-1, true) {
+                    Ok(Some((who, exit))) if who == pid => ended = Some(exit),
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(e) if e.raw_os_error() == Some(libc::ECHILD) => break,
+                    Err(e) => return Err(e).op(|| "waitpid".into()),
+                }
+            }
+            if let Some(exit) = ended {
+                let d = *deadline.get_or_insert_with(|| std::time::Instant::now() + std::time::Duration::from_secs(1));
+                if pipes.is_empty() || std::time::Instant::now() >= d {
+                    return Ok(exit);
+                }
+            }
+            let mut watch = vec![self.sigfd.as_raw_fd()];
+            watch.extend(pipes.iter().map(|(p, _)| p.as_raw_fd()));
+            let timeout = if ended.is_some() { 100 } else { -1 };
+            let ready = cella_sys::fd::poll_many(&watch, timeout).op(|| "poll".into())?;
+            if ready[0] {
+                let sig = cella_sys::process::read_signal(self.sigfd.as_raw_fd()).op(|| "read signalfd".into())?;
+                if sig != libc::SIGCHLD {
+                    let _ = cella_sys::process::kill(pid, sig);
+                }
+            }
+            let mut open = Vec::new();
+            for ((p, dst), r) in pipes.drain(..).zip(&ready[1..]) {
+                if *r {
+                    match cella_sys::fd::read_raw(p.as_raw_fd(), &mut buf) {
+                        Ok(0) | Err(_) => continue,
+                        Ok(n) => {
+                            let _ = cella_sys::fd::write_all_raw(dst, &buf[..n]);
+                        }
+                    }
+                }
+                open.push((p, dst));
+            }
+            pipes = open;
         }
     }
 }

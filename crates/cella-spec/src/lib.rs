@@ -11,6 +11,7 @@ pub mod resources;
 pub mod rlimit;
 pub mod seccomp;
 pub mod signal;
+pub mod size;
 pub mod state;
 
 pub use config::*;

@@ -497,3 +497,82 @@ pub fn getxattr_is(path: &std::ffi::CStr, name: &str, want: &[u8]) -> bool {
     let r = unsafe { libc::lgetxattr(path.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     r >= 0 && &buf[..r as usize] == want
 }
+
+/// `fstatat(2)` of `name` in `dir` without following a final symlink (lstat).
+pub fn lstatat(dir: BorrowedFd<'_>, name: &Path) -> io::Result<libc::stat> {
+    let n = cpath(name)?;
+    // SAFETY: zeroed stat is a valid value; the kernel fills it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid C string and out-pointer.
+    check_int(unsafe { libc::fstatat(dir.as_raw_fd(), n.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) })?;
+    Ok(st)
+}
+
+/// `linkat(2)` without AT_SYMLINK_FOLLOW: a hard link to exactly the entry
+/// `from_name` in `from_dir` (a symlink itself, never its target).
+pub fn linkat(from_dir: BorrowedFd<'_>, from_name: &Path, to_dir: BorrowedFd<'_>, to_name: &Path) -> io::Result<()> {
+    let f = cpath(from_name)?;
+    let t = cpath(to_name)?;
+    // SAFETY: valid C strings; integer descriptors.
+    check_int(unsafe { libc::linkat(from_dir.as_raw_fd(), f.as_ptr(), to_dir.as_raw_fd(), t.as_ptr(), 0) }).map(drop)
+}
+
+/// `fchmod(2)` of an open file.
+pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::fchmod(fd.as_raw_fd(), mode) }).map(drop)
+}
+
+/// `fchown(2)` of an open file.
+pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: integer arguments.
+    check_int(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) }).map(drop)
+}
+
+/// Sets the access and modification times of `name` in `dir` (not following a
+/// final symlink), both to `secs`.`nanos`.
+pub fn set_mtime_at(dir: BorrowedFd<'_>, name: &Path, secs: i64, nanos: i64) -> io::Result<()> {
+    let n = cpath(name)?;
+    let t = libc::timespec {
+        tv_sec: secs as libc::time_t,
+        tv_nsec: nanos as _,
+    };
+    let times = [t, t];
+    // SAFETY: valid C string; `times` holds the two timespecs utimensat reads.
+    check_int(unsafe { libc::utimensat(dir.as_raw_fd(), n.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })
+        .map(drop)
+}
+
+/// `fstatvfs(3)`'s mount flags (`ST_RDONLY`, `ST_NOSUID`, ...) of what `fd` is on.
+pub fn mount_flags(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    // SAFETY: zeroed statvfs is valid; the kernel fills it.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-pointer.
+    check_int(unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) })?;
+    Ok(st.f_flag as u64)
+}
+
+/// Whether this process, with its effective ids, may write the file `fd`
+/// refers to (`faccessat(AT_EACCESS | AT_EMPTY_PATH)` through /proc/self/fd).
+pub fn may_write(fd: BorrowedFd<'_>) -> bool {
+    let p = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL");
+    // SAFETY: valid C string; integer flags.
+    unsafe { libc::faccessat(libc::AT_FDCWD, p.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
+}
+
+/// Reopens what an `O_PATH` descriptor refers to with real access `flags`
+/// (through /proc/self/fd/N: the same inode, whatever its path now names).
+pub fn reopen(fd: BorrowedFd<'_>, flags: i32) -> io::Result<OwnedFd> {
+    open(Path::new(&format!("/proc/self/fd/{}", fd.as_raw_fd())), flags, 0)
+}
+
+/// True when the extended attribute `name` of the open file `fd` holds exactly `want`.
+pub fn fgetxattr_is(fd: BorrowedFd<'_>, name: &str, want: &[u8]) -> bool {
+    let Ok(n) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    let mut buf = [0u8; 16];
+    // SAFETY: valid C string; the buffer pointer and length describe `buf`.
+    let r = unsafe { libc::fgetxattr(fd.as_raw_fd(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    r >= 0 && &buf[..r as usize] == want
+}

@@ -140,3 +140,47 @@ pub fn move_mount_fd(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<()>
     })
     .map(drop)
 }
+
+/// A new, detached filesystem instance (`fsopen` + `fsconfig` + `fsmount`):
+/// `fstype` with string options `opts`, not attached anywhere. The returned
+/// fd is the root of the mount; it lives as long as something refers to it.
+pub fn new_detached_mount(fstype: &str, opts: &[(&str, &str)], attrs: u64) -> io::Result<OwnedFd> {
+    const FSOPEN_CLOEXEC: u32 = 1;
+    const FSCONFIG_SET_STRING: u32 = 1;
+    const FSCONFIG_CMD_CREATE: u32 = 6;
+    const FSMOUNT_CLOEXEC: u32 = 1;
+    let fs = crate::cstr(fstype)?;
+    // SAFETY: valid C string; integer flags.
+    let raw = check(unsafe { libc::syscall(libc::SYS_fsopen, fs.as_ptr(), FSOPEN_CLOEXEC) })? as RawFd;
+    // SAFETY: new descriptor returned by the kernel.
+    let ctx = unsafe { OwnedFd::from_raw_fd(raw) };
+    for (k, v) in opts {
+        let (k, v) = (crate::cstr(k)?, crate::cstr(v)?);
+        // SAFETY: valid C strings for key and value; aux is unused for strings.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                ctx.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                k.as_ptr(),
+                v.as_ptr(),
+                0,
+            )
+        })?;
+    }
+    // SAFETY: CMD_CREATE takes no key or value.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            ctx.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })?;
+    // SAFETY: integer arguments on the configured context.
+    let m = check(unsafe { libc::syscall(libc::SYS_fsmount, ctx.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) })? as RawFd;
+    // SAFETY: new descriptor returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(m) })
+}

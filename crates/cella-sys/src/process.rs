@@ -196,6 +196,24 @@ pub fn open_pty(ptmx: &Path) -> io::Result<(std::os::fd::OwnedFd, String)> {
     Ok((master, String::from_utf8_lossy(&buf[..end]).into_owned()))
 }
 
+/// The slave end of the pty whose master is `master`, opened through the
+/// master itself (`TIOCGPTPEER`): no path lookup that a planted symlink
+/// could redirect.
+pub fn open_pty_peer(master: std::os::fd::BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    const TIOCGPTPEER: libc::c_ulong = 0x5441;
+    // SAFETY: the ioctl takes open(2) flags as its integer argument.
+    let raw = check_int(unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            TIOCGPTPEER as _,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: new descriptor returned by the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
 /// The terminal attributes of `fd`, to put back later.
 pub type Termios = libc::termios;
 

@@ -34,10 +34,29 @@ enum Command {
     Engine(engine::EngineCommand),
 }
 
+impl Command {
+    /// Commands whose processes create or join a container's namespaces:
+    /// the monitor of `run`/`start` creates the container, `exec` and
+    /// `ns enter` join one.
+    fn enters_containers(&self) -> bool {
+        match self {
+            Command::Ns { command } => matches!(**command, ns::NsCommand::Enter(_)),
+            Command::Engine(c) => c.enters_containers(),
+        }
+    }
+}
+
 fn main() {
     // `cella ps | head` ends quietly, as other tools do.
     cella_sys::process::set_sigpipe(true);
     let cli = Cli::parse();
+    if cli.command.enters_containers() {
+        // Before anything else (see cella_runtime::selfexe): re-executes.
+        if let Err(e) = cella_runtime::selfexe::seal_image() {
+            eprintln!("cella: {e}");
+            std::process::exit(125);
+        }
+    }
     let paths = cella_engine::paths::Paths::new(cli.root, cli.runroot);
     target::set_paths(paths.clone());
     let code = match cli.command {

@@ -81,57 +81,24 @@ pub struct ExecArgs {
 
 pub fn exec(paths: &Paths, a: ExecArgs) -> Result<i32> {
     let c = container::find(paths, &a.container)?;
-    if c.state.status != Status::Running || c.state.pid <= 0 {
-        bail!("container {} is not running", c.name);
-    }
-    let mut process = cella_runtime::exec::container_process(&paths.runroot, &c.id)?;
-    process.args = a.command.clone();
-    process.terminal = a.tty;
-    process.console_size = None;
-    for kv in &a.env {
-        let key = kv.split('=').next().unwrap_or(kv);
-        process.env.retain(|e| e.split('=').next() != Some(key));
-        process.env.push(kv.clone());
-    }
-    if let Some(w) = &a.workdir {
-        process.cwd = w.clone();
-    }
-    if let Some(u) = &a.user {
-        let etc = std::path::PathBuf::from(format!("/proc/{}/root/etc", c.state.pid));
-        let ids = cella_engine::users::resolve(&etc, u)?;
-        process.user.uid = ids.uid;
-        process.user.gid = ids.gid;
-        process.user.additional_gids = ids.additional_gids;
-    }
-    let opts = cella_runtime::exec::ExecOptions {
-        root: paths.runroot.clone(),
-        id: c.id.clone(),
-        process,
-        console: if a.tty && !a.detach {
-            cella_runtime::create::ConsoleTarget::Caller
-        } else {
-            cella_runtime::create::ConsoleTarget::None
-        },
-        preserve_fds: 0,
-        ignore_paused: false,
-        cgroup_sub: None,
+    let req = cella_engine::exec::ExecRequest {
+        command: a.command,
+        env: a.env,
+        user: a.user,
+        workdir: a.workdir,
+        interactive: a.interactive,
+        tty: a.tty,
+        detach: a.detach,
     };
-    let sup = if a.detach {
-        None
-    } else {
-        Some(cella_runtime::supervise::Supervisor::install()?)
-    };
-    let execed = match cella_runtime::exec::exec(&opts) {
-        Ok(e) => e,
-        Err(e) => {
+    match cella_engine::exec::exec(paths, &c, &req) {
+        Ok(code) => Ok(code),
+        // The process could not be started: docker's 126/127.
+        Err(e @ cella_engine::error::Error::Runtime(_)) => {
             let msg = e.to_string();
             eprintln!("cella: {msg}");
-            return Ok(cella_engine::monitor::start_failure_code(&msg));
+            Ok(cella_engine::monitor::start_failure_code(&msg))
         }
-    };
-    match sup {
-        None => Ok(0),
-        Some(s) => Ok(s.wait(execed.pid, execed.console_master.as_ref())?.shell_code()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -223,7 +190,7 @@ pub fn pause(paths: &Paths, names: &[String], freeze: bool) -> Result<i32> {
 }
 
 /// `cella cp SRC DST`: one side is CONTAINER:PATH (a running container).
-pub fn cp(paths: &Paths, src: &str, dst: &str) -> Result<i32> {
+pub fn cp(paths: &Paths, src: &str, dst: &str, follow: bool) -> Result<i32> {
     // A colon names a container unless the part before it looks like a path.
     let split = |s: &str| -> Option<(String, String)> {
         let (c, p) = s.split_once(':')?;
@@ -240,12 +207,8 @@ pub fn cp(paths: &Paths, src: &str, dst: &str) -> Result<i32> {
         Ok(c.state.pid)
     };
     match (split(src), split(dst)) {
-        (Some((c, p)), None) => {
-            cella_engine::copy::from_container(running(&c)?, std::path::Path::new(&p), std::path::Path::new(dst))?
-        }
-        (None, Some((c, p))) => {
-            cella_engine::copy::into_container(running(&c)?, std::path::Path::new(src), std::path::Path::new(&p))?
-        }
+        (Some((c, p)), None) => cella_engine::copy::from_container(running(&c)?, &p, dst, follow)?,
+        (None, Some((c, p))) => cella_engine::copy::into_container(running(&c)?, src, &p, follow)?,
         (Some(_), Some(_)) => bail!("cp between two containers is not supported: copy through the host"),
         (None, None) => bail!("name a container on one side: CONTAINER:PATH"),
     }

@@ -36,8 +36,15 @@ pub enum EngineCommand {
     Stats(show::StatsArgs),
     /// A container's published ports
     Port { container: String },
-    /// Copy files between the host and a running container (CONTAINER:PATH on one side)
-    Cp { source: String, destination: String },
+    /// Copy files between the host and a running container (CONTAINER:PATH on
+    /// one side; `-` on the other is a tar stream on stdin or stdout)
+    Cp {
+        /// Follow a symlink that SRC names (else the link itself is copied)
+        #[arg(short = 'L', long = "follow-link")]
+        follow_link: bool,
+        source: String,
+        destination: String,
+    },
     /// Stop containers: SIGTERM, then SIGKILL after a grace period
     Stop(manage::StopArgs),
     /// Send a signal to containers
@@ -83,6 +90,17 @@ pub enum EngineCommand {
     },
 }
 
+impl EngineCommand {
+    /// Whether the command starts a monitor (which creates the container)
+    /// or joins a running container.
+    pub fn enters_containers(&self) -> bool {
+        matches!(
+            self,
+            EngineCommand::Run(_) | EngineCommand::Start(_) | EngineCommand::Exec(_)
+        )
+    }
+}
+
 /// Runs a command; the result is the process's exit code.
 pub fn run(paths: &Paths, cmd: EngineCommand) -> Result<i32> {
     match cmd {
@@ -97,7 +115,11 @@ pub fn run(paths: &Paths, cmd: EngineCommand) -> Result<i32> {
         EngineCommand::Top { container } => show::top(paths, &container),
         EngineCommand::Stats(a) => show::stats(paths, a),
         EngineCommand::Port { container } => show::port(paths, &container),
-        EngineCommand::Cp { source, destination } => manage::cp(paths, &source, &destination),
+        EngineCommand::Cp {
+            follow_link,
+            source,
+            destination,
+        } => manage::cp(paths, &source, &destination, follow_link),
         EngineCommand::Stop(a) => manage::stop(paths, a),
         EngineCommand::Kill(a) => manage::kill(paths, a),
         EngineCommand::Rm(a) => manage::rm(paths, a),

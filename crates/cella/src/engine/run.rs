@@ -229,7 +229,7 @@ fn config(paths: &Paths, a: &RunArgs) -> Result<RunConfig> {
         volumes: a.volumes.clone(),
         tmpfs: a.tmpfs.clone(),
         read_only: a.read_only,
-        memory: a.memory.as_deref().map(cella_engine::spec::parse_bytes).transpose()?,
+        memory: a.memory.as_deref().map(cella_engine::spec::parse_memory).transpose()?,
         cpus: a.cpus,
         pids_limit: a.pids_limit,
         cap_add: a.cap_add.clone(),

@@ -92,6 +92,8 @@ pub fn run(mut a: EnterArgs) -> Result<()> {
             "nothing to enter: pass -t PID with -a, namespace options (-m -u -i -n -p -U -C -T), or a container name"
         );
     }
+    // Until the command execs, the namespaces' processes cannot reach ours.
+    cella_runtime::selfexe::become_undumpable()?;
     let joined = cella_ns::enter::join(&targets)?;
     cella_ns::enter::change_root_and_wd(root.as_ref(), wd.as_ref())?;
     // As nsenter: in a user namespace we become root (or -S/-G) unless told to keep our ids.

@@ -39,6 +39,8 @@ pub fn exec(root: &Path, rest: &[String]) -> Result<i32> {
         preserve_fds: p.preserve_fds()?,
         ignore_paused: p.flag("ignore-paused"),
         cgroup_sub: p.value("cgroup").map(String::from),
+        // A client hands over the stdio it wants the process to have.
+        stdio: None,
     };
     let sup = if detach { None } else { Some(Supervisor::install()?) };
     let execed = exec_process(&opts)?;

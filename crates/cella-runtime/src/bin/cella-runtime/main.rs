@@ -116,7 +116,7 @@ fn real_main(argv: &[String]) -> Result<i32> {
     match cmd {
         "create" | "run" => {
             // Runs from a sealed memfd copy from here on (CVE-2019-5736).
-            cella_runtime::selfexe::ensure_sealed()?;
+            cella_runtime::selfexe::seal_image()?;
             let p = args::parse(rest, CREATE)?;
             let id = p.one_id()?;
             if cmd == "create" && (p.flag("detach") || p.flag("keep")) {
@@ -142,7 +142,7 @@ fn real_main(argv: &[String]) -> Result<i32> {
         }
         "exec" => {
             // Runs from a sealed memfd copy: the classic moment for CVE-2019-5736.
-            cella_runtime::selfexe::ensure_sealed()?;
+            cella_runtime::selfexe::seal_image()?;
             exec::exec(&root, rest)
         }
         "start" => {

@@ -79,24 +79,12 @@ pub fn resources(p: &Parsed) -> Result<Resources> {
     Ok(r)
 }
 
-/// `100`, `64k`, `512m`, `2g`, `1t` (binary units, optional `b`), or -1 for no limit.
+/// `100`, `64k`, `512m`, `2g`, `1t` (docker's sizes), or -1 for no limit.
 pub fn parse_bytes(s: &str) -> Result<i64> {
-    let t = s.trim().to_ascii_lowercase();
-    if t == "-1" {
+    if s.trim() == "-1" {
         return Ok(-1);
     }
-    let t = t.strip_suffix('b').unwrap_or(&t);
-    let (digits, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let n: i64 = digits
-        .parse()
-        .with_context(|| format!("{s:?} is not a size (e.g. 512m, 2g)"))?;
-    n.checked_mul(mult).context("size too large")
+    cella_spec::size::parse(s).with_context(|| format!("{s:?} is not a size (e.g. 512m, 2g) or is too large"))
 }
 
 /// `5s`, `100ms`, `1m`, `2h`, or a plain number of seconds.
