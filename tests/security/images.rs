@@ -5,6 +5,8 @@
 
 #[path = "../../crates/cella/tests/support/engine.rs"]
 mod common;
+#[path = "../../crates/cella/tests/support/rootless.rs"]
+mod rootless;
 use common::*;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -498,9 +500,7 @@ fn an_unprivileged_load_and_run_keep_a_hostile_layer_inside() {
     // test's own, bound over /etc in a private mount namespace.
     let e = Engine::new();
     let base = e.root.with_file_name("rootless");
-    let (etc, home) = (base.join("etc"), base.join("home"));
-    std::fs::create_dir_all(&etc).unwrap();
-    std::fs::create_dir_all(&home).unwrap();
+    let u = rootless::User::new(&base, "rlsec", 4345, 600000);
     let v = Victim {
         dir: base.join("victim"),
     };
@@ -520,28 +520,15 @@ fn an_unprivileged_load_and_run_keep_a_hostile_layer_inside() {
         link(b, tar::EntryType::Link, "x/hardlink", "x/file");
     });
     let archive = docker_archive(&e, "evil:rl", &[layer], |_| {});
-    let passwd =
-        std::fs::read_to_string("/etc/passwd").unwrap() + &format!("rlsec:x:4345:4345::{}:/bin/sh\n", home.display());
-    let group = std::fs::read_to_string("/etc/group").unwrap() + "rlsec:x:4345:\n";
-    let mut binds = String::new();
-    for (name, text) in [
-        ("passwd", passwd),
-        ("group", group),
-        ("subuid", "rlsec:600000:65536\n".to_string()),
-        ("subgid", "rlsec:600000:65536\n".to_string()),
-    ] {
-        std::fs::write(etc.join(name), text).unwrap();
-        binds += &format!("mount --bind {}/{name} /etc/{name} && ", etc.display());
-    }
-    let h = home.display();
-    let user = format!(
-        "setpriv --reuid=4345 --regid=4345 --clear-groups env HOME={h} XDG_DATA_HOME= XDG_RUNTIME_DIR={h}/run CELLA_DEFAULT_NETWORK=none CELLA_REGISTRIES_CONF={h}/registries.conf {CELLA}"
-    );
+    let user = u.run(&format!(
+        "env CELLA_DEFAULT_NETWORK=none CELLA_REGISTRIES_CONF={}/registries.conf {CELLA}",
+        u.home.display()
+    ));
     let script = format!(
-        "chmod 755 {b} {root} && mkdir -p {h}/run && chown -R 4345:4345 {h} {vd} && {binds} cd /tmp && \
+        "{setup} chmod 755 {root} && chown -R 4345:4345 {vd} && cd /tmp && \
          {user} load -i {a} >/dev/null && {user} run --rm evil:rl cat {vd}/file /x/file && \
          {user} run --rm evil:rl ls {vd}",
-        b = base.display(),
+        setup = u.setup(),
         root = e.root.parent().unwrap().display(),
         vd = v.path(),
         a = archive.display(),

@@ -121,30 +121,34 @@ fn assert_refused(held: &str, result: &str, copy: &Copy) {
 }
 
 /// A cella subcommand that runs until its stdin closes.
-const BLOCKING: [&str; 6] = ["login", "--password-stdin", "-u", "x", "127.0.0.1:9", ""];
+const BLOCKING: [&str; 5] = ["login", "--password-stdin", "-u", "x", "127.0.0.1:9"];
+
+/// Starts a container, runs `cella ARGS /proc/self/exe login …` (the command
+/// that joins it, run from the private copy) and attacks what that joined
+/// process runs.
+fn attack_joining(args: &[&str], privileged: bool) {
+    let e = Engine::new();
+    let copy = Copy::new(&e);
+    let mut run = vec!["run", "-d", "--name", "t"];
+    if privileged {
+        run.push("--privileged");
+    }
+    e.ok(&[&run[..], &["host", "sleep", "300"]].concat());
+    let joined = [args, &["/proc/self/exe"], &BLOCKING[..]].concat();
+    let (held, result) = attack(&e, "t", copy.cmd(&e, &joined));
+    assert_refused(&held, &result, &copy);
+}
 
 #[test]
 fn exec_does_not_hand_the_container_the_host_binary() {
-    let e = Engine::new();
-    let copy = Copy::new(&e);
-    e.ok(&["run", "-d", "--name", "t", "host", "sleep", "300"]);
-    let mut args = vec!["exec", "-i", "t", "/proc/self/exe"];
-    args.extend(&BLOCKING[..5]);
-    let (held, result) = attack(&e, "t", copy.cmd(&e, &args));
-    assert_refused(&held, &result, &copy);
+    attack_joining(&["exec", "-i", "t"], false);
 }
 
 #[test]
 fn ns_enter_does_not_hand_the_container_the_host_binary() {
     // nsenter's command keeps our capabilities, which a container's processes
     // cannot reach unless they have them all: the attacker is privileged.
-    let e = Engine::new();
-    let copy = Copy::new(&e);
-    e.ok(&["run", "-d", "--privileged", "--name", "t", "host", "sleep", "300"]);
-    let mut args = vec!["ns", "enter", "t", "/proc/self/exe"];
-    args.extend(&BLOCKING[..5]);
-    let (held, result) = attack(&e, "t", copy.cmd(&e, &args));
-    assert_refused(&held, &result, &copy);
+    attack_joining(&["ns", "enter", "t"], true);
 }
 
 #[test]
@@ -166,7 +170,7 @@ fn a_containers_init_does_not_run_the_host_binary() {
             "host",
         ],
     );
-    run.args(&BLOCKING[..5]);
+    run.args(BLOCKING);
     let o = run.output().unwrap();
     assert!(o.status.success(), "{o:?}");
     let o = e.out(&[

@@ -91,16 +91,13 @@ fn cwd_through_a_leaked_fd_is_refused() {
     assert!(!rt.state_dir(&id).exists());
 }
 
-#[test]
-fn dev_null_replaced_by_a_symlink_is_not_used_for_masking() {
-    // The 2025 masking races: the mask source must really be the null device.
-    let rt = Rt::new();
-    let id = unique("devnull");
-    let mut b = sh("true");
-    // /dev as a bind of a directory from the image, where /dev/null is a link.
+/// Gives the bundle a /dev of the image's making: a bind of a directory
+/// (returned) that the image filled, instead of the runtime's tmpfs; the
+/// devpts mount stays when `keep_pts`.
+fn image_dev(b: &mut Bundle, keep_pts: bool) -> std::path::PathBuf {
     let fake_dev = b.dir.join("fakedev");
-    std::fs::create_dir_all(&fake_dev).unwrap();
-    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", fake_dev.join("null")).unwrap();
+    std::fs::create_dir_all(fake_dev.join("pts")).unwrap();
+    let pts = b.spec.mounts.iter().find(|m| m.destination == "/dev/pts").cloned();
     b.spec.mounts.retain(|m| !m.destination.starts_with("/dev"));
     b.spec.mounts.push(cella_spec::Mount {
         destination: "/dev".into(),
@@ -108,6 +105,20 @@ fn dev_null_replaced_by_a_symlink_is_not_used_for_masking() {
         source: Some(fake_dev.display().to_string()),
         options: vec!["rbind".into()],
     });
+    if keep_pts {
+        b.spec.mounts.push(pts.expect("the default spec mounts devpts"));
+    }
+    fake_dev
+}
+
+#[test]
+fn dev_null_replaced_by_a_symlink_is_not_used_for_masking() {
+    // CVE-2025-31133: the mask source must really be the null device.
+    let rt = Rt::new();
+    let id = unique("devnull");
+    let mut b = sh("true");
+    let dev = image_dev(&mut b, false);
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", dev.join("null")).unwrap();
     let o = rt.run(&b, &id).failed();
     assert!(o.stderr.contains("/dev/null"), "{o:?}");
     assert!(!rt.state_dir(&id).exists());
@@ -123,35 +134,13 @@ fn dev_console_planted_as_a_symlink_is_replaced_not_followed() {
     let mut b =
         sh("stat -c '%F %t:%T' /dev/console; stat -c %t:%T /proc/keys; test -L /dev/console && echo link; true");
     b.spec.process.as_mut().unwrap().terminal = true;
-    let fake_dev = b.dir.join("fakedev");
-    std::fs::create_dir_all(&fake_dev).unwrap();
-    std::os::unix::fs::symlink("/proc/keys", fake_dev.join("console")).unwrap();
-    std::os::unix::fs::symlink("pts/ptmx", fake_dev.join("ptmx")).unwrap();
-    std::fs::create_dir_all(fake_dev.join("pts")).unwrap();
-    let dir = std::fs::File::open(&fake_dev).unwrap();
+    let dev = image_dev(&mut b, true);
+    std::os::unix::fs::symlink("/proc/keys", dev.join("console")).unwrap();
+    std::os::unix::fs::symlink("pts/ptmx", dev.join("ptmx")).unwrap();
+    let dir = std::fs::File::open(&dev).unwrap();
     use std::os::fd::AsFd;
-    cella_sys::fd::mknodat(
-        dir.as_fd(),
-        std::path::Path::new("null"),
-        libc::S_IFCHR | 0o666,
-        cella_sys::fd::makedev(1, 3),
-    )
-    .unwrap();
-    let pts = b
-        .spec
-        .mounts
-        .iter()
-        .find(|m| m.destination == "/dev/pts")
-        .cloned()
-        .expect("the default spec mounts devpts");
-    b.spec.mounts.retain(|m| !m.destination.starts_with("/dev"));
-    b.spec.mounts.push(cella_spec::Mount {
-        destination: "/dev".into(),
-        kind: Some("bind".into()),
-        source: Some(fake_dev.display().to_string()),
-        options: vec!["rbind".into()],
-    });
-    b.spec.mounts.push(pts);
+    let null = cella_sys::fd::makedev(1, 3);
+    cella_sys::fd::mknodat(dir.as_fd(), std::path::Path::new("null"), libc::S_IFCHR | 0o666, null).unwrap();
     let o = rt.run(&b, &unique("console"));
     let out = o.stdout.replace('\r', "");
     assert_eq!(o.code, 0, "{o:?}");

@@ -283,6 +283,111 @@ fn split(rel: &Path) -> (&Path, &Path) {
     )
 }
 
+/// The target of a symlink or hard link entry.
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>, rel: &Path) -> Result<PathBuf> {
+    entry
+        .link_name()
+        .at("read link target of", rel)?
+        .map(|t| t.into_owned())
+        .ok_or_else(|| Error::Invalid(format!("archive link {} has no target", rel.display())))
+}
+
+/// Owner (when asked) and time of an entry made by name (a symlink or a node).
+fn owner_and_time_at(dir: BorrowedFd<'_>, name: &Path, m: &Meta, opts: &Options, rel: &Path) -> Result<()> {
+    if opts.same_owner {
+        cella_sys::fd::fchownat(dir, name, m.uid, m.gid, libc::AT_SYMLINK_NOFOLLOW).at("chown", rel)?;
+    }
+    cella_sys::fd::set_mtime_at(dir, name, m.mtime, 0).at("set time of", rel)
+}
+
+/// Where an entry goes: its parent directory (open) and its name there.
+struct Place<'a> {
+    root: BorrowedFd<'a>,
+    base: &'a Path,
+    dir: OwnedFd,
+    name: &'a Path,
+    rel: &'a Path,
+}
+
+impl Place<'_> {
+    fn dir(&self) -> BorrowedFd<'_> {
+        self.dir.as_fd()
+    }
+
+    fn replace(&self) -> Result<()> {
+        remove_at(self.dir(), self.name).at("replace", self.rel)
+    }
+}
+
+/// Writes one entry (not a whiteout) at its place; returns the bytes of file
+/// content written.
+fn write_entry<R: Read>(entry: &mut tar::Entry<'_, R>, at: &Place<'_>, m: &Meta, opts: &Options) -> Result<u64> {
+    let (name, rel) = (at.name, at.rel);
+    let kind = entry.header().entry_type();
+    match kind {
+        tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+            at.replace()?;
+            let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
+            let f = cella_sys::fd::openat(at.dir(), name, flags, 0o600).at("create", rel)?;
+            let mut file = std::fs::File::from(f);
+            let size = std::io::copy(entry, &mut file).at("write", rel)?;
+            apply_to_fd(file.as_fd(), m, opts, rel, true)?;
+            drop(file);
+            cella_sys::fd::set_mtime_at(at.dir(), name, m.mtime, 0).at("set time of", rel)?;
+            Ok(size)
+        }
+        tar::EntryType::Symlink => {
+            let target = link_target(entry, rel)?;
+            at.replace()?;
+            cella_sys::fd::symlinkat(&target, at.dir(), name).at("create symlink", rel)?;
+            owner_and_time_at(at.dir(), name, m, opts, rel).map(|()| 0)
+        }
+        tar::EntryType::Link => {
+            let from = at.base.join(clean(&link_target(entry, rel)?)?);
+            if from == rel {
+                return Err(Error::Invalid(format!(
+                    "archive hard link {} links to itself: refusing the archive",
+                    rel.display()
+                )));
+            }
+            let (from_parent, from_name) = split(&from);
+            let from_dir = parent_dir(at.root, from_parent)?;
+            at.replace()?;
+            cella_sys::fd::linkat(from_dir.as_fd(), from_name, at.dir(), name).map_err(|e| {
+                Error::Invalid(format!(
+                    "archive hard link {} to {}: {e}: refusing the archive",
+                    rel.display(),
+                    from.display()
+                ))
+            })?;
+            Ok(0)
+        }
+        tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+            let fmt = match kind {
+                tar::EntryType::Char => libc::S_IFCHR,
+                tar::EntryType::Block => libc::S_IFBLK,
+                _ => libc::S_IFIFO,
+            };
+            if fmt != libc::S_IFIFO && !opts.devices {
+                return Ok(0);
+            }
+            let h = entry.header();
+            let dev = cella_sys::fd::makedev(
+                h.device_major().ok().flatten().unwrap_or(0) as u64,
+                h.device_minor().ok().flatten().unwrap_or(0) as u64,
+            );
+            at.replace()?;
+            cella_sys::fd::mknodat(at.dir(), name, fmt | m.mode, dev).at("create device node", rel)?;
+            owner_and_time_at(at.dir(), name, m, opts, rel).map(|()| 0)
+        }
+        tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => Ok(0),
+        other => Err(Error::Invalid(format!(
+            "archive entry {} has a type cella does not unpack ({other:?}): refusing the archive",
+            rel.display()
+        ))),
+    }
+}
+
 /// Unpacks the tar stream `input` into `base` under `root` (`base` relative,
 /// "" for `root` itself), resolving everything as if `root` were `/`.
 /// Returns the bytes of file content written.
@@ -306,107 +411,27 @@ pub fn unpack(input: impl Read, root: BorrowedFd<'_>, base: &Path, opts: Options
             continue;
         }
         let m = meta_of(&mut entry, &rel, privileged)?;
-        let kind = entry.header().entry_type();
-        match kind {
-            tar::EntryType::Directory => {
-                let d = make_dir(dir.as_fd(), name, &rel)?;
-                apply_to_fd(d.as_fd(), &m, &opts, &rel, false)?;
-                dirs.push((rel.clone(), m.mode, m.mtime));
-            }
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                remove_at(dir.as_fd(), name).at("replace", &rel)?;
-                let f = cella_sys::fd::openat(
-                    dir.as_fd(),
-                    name,
-                    libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW,
-                    0o600,
-                )
-                .at("create", &rel)?;
-                let mut file = std::fs::File::from(f);
-                size += std::io::copy(&mut entry, &mut file).at("write", &rel)?;
-                apply_to_fd(file.as_fd(), &m, &opts, &rel, true)?;
-                drop(file);
-                cella_sys::fd::set_mtime_at(dir.as_fd(), name, m.mtime, 0).at("set time of", &rel)?;
-            }
-            tar::EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .at("read link target of", &rel)?
-                    .ok_or_else(|| Error::Invalid(format!("archive symlink {} has no target", rel.display())))?
-                    .into_owned();
-                remove_at(dir.as_fd(), name).at("replace", &rel)?;
-                cella_sys::fd::symlinkat(&target, dir.as_fd(), name).at("create symlink", &rel)?;
-                if opts.same_owner {
-                    cella_sys::fd::fchownat(dir.as_fd(), name, m.uid, m.gid, libc::AT_SYMLINK_NOFOLLOW)
-                        .at("chown", &rel)?;
-                }
-                cella_sys::fd::set_mtime_at(dir.as_fd(), name, m.mtime, 0).at("set time of", &rel)?;
-            }
-            tar::EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .at("read link target of", &rel)?
-                    .ok_or_else(|| Error::Invalid(format!("archive hard link {} has no target", rel.display())))?
-                    .into_owned();
-                let from = base.join(clean(&target)?);
-                if from == rel {
-                    return Err(Error::Invalid(format!(
-                        "archive hard link {} links to itself: refusing the archive",
-                        rel.display()
-                    )));
-                }
-                let (from_parent, from_name) = split(&from);
-                let from_dir = parent_dir(root, from_parent)?;
-                remove_at(dir.as_fd(), name).at("replace", &rel)?;
-                cella_sys::fd::linkat(from_dir.as_fd(), from_name, dir.as_fd(), name).map_err(|e| {
-                    Error::Invalid(format!(
-                        "archive hard link {} to {}: {e}: refusing the archive",
-                        rel.display(),
-                        from.display()
-                    ))
-                })?;
-            }
-            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
-                let fmt = match kind {
-                    tar::EntryType::Char => libc::S_IFCHR,
-                    tar::EntryType::Block => libc::S_IFBLK,
-                    _ => libc::S_IFIFO,
-                };
-                if fmt != libc::S_IFIFO && !opts.devices {
-                    continue;
-                }
-                let h = entry.header();
-                let dev = cella_sys::fd::makedev(
-                    h.device_major().ok().flatten().unwrap_or(0) as u64,
-                    h.device_minor().ok().flatten().unwrap_or(0) as u64,
-                );
-                remove_at(dir.as_fd(), name).at("replace", &rel)?;
-                cella_sys::fd::mknodat(dir.as_fd(), name, fmt | m.mode, dev).at("create device node", &rel)?;
-                if opts.same_owner {
-                    cella_sys::fd::fchownat(dir.as_fd(), name, m.uid, m.gid, libc::AT_SYMLINK_NOFOLLOW)
-                        .at("chown", &rel)?;
-                }
-                cella_sys::fd::set_mtime_at(dir.as_fd(), name, m.mtime, 0).at("set time of", &rel)?;
-            }
-            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
-            other => {
-                return Err(Error::Invalid(format!(
-                    "archive entry {} has a type cella does not unpack ({other:?}): refusing the archive",
-                    rel.display()
-                )))
-            }
+        if entry.header().entry_type() == tar::EntryType::Directory {
+            let d = make_dir(dir.as_fd(), name, &rel)?;
+            apply_to_fd(d.as_fd(), &m, &opts, &rel, false)?;
+            dirs.push((rel.clone(), m.mode, m.mtime));
+            continue;
         }
+        let at = Place {
+            root,
+            base,
+            dir,
+            name,
+            rel: &rel,
+        };
+        size += write_entry(&mut entry, &at, &m, &opts)?;
     }
     for (rel, mode, mtime) in dirs {
         // A later entry may have replaced the directory: then nothing to do.
         let (parent, name) = split(&rel);
         let Ok(dir) = parent_dir(root, parent) else { continue };
-        let Ok(d) = cella_sys::fd::openat(
-            dir.as_fd(),
-            name,
-            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
-            0,
-        ) else {
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW;
+        let Ok(d) = cella_sys::fd::openat(dir.as_fd(), name, flags, 0) else {
             continue;
         };
         cella_sys::fd::fchmod(d.as_fd(), mode).at("chmod", &rel)?;

@@ -3,6 +3,9 @@
 //! subuid and subgid are bound over /etc in a private mount namespace, so
 //! the machine's files never change.
 
+#[path = "support/rootless.rs"]
+mod rootless;
+
 use std::process::Command;
 
 const CELLA: &str = env!("CARGO_BIN_EXE_cella");
@@ -16,34 +19,16 @@ fn an_ordinary_user_runs_the_host_image_and_an_imported_one() {
         return; // the setup below (binds over /etc, setpriv) needs root
     }
     let base = std::env::temp_dir().join(cella_testsupport::unique("cella-rootless"));
-    let (etc, home) = (base.join("etc"), base.join("home"));
-    std::fs::create_dir_all(&etc).unwrap();
-    cella_testsupport::busybox_rootfs(&home.join("rootfs"));
-    let passwd =
-        std::fs::read_to_string("/etc/passwd").unwrap() + &format!("rluser:x:4343:4343::{}:/bin/sh\n", home.display());
-    let group = std::fs::read_to_string("/etc/group").unwrap() + "rluser:x:4343:\n";
-    let mut binds = String::new();
-    for (name, text) in [
-        ("passwd", passwd),
-        ("group", group),
-        ("subuid", "rluser:400000:65536\n".to_string()),
-        ("subgid", "rluser:400000:65536\n".to_string()),
-    ] {
-        std::fs::write(etc.join(name), text).unwrap();
-        binds += &format!("mount --bind {}/{name} /etc/{name} && ", etc.display());
-    }
-    let h = home.display();
-    // Runtime state in the test's directory too ($XDG_RUNTIME_DIR/cella).
-    let user = format!(
-        "setpriv --reuid=4343 --regid=4343 --clear-groups env HOME={h} XDG_DATA_HOME= XDG_RUNTIME_DIR={h}/run {CELLA}"
-    );
+    let u = rootless::User::new(&base, "rluser", 4343, 400000);
+    let h = u.home.display();
+    cella_testsupport::busybox_rootfs(&u.home.join("rootfs"));
+    let (setup, user) = (u.setup(), u.run(CELLA));
     let script = format!(
-        "chmod 755 {b} && mkdir -p {h}/run && chown -R 4343:4343 {h} && {binds} cd /tmp && \
+        "{setup} cd /tmp && \
          {user} run --rm host sh -c 'id -u; cat /proc/self/uid_map; echo mine > /etc/scratch && cat /etc/scratch' && \
          {user} import {h}/rootfs bb:rl >/dev/null && {user} run --rm bb:rl sh -c 'echo imported; touch /new && echo writable' && \
          {user} run -d --name kept bb:rl sleep 30 >/dev/null && {user} exec kept id -u && {user} rm -f kept >/dev/null && \
-         ls {h}/.local/share/cella",
-        b = base.display()
+         ls {h}/.local/share/cella"
     );
     let out = Command::new("unshare")
         .args(["-m", "--propagation", "private", "sh", "-c", &script])
@@ -79,28 +64,12 @@ fn an_ordinary_user_publishes_a_port_through_pasta() {
     // test's user and ranges are bound over /etc and /dev/net/tun is
     // usable by everyone, as most distributions ship it (0666).
     let base = std::env::temp_dir().join(cella_testsupport::unique("cella-pasta"));
-    let (etc, home) = (base.join("etc"), base.join("home"));
-    std::fs::create_dir_all(&etc).unwrap();
-    cella_testsupport::busybox_rootfs(&home.join("rootfs"));
-    let passwd =
-        std::fs::read_to_string("/etc/passwd").unwrap() + &format!("rluser:x:4344:4344::{}:/bin/sh\n", home.display());
-    let group = std::fs::read_to_string("/etc/group").unwrap() + "rluser:x:4344:\n";
-    let mut binds = String::new();
-    for (name, text) in [
-        ("passwd", passwd),
-        ("group", group),
-        ("subuid", "rluser:500000:65536\n".to_string()),
-        ("subgid", "rluser:500000:65536\n".to_string()),
-    ] {
-        std::fs::write(etc.join(name), text).unwrap();
-        binds += &format!("mount --bind {}/{name} /etc/{name} && ", etc.display());
-    }
-    let (h, b) = (home.display(), base.display());
-    let user = format!(
-        "setpriv --reuid=4344 --regid=4344 --clear-groups env HOME={h} XDG_DATA_HOME= XDG_RUNTIME_DIR={h}/run {CELLA}"
-    );
+    let u = rootless::User::new(&base, "rluser", 4344, 500000);
+    let (h, b) = (u.home.display(), base.display());
+    cella_testsupport::busybox_rootfs(&u.home.join("rootfs"));
+    let (setup, user) = (u.setup(), u.run(CELLA));
     let script = format!(
-        "chmod 755 {b} && mkdir -p {h}/run && chown -R 4344:4344 {h} && {binds} \
+        "{setup} \
          ip link set lo up && ip link add up0 type veth peer name up1 && ip addr add 192.0.2.2/24 dev up0 && \
          ip link set up0 up && ip route add default via 192.0.2.1 && \
          mknod {b}/tun c 10 200 && chmod 666 {b}/tun && mount --bind {b}/tun /dev/net/tun && cd /tmp && \
