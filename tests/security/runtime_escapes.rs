@@ -1,6 +1,7 @@
 //! Runtime escapes, each tried for real with a bundle that attempts it:
 //! the runtime binary through /proc/PID/exe (CVE-2019-5736), leaked host
-//! fds (CVE-2024-21626), masking with a /dev/null that is not one
+//! fds (CVE-2024-21626), mount targets symlinked to the host
+//! (CVE-2021-30465), masking with a /dev/null that is not one
 //! (CVE-2025-31133), the /dev/console bind mount (CVE-2025-52565), and
 //! writes into /proc redirected by mounts (CVE-2025-52881).
 
@@ -176,4 +177,40 @@ fn sysctl_writes_are_not_redirected_by_mounts_over_proc() {
     let o = rt.run(&b, &unique("sysctl"));
     assert_eq!(std::fs::read_to_string(&canary).unwrap(), "untouched\n", "{o:?}");
     assert_eq!(o.stdout, "started\n", "the sysctl went to the real procfs: {o:?}");
+}
+
+#[test]
+fn symlinked_mount_targets_stay_inside_the_rootfs() {
+    // CVE-2021-30465 style: the image plants absolute and ../ symlinks that
+    // point at a host directory; the mounts must land inside the rootfs.
+    let rt = Rt::new();
+    let host_dir = std::env::temp_dir().join(unique("cella-victim"));
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("marker"), "host\n").unwrap();
+    let mut b = sh("echo inside > /evil/written; echo inside2 > /evil2/written; ls /evil /evil2");
+    b.spec.root.as_mut().unwrap().readonly = false;
+    let rootfs = b.rootfs();
+    std::os::unix::fs::symlink(&host_dir, rootfs.join("evil")).unwrap();
+    let up = format!("../../../../../../../..{}", host_dir.display());
+    std::os::unix::fs::symlink(&up, rootfs.join("evil2")).unwrap();
+    for d in ["/evil", "/evil2"] {
+        b.spec.mounts.push(cella_spec::Mount {
+            destination: d.into(),
+            kind: Some("tmpfs".into()),
+            source: Some("tmpfs".into()),
+            options: vec![],
+        });
+    }
+    let o = rt.run(&b, &unique("escape"));
+    let entries: Vec<String> = std::fs::read_dir(&host_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let _ = std::fs::remove_dir_all(&host_dir);
+    let o = o.ok();
+    assert_eq!(entries, ["marker"], "the host directory was written to: {o:?}");
+    assert!(o.stdout.contains("written"), "{o:?}");
+    assert!(!std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(&host_dir.display().to_string()));
 }

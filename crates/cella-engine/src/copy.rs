@@ -49,7 +49,11 @@ impl Spec {
     }
 }
 
+/// The container's root. From here on this process holds descriptors of
+/// the container's files and of the host's: not dumpable, so that a
+/// container sharing our PID namespace cannot reach them through /proc.
 fn root_of(pid: i32) -> Result<OwnedFd> {
+    cella_runtime::selfexe::become_undumpable()?;
     let p = PathBuf::from(format!("/proc/{pid}/root"));
     cella_sys::fd::open(&p, libc::O_RDONLY | libc::O_DIRECTORY, 0).at("open the container's root", &p)
 }

@@ -18,7 +18,7 @@
 //!    container's processes cannot open its /proc/PID/fd, exe or mem,
 //!    whatever uid they share with it (CVE-2016-9962). execve makes the
 //!    container's own process dumpable again. `exec` and `ns enter` become
-//!    so before joining; a container's init once its id maps are written,
+//!    so before joining, `cp` before it opens the container's root; a container's init once its id maps are written,
 //!    or, under an unprivileged runtime, once started (see
 //!    `init::InitContext::undumpable_early`).
 
