@@ -48,4 +48,6 @@ for t in "${targets[@]}"; do
   fi
 done
 for p in "${pids[@]}"; do wait "$p" || failed=1; done
+# The unpacker's sandboxes are mounted inside their own mount namespaces; only the empty directories stay here.
+rmdir /tmp/cella-fuzz-unpack-* 2>/dev/null || true
 exit $failed
