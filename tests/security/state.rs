@@ -15,6 +15,7 @@ fn a_state_directory_planted_by_another_user_is_refused() {
     // process of user 4343, who then runs `kill` without XDG_RUNTIME_DIR.
     let script = format!(
         r#"set -u
+        exec 9<{BIN}   # the binary stays reachable whatever /tmp held
         mount -t tmpfs tmpfs /tmp
         setpriv --reuid=4343 --regid=4343 --clear-groups sleep 300 &
         victim=$!
@@ -23,9 +24,9 @@ fn a_state_directory_planted_by_another_user_is_refused() {
         state='{{"id":"evil","ociVersion":"1.0.2","bundle":"/","rootfs":"/","pid":'$victim',"pidStart":'$start',"created":"2026-01-01T00:00:00Z","owner":4343}}'
         setpriv --reuid=4444 --regid=4444 --clear-groups sh -c "mkdir -m 0777 /tmp/cella-4343 /tmp/cella-4343/evil && echo '$state' > /tmp/cella-4343/evil/state.json && chmod 0666 /tmp/cella-4343/evil/state.json"
         as_victim() {{ setpriv --reuid=4343 --regid=4343 --clear-groups env -u XDG_RUNTIME_DIR HOME=/tmp "$@"; }}
-        as_victim {BIN} kill evil KILL; echo "kill=$?"
-        as_victim {BIN} delete --force evil; echo "delete=$?"
-        as_victim {BIN} state evil >/dev/null; echo "state=$?"
+        as_victim /proc/self/fd/9 kill evil KILL; echo "kill=$?"
+        as_victim /proc/self/fd/9 delete --force evil; echo "delete=$?"
+        as_victim /proc/self/fd/9 state evil >/dev/null; echo "state=$?"
         sleep 0.2
         kill -0 $victim && echo alive
         kill $victim
