@@ -12,6 +12,8 @@
 #   docker-registry, skopeo   a registry on loopback and its seeding, for the registry tests
 #   apache2-utils   htpasswd (bcrypt) for the registry with authentication
 #   python3, openssl  the registry tests' token server (signs JWTs with openssl)
+#   runc, crun      the peers the runc-contract tests run beside cella-runtime
+#   containerd, containernetworking-plugins   the CRI test's containerd and its CNI bridge
 # Peers for bench/ are installed by the bench scripts themselves.
 set -euo pipefail
 need=()
@@ -33,6 +35,10 @@ command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v python3 >/dev/null || need+=(python3)
 command -v openssl >/dev/null || need+=(openssl)
 command -v script >/dev/null || need+=(bsdutils)
+command -v runc >/dev/null || need+=(runc)
+command -v crun >/dev/null || need+=(crun)
+command -v containerd >/dev/null || need+=(containerd)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

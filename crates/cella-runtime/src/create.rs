@@ -225,7 +225,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 state.pid = init_pid;
             }
             tag::HOOKS => {
-                let json = serde_json::to_vec(&state.oci_state(Status::Creating)).expect("state serialises");
+                // crun and runc say "created" to these hooks: the container exists, its process has not started.
+                let json = serde_json::to_vec(&state.oci_state(Status::Created)).expect("state serialises");
                 if let Some(h) = &spec.hooks {
                     crate::hooks::run_all("prestart", &h.prestart, &json)?;
                     crate::hooks::run_all("createRuntime", &h.create_runtime, &json)?;

@@ -239,7 +239,7 @@ fn child_main(chan: &Channel, pidfd: std::os::fd::BorrowedFd<'_>, flags: u64, la
             fail(e);
         }
     }
-    match launch.prepare() {
+    match launch.prepare().and_then(|mut r| launch.seal(&mut r).map(|()| r)) {
         Ok(ready) => {
             // Ready: the runtime moves us into the cgroup, then we exec
             // (which closes the channel: close-on-exec).

@@ -110,7 +110,14 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
         cgroup_layout: cx.cgroup_layout,
         cgroup: cx.cgroup,
     };
-    let root = crate::rootfs::prepare(&rcx)?;
+    // Without a mount namespace of its own the container runs in the one it
+    // shares or joined: nothing is mounted there.
+    let own_mounts = plan.creates(NamespaceKind::Mount);
+    let root = if own_mounts {
+        Some(crate::rootfs::prepare(&rcx)?)
+    } else {
+        None
+    };
 
     let hooks = spec.hooks.as_ref();
     let wants_state = cx.seccomp_listener.is_some()
@@ -130,8 +137,19 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
         // In the container's namespaces, before pivot_root (paths are the runtime's).
         crate::hooks::run_all("createContainer", &h.create_container, &state_json)?;
     }
-    crate::rootfs::enter(root, cx.rootfs, cx.no_pivot)?;
-    crate::rootfs::finish(spec)?;
+    if let Some(root) = root {
+        crate::rootfs::enter(root, cx.rootfs, cx.no_pivot)?;
+        crate::rootfs::apply_propagation(spec)?;
+    } else if !plan.joins(NamespaceKind::Mount) {
+        // The runtime's own mount namespace: chroot into the bundle's root,
+        // as runc does; nothing is mounted there (runc mounts into the
+        // caller's namespace, where its mounts outlive the container).
+        crate::rootfs::chroot_into(cx.rootfs)?;
+    }
+    crate::rootfs::write_sysctls(spec)?;
+    if own_mounts {
+        crate::rootfs::restrict(spec)?;
+    }
     let launch = crate::launch::Launch {
         process,
         console: cx.console.as_ref(),
@@ -151,7 +169,8 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
             .is_some_and(|v| v == "true"),
         container_init: true,
     };
-    let ready = launch.prepare()?;
+    let mut ready = launch.prepare()?;
+    launch.seal(&mut ready)?;
     cx.chan.send(tag::CREATED, &[])?;
     wait_for_start(
         cx,

@@ -98,11 +98,17 @@ pub struct Ready {
     envp: Vec<CString>,
     /// For the LSM labels, opened while we may still mount.
     procfs: Option<crate::procfs::Procfs>,
+    /// The capability sets still to take once the seccomp filter is loaded
+    /// (without no_new_privs, loading needs CAP_SYS_ADMIN until then).
+    caps_after_filter: Option<crate::process::CapMasks>,
 }
 
+const CAP_SYS_ADMIN: u64 = 1 << 21;
+
 impl Launch<'_> {
-    /// Sets up the process up to (not including) execve. Errors here can
-    /// still be reported to the runtime.
+    /// Sets up the process up to (not including) `seal`: terminal, rlimits,
+    /// scheduling, credentials, cwd, the executable. Errors here can still
+    /// be reported to the runtime.
     pub fn prepare(&self) -> Result<Ready> {
         let process = self.process;
         if process.terminal {
@@ -112,6 +118,7 @@ impl Launch<'_> {
             crate::console::setup_in_container(sock, process.console_size, self.container_init)?;
         }
         crate::process::apply_rlimits(process)?;
+        crate::sched::apply(process)?;
         let mut caps = crate::process::cap_masks(process.capabilities.as_ref(), cella_sys::caps::kernel_knows);
         for name in &caps.unknown {
             crate::log::warn(&format!(
@@ -125,9 +132,6 @@ impl Launch<'_> {
         }
         if process.no_new_privileges {
             cella_sys::process::set_no_new_privs().op(|| "prctl(PR_SET_NO_NEW_PRIVS)".into())?;
-        } else if let Some(f) = self.seccomp {
-            // Without no_new_privs, loading needs CAP_SYS_ADMIN: before dropping it.
-            self.load_seccomp(f)?;
         }
         let labels = crate::lsm::wants_labels(process.apparmor_profile.as_deref(), process.selinux_label.as_deref());
         let procfs = if labels {
@@ -135,7 +139,11 @@ impl Launch<'_> {
         } else {
             None
         };
-        crate::process::apply_credentials(process, &caps, self.setgroups_allowed)?;
+        // Without no_new_privs the filter can only be loaded with
+        // CAP_SYS_ADMIN: it stays effective until then.
+        let defer = self.seccomp.is_some() && !process.no_new_privileges;
+        let keep = if defer { CAP_SYS_ADMIN } else { 0 };
+        crate::process::apply_credentials(process, &caps, self.setgroups_allowed, keep)?;
         cella_sys::process::umask(process.user.umask.unwrap_or(0o022));
         let cwd = Path::new(&process.cwd);
         cella_sys::process::chdir(cwd).at("chdir to process.cwd", cwd)?;
@@ -148,37 +156,43 @@ impl Launch<'_> {
             argv: crate::process::c_strings(&process.args, "process.args")?,
             envp: crate::process::c_strings(&process.env, "process.env")?,
             procfs,
+            caps_after_filter: defer.then_some(caps),
         })
     }
 
-    /// The point of no return: labels, fd sweep, late seccomp, execve.
-    /// Failures go to stderr (the process's own) and end the process.
-    pub fn exec(&self, r: Ready) -> ! {
+    /// The last steps that can still be reported: exec labels, the
+    /// close-on-exec sweep, then the seccomp filter (for SCMP_ACT_NOTIFY,
+    /// its fd goes to the listener now, at create, as runc does) and, when
+    /// loading it needed CAP_SYS_ADMIN, the process's own capabilities. Only
+    /// what waiting for `start` and execve need runs under the filter, so a
+    /// profile may deny anything the runtime's setup uses (getcwd, say).
+    pub fn seal(&self, r: &mut Ready) -> Result<()> {
         let process = self.process;
+        crate::lsm::apply_exec_labels(
+            r.procfs.as_ref(),
+            process.apparmor_profile.as_deref(),
+            process.selinux_label.as_deref(),
+        )?;
         // Only the preserved fds (3 .. 3+N) survive exec; everything else of
         // ours, and anything the caller leaked, is closed on exec.
         for fd in 3..3 + self.preserve_fds as i32 {
             let _ = cella_sys::fd::set_cloexec(fd, false);
         }
-        let fail = |e: Error| -> ! {
-            let _ = writeln!(std::io::stderr(), "cella-runtime: {e}");
-            cella_sys::process::exit_now(1)
-        };
-        if let Err(e) = crate::lsm::apply_exec_labels(
-            r.procfs.as_ref(),
-            process.apparmor_profile.as_deref(),
-            process.selinux_label.as_deref(),
-        ) {
-            fail(e);
-        }
         let _ = cella_sys::fd::cloexec_from(3 + self.preserve_fds);
-        cella_sys::process::reset_signals();
-        if let (true, Some(f)) = (process.no_new_privileges, self.seccomp) {
-            // As late as possible: nothing of ours runs under the filter but execve.
-            if let Err(e) = self.load_seccomp(f) {
-                fail(e);
-            }
+        if let Some(f) = self.seccomp {
+            self.load_seccomp(f)?;
         }
+        if let Some(caps) = r.caps_after_filter.take() {
+            crate::process::set_capabilities(&caps)?;
+        }
+        Ok(())
+    }
+
+    /// The point of no return: signals reset, execve (or the built-in init).
+    /// Failures go to stderr (the process's own) and end the process.
+    pub fn exec(&self, r: Ready) -> ! {
+        let process = self.process;
+        cella_sys::process::reset_signals();
         if self.as_init {
             init_then_exec(&r, &process.args[0]);
         }
@@ -196,7 +210,8 @@ impl Launch<'_> {
         };
         let fd = f.notify_fd().map_err(|e| Error::Config(e.to_string()))?;
         let mut state: serde_json::Value = serde_json::from_slice(self.state_json).unwrap_or_default();
-        state["status"] = "running".into();
+        // At create for the init (runc's order), at exec for an exec'd process.
+        state["status"] = if self.container_init { "creating" } else { "running" }.into();
         let msg = serde_json::json!({
             "ociVersion": cella_spec::OCI_VERSION,
             "fds": ["seccompFd"],

@@ -25,6 +25,7 @@ pub mod nsplan;
 pub mod process;
 pub mod procfs;
 pub mod rootfs;
+pub mod sched;
 pub mod selfexe;
 pub mod supervise;
 pub mod userns;

@@ -67,13 +67,25 @@ pub fn state(root: &Path, id: &str) -> Result<State> {
     }
 }
 
-/// Sends `sig` to the init (or, with `all`, to every process in the container's cgroup).
+/// What `kill` says of a container whose processes are gone: containerd's
+/// shim and go-runc match this text (or ESRCH) to treat the process as
+/// ended, as runc says it; any other answer makes them retry forever.
+const NOT_RUNNING: &str = "container not running";
+
+/// Sends `sig` to the init (or, with `all`, to every process in the
+/// container's cgroup). A stopped container: `all` has nothing left to
+/// signal and succeeds, as runc's does; a signal to its init fails with
+/// "container not running".
 pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
     let dir = StateDir::open(root, id)?;
     let p = dir.load()?;
     let status = dir.status(&p);
     if status == Status::Stopped {
-        return Err(wrong(&p, status, "there is no process to signal"));
+        return if all {
+            Ok(())
+        } else {
+            Err(wrong(&p, status, NOT_RUNNING))
+        };
     }
     if let (true, Some(cg)) = (all, &p.cgroup) {
         cg.signal_all(sig)?;
@@ -85,9 +97,14 @@ pub fn kill(root: &Path, id: &str, sig: i32, all: bool) -> Result<()> {
 /// Signals the init through a pidfd proven to be our init (not a reused PID).
 fn signal_init(p: &Persisted, sig: i32) -> Result<()> {
     let Some(pidfd) = p.init_pidfd()? else {
-        return Err(wrong(p, Status::Stopped, "there is no process to signal"));
+        return Err(wrong(p, Status::Stopped, NOT_RUNNING));
     };
-    cella_sys::fd::pidfd_send_signal(pidfd.as_fd(), sig).op(|| format!("send signal {sig} to pid {}", p.pid))
+    match cella_sys::fd::pidfd_send_signal(pidfd.as_fd(), sig) {
+        Ok(()) => Ok(()),
+        // It ended meanwhile.
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(wrong(p, Status::Stopped, NOT_RUNNING)),
+        Err(e) => Err(e).op(|| format!("send signal {sig} to pid {}", p.pid)),
+    }
 }
 
 /// Deletes a container: refuses a running one unless `force`, kills what is

@@ -84,10 +84,12 @@ pub fn apply_rlimits(p: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Drops the bounding set, switches to the configured user and group (keeping
-/// capabilities across the switch), then sets the capability sets and the
-/// ambient set.
-pub fn apply_credentials(p: &Process, caps: &CapMasks, setgroups_allowed: bool) -> Result<()> {
+/// Drops the bounding set and switches to the configured user and groups
+/// (keeping capabilities across the switch). The capability sets are then
+/// the process's, unless `keep` names capabilities that must stay effective
+/// a little longer (CAP_SYS_ADMIN, to load a seccomp filter without
+/// no_new_privs): then `set_capabilities` finishes the job later.
+pub fn apply_credentials(p: &Process, caps: &CapMasks, setgroups_allowed: bool, keep: u64) -> Result<()> {
     let mut cap = 0;
     while cella_sys::caps::kernel_knows(cap) {
         if caps.bounding & (1 << cap) == 0 {
@@ -97,9 +99,16 @@ pub fn apply_credentials(p: &Process, caps: &CapMasks, setgroups_allowed: bool) 
     }
     cella_sys::process::set_keepcaps(true).op(|| "prctl(PR_SET_KEEPCAPS)".into())?;
     let u = &p.user;
+    // Each group once, in the order given (runc and youki apply duplicates once).
+    let mut groups: Vec<u32> = Vec::with_capacity(u.additional_gids.len());
+    for g in &u.additional_gids {
+        if !groups.contains(g) {
+            groups.push(*g);
+        }
+    }
     if setgroups_allowed {
-        cella_sys::process::setgroups(&u.additional_gids).op(|| format!("setgroups {:?}", u.additional_gids))?;
-    } else if !u.additional_gids.is_empty() {
+        cella_sys::process::setgroups(&groups).op(|| format!("setgroups {groups:?}"))?;
+    } else if !groups.is_empty() {
         return Err(Error::Config(
             "process.user.additionalGids needs setgroups(2), which this user namespace denies (map groups with newgidmap)".into(),
         ));
@@ -107,6 +116,19 @@ pub fn apply_credentials(p: &Process, caps: &CapMasks, setgroups_allowed: bool) 
     cella_sys::process::setresgid(u.gid).op(|| format!("setgid {}", u.gid))?;
     cella_sys::process::setresuid(u.uid).op(|| format!("setuid {}", u.uid))?;
     cella_sys::process::set_keepcaps(false).op(|| "prctl(PR_SET_KEEPCAPS)".into())?;
+    if keep != 0 {
+        return cella_sys::caps::capset(CapSets {
+            effective: caps.effective | keep,
+            permitted: caps.permitted | keep,
+            inheritable: caps.inheritable,
+        })
+        .op(|| "capset".into());
+    }
+    set_capabilities(caps)
+}
+
+/// The process's capability sets and its ambient set.
+pub fn set_capabilities(caps: &CapMasks) -> Result<()> {
     cella_sys::caps::capset(CapSets {
         effective: caps.effective,
         permitted: caps.permitted,

@@ -37,20 +37,39 @@ fn in_root(dest: &str) -> PathBuf {
         .collect()
 }
 
-/// Mount propagation of `/`, the rootfs bind mount, and every configured mount.
-/// Returns an O_PATH fd of the rootfs mount.
-pub fn prepare(cx: &RootfsContext<'_>) -> Result<OwnedFd> {
-    let linux = cx.spec.linux();
-    let prop = match linux.rootfs_propagation.as_deref() {
-        None | Some("") => libc::MS_SLAVE | libc::MS_REC,
+/// `linux.rootfsPropagation` as mount(2) flags (None: runc's default, rslave).
+fn requested_propagation(spec: &Spec) -> Result<Option<u64>> {
+    match spec.linux().rootfs_propagation.as_deref() {
+        None | Some("") => Ok(None),
         Some(p) => mountopts::propagation_flag(p)
-            .ok_or_else(|| Error::Config(format!("unknown linux.rootfsPropagation {p:?}")))?,
-    };
-    let slash = Path::new("/");
-    mount(None, &Target::Path(slash), None, prop, None).op(|| "make / mount propagation private/slave".into())?;
-    if prop & libc::MS_SHARED != 0 {
-        make_parent_mount_private(cx.rootfs)?;
+            .map(Some)
+            .ok_or_else(|| Error::Config(format!("unknown linux.rootfsPropagation {p:?}"))),
     }
+}
+
+/// The rootfs bound onto itself, every configured mount, /dev. Returns an
+/// O_PATH fd of the rootfs mount.
+///
+/// Propagation: the mounts copied from the host stay shared when a shared
+/// `rootfsPropagation` is asked for (a bind of a shared host mount then
+/// joins the host's peer group: Kubernetes' bidirectional volumes), else
+/// become slaves of the host's (runc's default, rslave). Either way nothing
+/// mounted here propagates back: the rootfs's own mount and its parent are
+/// made private first when they could be shared. pivot_root refuses shared
+/// mounts around it, so `enter` makes the old root private, and the
+/// requested propagation is given to the new `/` after pivot_root
+/// (`apply_propagation`), which is also what lets `unbindable` bind the
+/// rootfs onto itself.
+pub fn prepare(cx: &RootfsContext<'_>) -> Result<OwnedFd> {
+    let keep_shared = requested_propagation(cx.spec)?.is_some_and(|p| p & libc::MS_SHARED != 0);
+    if keep_shared {
+        make_private(cx.rootfs)?;
+    } else {
+        let slash = Path::new("/");
+        mount(None, &Target::Path(slash), None, libc::MS_SLAVE | libc::MS_REC, None)
+            .op(|| "make / a recursive slave".into())?;
+    }
+    make_parent_mount_private(cx.rootfs)?;
     mount(
         Some(cx.rootfs),
         &Target::Path(cx.rootfs),
@@ -73,17 +92,38 @@ pub fn prepare(cx: &RootfsContext<'_>) -> Result<OwnedFd> {
     Ok(root)
 }
 
-/// pivot_root requires that the new root's parent mount is not shared.
-fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
+/// The mount point of the mount that holds `path` (the longest mount point
+/// of /proc/self/mountinfo that is a prefix of it).
+fn mount_holding(path: &Path) -> Result<PathBuf> {
     let mi = std::fs::read_to_string("/proc/self/mountinfo").at("read", Path::new("/proc/self/mountinfo"))?;
-    let parent = rootfs.parent().unwrap_or(Path::new("/"));
-    let best = mi
+    Ok(mi
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
-        .filter(|mp| parent.starts_with(mp))
+        .filter(|mp| path.starts_with(mp))
         .max_by_key(|mp| mp.len())
-        .unwrap_or("/");
-    mount(None, &Target::Path(Path::new(best)), None, libc::MS_PRIVATE, None).at("make mount private", Path::new(best))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/")))
+}
+
+/// Makes the mount that holds `path` private (not recursively).
+fn make_private(path: &Path) -> Result<()> {
+    let mp = mount_holding(path)?;
+    mount(None, &Target::Path(&mp), None, libc::MS_PRIVATE, None).at("make mount private", &mp)
+}
+
+/// pivot_root requires that the new root's parent mount is not shared, and
+/// a mount over the rootfs must not propagate out of the container.
+fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
+    make_private(rootfs.parent().unwrap_or(Path::new("/")))
+}
+
+/// After pivot_root: the new `/` gets `linux.rootfsPropagation` (shared
+/// gives it a peer group of its own, `shared:N` in mountinfo).
+pub fn apply_propagation(spec: &Spec) -> Result<()> {
+    let Some(p) = requested_propagation(spec)? else {
+        return Ok(());
+    };
+    mount(None, &Target::Path(Path::new("/")), None, p, None).op(|| format!("set propagation {p:#x} of /"))
 }
 
 /// Opens `dest` inside the root, creating it (and missing parents) as a
@@ -442,6 +482,12 @@ fn create_device(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, d: &Device) -> Re
 /// `no_pivot` a move mount and chroot (for ramdisk roots).
 pub fn enter(root: OwnedFd, rootfs: &Path, no_pivot: bool) -> Result<()> {
     use cella_sys::mount::{chroot, fchdir, pivot_root, umount2};
+    // pivot_root refuses a shared current root (and a shared new root, its
+    // put_old): a shared one becomes a slave here (a slave or private one
+    // stays as it is), only the mounts themselves, not what is mounted below
+    // them. The old root goes anyway; the new one gets its propagation next.
+    mount(None, &Target::Path(Path::new("/")), None, libc::MS_SLAVE, None).op(|| "make / a slave".into())?;
+    mount(None, &Target::Fd(root.as_fd()), None, libc::MS_SLAVE, None).at("make rootfs a slave", rootfs)?;
     fchdir(root.as_fd()).at("chdir into rootfs", rootfs)?;
     let dot = Path::new(".");
     if no_pivot {
@@ -449,17 +495,34 @@ pub fn enter(root: OwnedFd, rootfs: &Path, no_pivot: bool) -> Result<()> {
             .at("move rootfs onto /", rootfs)?;
         chroot(dot).at("chroot", rootfs)?;
     } else {
+        let old_root = cella_sys::fd::open(Path::new("/"), libc::O_PATH | libc::O_DIRECTORY, 0)
+            .at("open the old root", Path::new("/"))?;
         pivot_root(dot, dot).at("pivot_root", rootfs)?;
-        // Stop the unmount of the old root from propagating to the host.
-        mount(None, &Target::Path(dot), None, libc::MS_SLAVE | libc::MS_REC, None)
-            .op(|| "make old root slave".into())?;
+        // Stop the unmount of the old root from propagating to the host: its
+        // tree becomes a slave, through its own fd (`.` here names the new
+        // root, whose tree holds the container's volumes: they keep theirs).
+        mount(
+            None,
+            &Target::Fd(old_root.as_fd()),
+            None,
+            libc::MS_SLAVE | libc::MS_REC,
+            None,
+        )
+        .op(|| "make old root slave".into())?;
+        drop(old_root);
         umount2(dot, libc::MNT_DETACH).op(|| "unmount old root".into())?;
     }
     cella_sys::process::chdir(Path::new("/")).at("chdir", Path::new("/"))
 }
 
-/// After pivot_root: sysctls, read-only root, read-only and masked paths.
-pub fn finish(spec: &Spec) -> Result<()> {
+/// Without a mount namespace of the container's own: its root by chroot.
+pub fn chroot_into(rootfs: &Path) -> Result<()> {
+    cella_sys::mount::chroot(rootfs).at("chroot", rootfs)?;
+    cella_sys::process::chdir(Path::new("/")).at("chdir", Path::new("/"))
+}
+
+/// Sysctls, through a procfs of the runtime's own (see `procfs`).
+pub fn write_sysctls(spec: &Spec) -> Result<()> {
     let linux = spec.linux();
     if !linux.sysctl.is_empty() {
         let procfs = crate::procfs::Procfs::open()?;
@@ -467,6 +530,12 @@ pub fn finish(spec: &Spec) -> Result<()> {
             write_sysctl(&procfs, key, value)?;
         }
     }
+    Ok(())
+}
+
+/// After pivot_root: read-only root, read-only and masked paths.
+pub fn restrict(spec: &Spec) -> Result<()> {
+    let linux = spec.linux();
     let slash = Path::new("/");
     let root = cella_sys::fd::open(slash, libc::O_PATH | libc::O_DIRECTORY, 0).at("open", slash)?;
     if spec.root.as_ref().is_some_and(|r| r.readonly) {

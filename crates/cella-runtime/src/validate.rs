@@ -42,16 +42,15 @@ pub fn validate(spec: &Spec) -> Result<()> {
                     ns.kind
                 )));
             }
-            if kind == NamespaceKind::Mount {
-                return Err(bad(
-                    "joining an existing mount namespace (path on \"mount\") is not supported yet",
-                ));
-            }
         }
     }
-    if !seen.contains(&NamespaceKind::Mount) {
+    // Without a mount namespace of its own (none listed, or one joined by
+    // path) the container runs in that namespace as it stands: no root to
+    // change to, nothing mounted, so nothing to mask either (runc's rule).
+    let own_mounts = spec.namespace(NamespaceKind::Mount).is_some_and(|n| n.path.is_none());
+    if !own_mounts && (!linux.masked_paths.is_empty() || !linux.readonly_paths.is_empty()) {
         return Err(bad(
-            "a mount namespace is required: add {\"type\": \"mount\"} to linux.namespaces",
+            "unable to restrict sys entries without a private mount namespace: add {\"type\": \"mount\"} to linux.namespaces, or empty maskedPaths and readonlyPaths",
         ));
     }
     let has = |k| seen.contains(&k);
@@ -121,6 +120,8 @@ pub fn validate(spec: &Spec) -> Result<()> {
             return Err(bad(format!("process.rlimits: unknown type {:?}", r.kind)));
         }
     }
+    crate::sched::sched_attr(process)?;
+    crate::sched::io_priority(process)?;
     for m in &spec.mounts {
         crate::mountopts::parse(&m.options).map_err(|e| bad(format!("mount {:?}: {e}", m.destination)))?;
     }
@@ -235,7 +236,7 @@ mod tests {
             ),
             (
                 Box::new(|s| s.linux.as_mut().unwrap().namespaces.retain(|n| n.kind != "mount")),
-                "mount namespace",
+                "private mount namespace",
             ),
             (
                 Box::new(|s| s.process.as_mut().unwrap().rlimits[0].kind = "RLIMIT_X".into()),

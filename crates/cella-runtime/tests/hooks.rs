@@ -53,8 +53,8 @@ fn all_six_hooks_run_in_order_with_state_on_stdin() {
     let host = cella_sys::ns::gethostname().unwrap();
     let log = std::fs::read_to_string(&host_log).unwrap();
     let want = format!(
-        "prestart {id} creating {host} set\ncreateRuntime {id} creating {host} set\ncreateContainer {id} creating hooked set\n\
-         startContainer {id} creating hooked set\npoststart {id} running {host} set\npoststop {id} stopped {host} set\n"
+        "prestart {id} created {host} set\ncreateRuntime {id} created {host} set\ncreateContainer {id} created hooked set\n\
+         startContainer {id} created hooked set\npoststart {id} running {host} set\npoststop {id} stopped {host} set\n"
     );
     assert_eq!(log, want);
 }

@@ -47,6 +47,35 @@ pub struct Process {
     pub oom_score_adj: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub selinux_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<Scheduler>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io_priority: Option<IoPriority>,
+}
+
+/// `process.scheduler`: sched_setattr(2)'s fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Scheduler {
+    /// SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_ISO, SCHED_IDLE or SCHED_DEADLINE.
+    pub policy: String,
+    pub nice: i32,
+    pub priority: i32,
+    /// SCHED_FLAG_RESET_ON_FORK, SCHED_FLAG_RECLAIM, SCHED_FLAG_DL_OVERRUN, ...
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+/// `process.ioPriority`: ioprio_set(2)'s class and level.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IoPriority {
+    /// IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE.
+    pub class: String,
+    pub priority: i32,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

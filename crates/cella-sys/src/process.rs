@@ -357,3 +357,35 @@ pub fn set_sigpipe(default: bool) {
     // SAFETY: SIG_DFL and SIG_IGN are valid dispositions; no handler runs.
     unsafe { libc::signal(libc::SIGPIPE, how) };
 }
+
+/// `struct sched_attr` of sched_setattr(2) (SCHED_ATTR_SIZE_VER1).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+    pub util_min: u32,
+    pub util_max: u32,
+}
+
+/// `sched_setattr(0, attr, 0)`: this thread's scheduling policy and attributes.
+pub fn sched_setattr(attr: &SchedAttr) -> io::Result<()> {
+    let mut a = *attr;
+    a.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `a` is a valid sched_attr whose size field says its length.
+    crate::check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &a as *const SchedAttr, 0) }).map(drop)
+}
+
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, class << 13 | level)`.
+pub fn ioprio_set(class: u32, level: u32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: libc::c_int = 1;
+    let prio = (class << 13) | (level & 0x1fff);
+    // SAFETY: integer arguments.
+    crate::check(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) }).map(drop)
+}

@@ -14,6 +14,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_cella-runtime");
 
 pub struct Rt {
     pub root: PathBuf,
+    /// The runtime binary: cella-runtime, or a peer (runc, crun) run on the same input.
+    pub bin: PathBuf,
     out_dir: PathBuf,
     n: std::cell::Cell<u32>,
 }
@@ -38,18 +40,24 @@ impl Out {
 
 impl Rt {
     pub fn new() -> Rt {
+        Rt::with_bin(BIN)
+    }
+
+    /// A harness for another runtime binary with runc's command line.
+    pub fn with_bin(bin: impl Into<PathBuf>) -> Rt {
         let root = std::env::temp_dir().join(unique("cella-root"));
         let out_dir = root.with_extension("out");
         std::fs::create_dir_all(&out_dir).unwrap();
         Rt {
             root,
+            bin: bin.into(),
             out_dir,
             n: std::cell::Cell::new(0),
         }
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(BIN);
+        let mut c = Command::new(&self.bin);
         c.arg("--root").arg(&self.root).args(args);
         c
     }
@@ -94,7 +102,8 @@ impl Rt {
     pub fn run_line(&self, b: &Bundle, id: &str, extra: &str) -> String {
         b.write();
         format!(
-            "{BIN} --root {} run {extra} --bundle {} {id}",
+            "{} --root {} run {extra} --bundle {} {id}",
+            self.bin.display(),
             self.root.display(),
             b.dir.display()
         )

@@ -1,6 +1,9 @@
 //! Command-line parsing with urfave/cli's conventions, which runc's clients
 //! rely on: `-name` and `--name`, `--name value` and `--name=value`, boolean
-//! flags with an optional `=true|false`, options before positionals, `--`.
+//! flags with an optional `=true|false`, and `--`. Options may stand before
+//! or after the positionals (`create ID --bundle B`, as urfave reorders
+//! them for runc), except where a command's own words follow (the global
+//! options before the command, `exec ID CMD…`, `ps ID PS-ARGS…`).
 
 use anyhow::{bail, Result};
 
@@ -82,11 +85,22 @@ impl Parsed {
     }
 }
 
+/// Options anywhere among the positionals, up to `--`.
 pub fn parse(args: &[String], opts: &[Opt]) -> Result<Parsed> {
+    parse_until(args, opts, usize::MAX)
+}
+
+/// As `parse`, but once `words` positionals have been seen, everything left
+/// is positional as it stands (a command and its own options).
+pub fn parse_until(args: &[String], opts: &[Opt], words: usize) -> Result<Parsed> {
     let mut p = Parsed::default();
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
+        if p.positional.len() >= words {
+            p.positional.extend(args[i..].iter().cloned());
+            break;
+        }
         if a == "--" {
             p.positional.extend(args[i + 1..].iter().cloned());
             break;
@@ -96,8 +110,9 @@ pub fn parse(args: &[String], opts: &[Opt]) -> Result<Parsed> {
             .or_else(|| a.strip_prefix('-'))
             .filter(|b| !b.is_empty())
         else {
-            p.positional.extend(args[i..].iter().cloned());
-            break;
+            p.positional.push(a.clone());
+            i += 1;
+            continue;
         };
         let (name, inline) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v)),
@@ -154,10 +169,30 @@ mod tests {
             assert_eq!(p.value("bundle"), Some("/b"));
             assert_eq!(p.positional, ["id"]);
         }
-        let p = parse(&v(&["-d", "id", "--not-an-option"]), OPTS).unwrap();
-        assert!(p.flag("detach"));
-        assert_eq!(p.positional, ["id", "--not-an-option"]);
         assert!(!parse(&v(&["--detach=false", "x"]), OPTS).unwrap().flag("detach"));
+    }
+
+    #[test]
+    fn options_after_the_id_as_runc_takes_them() {
+        for form in [
+            &["id", "--bundle", "/b", "-d"][..],
+            &["--bundle", "/b", "id", "--detach"],
+            &["-d", "id", "-b=/b"],
+        ] {
+            let p = parse(&v(form), OPTS).unwrap();
+            assert_eq!((p.value("bundle"), p.flag("detach")), (Some("/b"), true), "{form:?}");
+            assert_eq!(p.positional, ["id"], "{form:?}");
+        }
+        assert!(parse(&v(&["id", "--not-an-option"]), OPTS).is_err());
+        assert_eq!(parse(&v(&["id", "--", "-d"]), OPTS).unwrap().positional, ["id", "-d"]);
+        // A command's own words stay as they are once it begins.
+        let p = parse_until(&v(&["id", "-d", "sh", "-c", "echo -d"]), OPTS, 2).unwrap();
+        assert!(p.flag("detach"));
+        assert_eq!(p.positional, ["id", "sh", "-c", "echo -d"]);
+        let p = parse_until(&v(&["--root", "x"]), &[Opt::value(&["root"])], 1).unwrap();
+        assert_eq!(p.value("root"), Some("x"));
+        let p = parse_until(&v(&["create", "--bundle", "b", "id"]), &[], 1).unwrap();
+        assert_eq!(p.positional, ["create", "--bundle", "b", "id"]);
     }
 
     #[test]

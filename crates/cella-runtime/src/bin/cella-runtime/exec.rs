@@ -27,7 +27,8 @@ const OPTIONS: &[Opt] = &[
 ];
 
 pub fn exec(root: &Path, rest: &[String]) -> Result<i32> {
-    let p = args::parse(rest, OPTIONS)?;
+    // Options before or after the ID; the command and its own options after.
+    let p = args::parse_until(rest, OPTIONS, 2)?;
     let (id, cmd) = p.positional.split_first().context("exec: a container ID is required")?;
     let process = build_process(&p, root, id, cmd)?;
     let detach = p.flag("detach");

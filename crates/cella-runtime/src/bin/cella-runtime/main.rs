@@ -78,7 +78,8 @@ fn main() {
 }
 
 fn real_main(argv: &[String]) -> Result<i32> {
-    let global = args::parse(argv, GLOBAL)?;
+    // The global options come before the command; the command's own after it.
+    let global = args::parse_until(argv, GLOBAL, 1)?;
     let log_file = match global.value("log") {
         Some(p) => Some(
             std::fs::OpenOptions::new()
@@ -186,7 +187,8 @@ fn real_main(argv: &[String]) -> Result<i32> {
             Ok(0)
         }
         "ps" => {
-            let p = args::parse(rest, &[Opt::value(&["format", "f"])])?;
+            // runc's ps passes what follows the ID on to ps(1).
+            let p = args::parse_until(rest, &[Opt::value(&["format", "f"])], 1)?;
             let (id, ps_args) = p.positional.split_first().context("ps: a container ID is required")?;
             let pids = cella_runtime::control::ps(&root, id)?;
             match p.value("format").unwrap_or("table") {
