@@ -14,6 +14,7 @@
 #   python3, openssl  the registry tests' token server (signs JWTs with openssl)
 #   runc, crun      the peers the runc-contract tests run beside cella-runtime
 #   containerd, containernetworking-plugins   the CRI test's containerd and its CNI bridge
+#   protobuf-compiler  protoc, which the CRI test's client (k8s-cri) builds its types with
 # Peers for bench/ are installed by the bench scripts themselves.
 set -euo pipefail
 need=()
@@ -39,6 +40,7 @@ command -v runc >/dev/null || need+=(runc)
 command -v crun >/dev/null || need+=(crun)
 command -v containerd >/dev/null || need+=(containerd)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+command -v protoc >/dev/null || need+=(protobuf-compiler)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
