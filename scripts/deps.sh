@@ -15,6 +15,8 @@
 #   runc, crun      the peers the runc-contract tests run beside cella-runtime
 #   containerd, containernetworking-plugins   the CRI test's containerd and its CNI bridge
 #   protobuf-compiler  protoc, which the CRI test's client (k8s-cri) builds its types with
+#   mmdebstrap      builds the systemd + cgroup v2 guest's image (tests/vm; its qemu
+#                   is unpacked privately by tests/vm/qemu.sh, not installed)
 # Peers for bench/ are installed by the bench scripts themselves.
 set -euo pipefail
 need=()
@@ -41,6 +43,7 @@ command -v crun >/dev/null || need+=(crun)
 command -v containerd >/dev/null || need+=(containerd)
 [ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
 command -v protoc >/dev/null || need+=(protobuf-compiler)
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq

@@ -1,5 +1,10 @@
-// Records the git commit for `cella-runtime --version` (containerd parses it).
+// Records the git commit for `cella-runtime --version` (containerd parses
+// it), and what the test host is (see cella-testsupport's host.rs).
+#[path = "../cella-testsupport/src/host.rs"]
+mod host;
+
 fn main() {
+    host::emit_cfgs();
     let commit = std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])
         .output()

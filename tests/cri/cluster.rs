@@ -14,8 +14,11 @@ use std::process::{Child, Command, Stdio};
 pub struct Containerd {
     pub dir: PathBuf,
     pub socket: PathBuf,
-    /// The cgroup parent every pod gets (under every hierarchy's root).
+    /// The cgroup parent every pod gets (under every hierarchy's root); with
+    /// the systemd driver, the stem of each pod's slice name.
     pub cgroup_parent: String,
+    /// `SystemdCgroup = true` for both handlers, as Kubernetes recommends.
+    pub systemd: bool,
     child: Child,
 }
 
@@ -23,7 +26,7 @@ pub const PAUSE: &str = "localhost/cella-pause:test";
 pub const BUSYBOX: &str = "localhost/cella-busybox:test";
 
 impl Containerd {
-    pub fn start(cella_runtime: &str) -> Containerd {
+    pub fn start(cella_runtime: &str, systemd: bool) -> Containerd {
         let dir = std::env::temp_dir().join(cella_testsupport::unique("cella-cri"));
         for d in ["cni", "logs", "prop"] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
@@ -50,11 +53,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "runc"
+        SystemdCgroup = {systemd}
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.cella]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.cella.options]
         BinaryName = "{cella_runtime}"
         Root = "/run/containerd/cella"
+        SystemdCgroup = {systemd}
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "{t}/cni"
@@ -69,8 +74,18 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   {"type": "loopback"}]}"#,
         )
         .unwrap();
+        // With the systemd driver the runtimes must still reach systemd (its
+        // private socket and the system bus) under the private /run.
+        let keep_systemd = if systemd {
+            format!(
+                "mkdir -p {t}/hostrun && mount --bind /run {t}/hostrun && mount -t tmpfs tmpfs /run && \
+                 for d in systemd dbus; do mkdir -p /run/$d && mount --bind {t}/hostrun/$d /run/$d; done && umount {t}/hostrun; "
+            )
+        } else {
+            "mount -t tmpfs tmpfs /run; ".to_string()
+        };
         let script = format!(
-            "set -e; mount -t tmpfs tmpfs /run; mkdir -p /run/netns; mount -t tmpfs tmpfs /var/lib; \
+            "set -e; {keep_systemd}mkdir -p /run/netns; mount -t tmpfs tmpfs /var/lib; \
              ip link set lo up; mount -t tmpfs tmpfs {t}/prop; mount --make-shared {t}/prop; \
              exec containerd --config {t}/config.toml"
         );
@@ -83,8 +98,14 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             .spawn()
             .unwrap();
         let socket = dir.join("containerd.sock");
+        let stem = cella_testsupport::unique("cellacri").replace('-', "");
         let c = Containerd {
-            cgroup_parent: format!("/{}", cella_testsupport::unique("cella-cri-pods")),
+            cgroup_parent: if systemd {
+                format!("cellacri-{stem}")
+            } else {
+                format!("/{stem}")
+            },
+            systemd,
             dir,
             socket,
             child,
@@ -114,6 +135,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             .args(args)
             .output()
             .unwrap()
+    }
+
+    /// The pod's cgroup parent: a directory, or a slice for the systemd driver.
+    pub fn pod_parent(&self, handler: &str) -> String {
+        if self.systemd {
+            format!("{}-{handler}.slice", self.cgroup_parent)
+        } else {
+            format!("{}/pod-{handler}", self.cgroup_parent)
+        }
     }
 
     /// A shell command in containerd's mount and network namespaces (the pods' "host").
@@ -195,6 +225,16 @@ impl Drop for Containerd {
         // (their containers die with the shims' PID namespaces or pods).
         for pid in shims {
             let _ = cella_sys::process::kill(pid, libc::SIGKILL);
+        }
+        if self.systemd {
+            // The pods' slices: stopping one kills what runs in it.
+            for handler in ["runc", "cella"] {
+                let _ = Command::new("systemctl")
+                    .args(["stop", &format!("{}-{handler}.slice", self.cgroup_parent)])
+                    .status();
+            }
+            let _ = std::fs::remove_dir_all(&self.dir);
+            return;
         }
         // What the pods still run (the shims' children, now orphans): the
         // processes of the pods' cgroups, which only this test's pods use.

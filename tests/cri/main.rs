@@ -165,7 +165,7 @@ async fn scenario(c: &cluster::Containerd, handler: &'static str) -> Vec<(&'stat
         hostname: name.clone(),
         log_directory: log_directory.display().to_string(),
         linux: Some(cri::LinuxPodSandboxConfig {
-            cgroup_parent: format!("{}/{name}", c.cgroup_parent),
+            cgroup_parent: c.pod_parent(handler),
             security_context: Some(cri::LinuxSandboxSecurityContext {
                 privileged: true,
                 namespace_options: Some(cri::NamespaceOption {
@@ -268,10 +268,35 @@ async fn scenario(c: &cluster::Containerd, handler: &'static str) -> Vec<(&'stat
                 "the update is in the container's cgroup",
                 pod.exec(
                     &cid,
-                    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+                    "if [ -e /sys/fs/cgroup/memory.max ]; then cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/cpu.max; \
+                     else cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us; fi",
                 )
                 .await,
             ));
+            if c.systemd {
+                // containerd names the scope cri-containerd-ID.scope, in the pod's slice.
+                let unit = format!("cri-containerd-{cid}.scope");
+                let show = |p: &str| {
+                    let o = std::process::Command::new("systemctl")
+                        .args(["show", &unit, "-p", p, "--value"])
+                        .output()
+                        .unwrap();
+                    String::from_utf8_lossy(&o.stdout)
+                        .trim()
+                        .replace(&format!("-{handler}.slice"), "-HANDLER.slice")
+                };
+                out.push((
+                    "the container is a delegated systemd scope in its pod's slice, with the update",
+                    Ok(format!(
+                        "{} {} {} {} {}",
+                        show("ActiveState"),
+                        show("Slice"),
+                        show("Delegate"),
+                        show("MemoryMax"),
+                        show("CPUQuotaPerSecUSec")
+                    )),
+                ));
+            }
             let started = Instant::now();
             let stop = within(
                 60,
@@ -402,9 +427,9 @@ async fn scenario(c: &cluster::Containerd, handler: &'static str) -> Vec<(&'stat
     out
 }
 
-#[test]
-fn pods_on_cella_behave_as_pods_on_runc() {
-    let c = cluster::Containerd::start(env!("CARGO_BIN_EXE_cella-runtime"));
+/// Runs the scenario on both handlers and requires cella's results to be runc's.
+fn compare_with_runc(systemd: bool) {
+    let c = cluster::Containerd::start(env!("CARGO_BIN_EXE_cella-runtime"), systemd);
     c.import_images();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -422,4 +447,21 @@ fn pods_on_cella_behave_as_pods_on_runc() {
         assert_eq!(got, Some(want), "{name}: cella-runtime differs from runc: {report}");
     }
     assert_eq!(runc.len(), cella.len(), "{report}");
+}
+
+#[test]
+fn pods_on_cella_behave_as_pods_on_runc() {
+    compare_with_runc(false);
+}
+
+/// containerd with `SystemdCgroup = true` (what Kubernetes recommends on a
+/// systemd host): every container is a scope in its pod's slice.
+#[test]
+#[ignore = "needs systemd as PID 1 on pure cgroup v2: runs in the guest of tests/vm/run.sh"]
+fn pods_on_cella_behave_as_pods_on_runc_with_the_systemd_cgroup_driver() {
+    assert!(
+        std::path::Path::new("/run/systemd/system").is_dir(),
+        "needs systemd as PID 1: run tests/vm/run.sh"
+    );
+    compare_with_runc(true);
 }

@@ -10,6 +10,7 @@ pub mod devicefilter;
 mod freezer;
 mod hierarchy;
 mod stats;
+pub mod systemd;
 
 pub use apply::{blkio_to_io_weight, device_rule_line, shares_to_weight};
 
@@ -37,6 +38,21 @@ pub enum Error {
     BadPath(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("systemd: {op} {unit}: {err}")]
+    Systemd {
+        op: String,
+        unit: String,
+        err: cella_dbus::Error,
+    },
+    #[error("systemd: the job to {op} {unit} ended with \"{result}\" (see journalctl -u {unit})")]
+    SystemdJob { op: String, unit: String, result: String },
+    #[error("systemd: a unit {0} exists already and is running: another container with this name? Choose another id, or stop that unit")]
+    SystemdUnitExists(String),
+    #[error("the systemd cgroup driver cannot reach {which}: {err}; is systemd running? Without it use the cgroupfs driver (no --systemd-cgroup)")]
+    SystemdUnreachable {
+        which: &'static str,
+        err: cella_dbus::Error,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -193,6 +209,12 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+
+    /// Removes the container's own directories only: the parents belong to
+    /// someone else (systemd's slices).
+    pub fn remove_leaves(&self) -> Result<()> {
+        self.paths().try_for_each(remove_dir_retrying)
     }
 
     /// Whether process `pid` is in this cgroup (or below it) in every

@@ -56,6 +56,68 @@ pub struct RunConfig {
     pub add_hosts: Vec<String>,
     /// --mac-address of eth0 on a bridge network.
     pub mac_address: Option<String>,
+    /// Who makes the container's cgroup, chosen at create time.
+    pub cgroup_manager: CgroupManager,
+}
+
+/// podman's `--cgroup-manager`: a systemd scope per container, or cella's
+/// own directories. Records made before the choice existed used cgroupfs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupManager {
+    Systemd,
+    #[default]
+    Cgroupfs,
+}
+
+impl CgroupManager {
+    /// systemd when it is the init (it has /run/systemd/system, as
+    /// sd_booted checks) and, for a user, when their own systemd is
+    /// reachable; cgroupfs otherwise.
+    pub fn for_this_host() -> CgroupManager {
+        if !std::path::Path::new("/run/systemd/system").is_dir() {
+            return CgroupManager::Cgroupfs;
+        }
+        if cella_sys::process::geteuid() == 0 {
+            return CgroupManager::Systemd;
+        }
+        let user_manager = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(|d| std::path::Path::new(&d).join("systemd/private").exists())
+            .unwrap_or(false)
+            || std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some();
+        if user_manager {
+            CgroupManager::Systemd
+        } else {
+            CgroupManager::Cgroupfs
+        }
+    }
+
+    /// The OCI cgroupsPath for a container: podman's machine.slice (or the
+    /// user's user.slice) with a cella- scope, or /cella/ID.
+    pub fn cgroups_path(self, id: &str) -> String {
+        match self {
+            CgroupManager::Systemd if cella_sys::process::geteuid() == 0 => format!("machine.slice:cella:{id}"),
+            CgroupManager::Systemd => format!("user.slice:cella:{id}"),
+            CgroupManager::Cgroupfs => format!("/cella/{id}"),
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<CgroupManager> {
+        match s {
+            "systemd" => Ok(CgroupManager::Systemd),
+            "cgroupfs" => Ok(CgroupManager::Cgroupfs),
+            other => Err(Error::Invalid(format!(
+                "--cgroup-manager {other}: use systemd or cgroupfs"
+            ))),
+        }
+    }
+
+    pub fn driver(self) -> cella_runtime::cgroup::Driver {
+        match self {
+            CgroupManager::Systemd => cella_runtime::cgroup::Driver::Systemd,
+            CgroupManager::Cgroupfs => cella_runtime::cgroup::Driver::Cgroupfs,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

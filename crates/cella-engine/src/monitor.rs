@@ -280,7 +280,7 @@ fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixLi
         preserve_fds: 0,
         no_pivot: false,
         no_new_keyring: false,
-        systemd_cgroup: false,
+        cgroup_driver: c.config.cgroup_manager.driver(),
     };
     let created = cella_runtime::create::create(&opts);
     // Our copies of the container's ends go, so that its exit closes the pipes.

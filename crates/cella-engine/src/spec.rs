@@ -490,7 +490,7 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
         }
         (_, None) => Some(crate::seccomp_default::profile()),
     };
-    linux.cgroups_path = Some(format!("/cella/{}", c.id));
+    linux.cgroups_path = Some(cfg.cgroup_manager.cgroups_path(&c.id));
     if cfg.init {
         spec.annotations
             .insert(cella_runtime::INIT_ANNOTATION.into(), "true".into());

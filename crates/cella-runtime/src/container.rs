@@ -37,6 +37,9 @@ pub struct Persisted {
     /// The container's cgroup (absent when running without one, e.g. rootless).
     #[serde(default)]
     pub cgroup: Option<cella_cgroups::Cgroup>,
+    /// The systemd scope that holds the cgroup (systemd driver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<crate::cgroup::Scope>,
     /// Whether the container has its own PID namespace (then killing init ends all).
     #[serde(default)]
     pub own_pid_ns: bool,
@@ -48,9 +51,10 @@ pub struct Persisted {
     pub seccomp: Option<cella_spec::seccomp::Seccomp>,
 }
 
-/// The default state root: /run/cella for root, $XDG_RUNTIME_DIR/cella otherwise.
+/// The default state root: /run/cella for root, $XDG_RUNTIME_DIR/cella
+/// otherwise, also for uid 0 of a user namespace (rootless podman), as runc.
 pub fn default_root() -> PathBuf {
-    if cella_sys::process::geteuid() == 0 {
+    if cella_sys::process::geteuid() == 0 && !cella_sys::process::in_user_namespace() {
         return PathBuf::from("/run/cella");
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {

@@ -64,7 +64,11 @@ pub fn update(root: &Path, id: &str, resources: &Resources) -> Result<()> {
     if status == Status::Stopped {
         return Err(wrong(&p, status, "a stopped container cannot be updated"));
     }
-    for w in cgroup_of(&p)?.apply(resources, &[])? {
+    let cg = cgroup_of(&p)?;
+    if let Some(scope) = &p.scope {
+        crate::cgroup::update_scope(scope, resources, cg.v2().is_some() && cg.dirs.len() == 1)?;
+    }
+    for w in cg.apply(resources, &[])? {
         crate::log::warn(&w);
     }
     Ok(())

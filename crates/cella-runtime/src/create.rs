@@ -2,6 +2,7 @@
 //! cgroup, clone the container init into its namespaces, serve its requests
 //! (id maps, hooks), and record the result. Any failure undoes all of it.
 
+use crate::cgroup::{Driver, Placement};
 use crate::channel::{tag, Channel};
 use crate::container::{proc_stat, Persisted, StateDir};
 use crate::error::{Context, Error, Result};
@@ -32,7 +33,7 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
-    pub systemd_cgroup: bool,
+    pub cgroup_driver: Driver,
 }
 
 pub struct Created {
@@ -44,7 +45,7 @@ pub struct Created {
 /// Undoes a partial create unless disarmed.
 struct Cleanup {
     state_dir: Option<StateDir>,
-    cgroup: Option<cella_cgroups::Cgroup>,
+    cgroup: Option<Placement>,
     pids: Vec<i32>,
 }
 
@@ -54,11 +55,8 @@ impl Drop for Cleanup {
             let _ = cella_sys::process::kill(pid, libc::SIGKILL);
             let _ = cella_sys::process::waitpid(pid, false);
         }
-        if let Some(cg) = &self.cgroup {
-            let _ = cg.signal_all(libc::SIGKILL);
-            if let Err(e) = cg.remove() {
-                crate::log::warn(&format!("cleanup after failed create: {e}"));
-            }
+        if let Some(cg) = &mut self.cgroup {
+            cg.undo();
         }
         if let Some(dir) = self.state_dir.take() {
             if let Err(e) = dir.remove() {
@@ -85,11 +83,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             "process.terminal is true but no --console-socket was given: pass one, or set terminal to false".into(),
         ));
     }
-    if opts.systemd_cgroup {
-        return Err(Error::Usage(
-            "--systemd-cgroup: the systemd cgroup driver is not available in cella-runtime yet; run without it (cgroupfs driver)".into(),
-        ));
-    }
     let rootfs = bundle.join(&spec.root.as_ref().expect("validated").path);
     let rootfs = std::fs::canonicalize(&rootfs).at("open rootfs", &rootfs)?;
     let plan = NsPlan::from_spec(&spec)?;
@@ -105,10 +98,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     let state_path = state_dir.dir.clone();
     cleanup.state_dir = Some(state_dir);
 
-    // cgroup: created before the child so that it can be joined before the
+    // cgroup: made before the child so that it can be joined before the
     // cgroup namespace is made (the container then sees its cgroup as /).
-    let (layout, cgroup) = setup_cgroup(&spec, &opts.id)?;
-    cleanup.cgroup = cgroup.clone();
+    // systemd makes its scope once the child's PID exists.
+    let placement = Placement::prepare(&spec, &opts.id, opts.cgroup_driver)?;
+    let (layout, cgroup, scope) = (
+        placement.layout.clone(),
+        placement.cgroup.clone(),
+        placement.scope.clone(),
+    );
+    cleanup.cgroup = Some(placement);
     let mut state = Persisted {
         id: opts.id.clone(),
         oci_version: spec.oci_version.clone(),
@@ -121,6 +120,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         annotations: spec.annotations.clone(),
         hooks: spec.hooks.clone(),
         cgroup: cgroup.clone(),
+        scope,
         own_pid_ns: plan.creates(NamespaceKind::Pid),
         process: spec.process.clone(),
         seccomp: linux.seccomp.clone(),
@@ -131,8 +131,9 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         cleanup.state_dir.as_ref().expect("set above").save(&state)?;
     }
     // On pure v2 the child is born in its cgroup: no migration to wait for.
-    let into_cgroup = match (&layout, &cgroup) {
-        (Some(l), Some(cg)) if l.mode == cella_cgroups::Mode::V2 && plan.is_simple() => {
+    // (A systemd scope needs the PID first.)
+    let into_cgroup = match (&layout, &cgroup, opts.cgroup_driver) {
+        (Some(l), Some(cg), Driver::Cgroupfs) if l.mode == cella_cgroups::Mode::V2 && plan.is_simple() => {
             let dir = &cg.dirs[0].path;
             Some(cella_sys::fd::open(dir, libc::O_PATH | libc::O_DIRECTORY, 0).at("open cgroup", dir)?)
         }
@@ -192,8 +193,11 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     if plan.is_simple() && new_user {
         userns::write(child, map_writer, &linux.uid_mappings, &linux.gid_mappings)?;
     }
-    if let (Some(cg), None) = (&cgroup, &into_cgroup) {
-        cg.add_pid(child)?;
+    let placement = cleanup.cgroup.as_mut().expect("set above");
+    placement.join(&spec, &opts.id, child, into_cgroup.is_some())?;
+    if state.cgroup != placement.cgroup {
+        // Rootless under systemd: only the delegated hierarchies remain.
+        state.cgroup = placement.cgroup.clone();
     }
     chan.send(tag::GO, &[])?;
 
@@ -260,122 +264,6 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     cleanup.cgroup = None;
     cleanup.pids.clear();
     Ok(Created { state, console_master })
-}
-
-/// Resolves and creates the container's cgroup and applies
-/// `linux.resources`. An unprivileged caller gets the hierarchies delegated
-/// to it; with none, the container runs without a cgroup and one warning
-/// names the limits that were skipped.
-fn setup_cgroup(spec: &Spec, id: &str) -> Result<(Option<cella_cgroups::Layout>, Option<cella_cgroups::Cgroup>)> {
-    let resources = spec.linux().resources.clone().unwrap_or_default();
-    let layout = match cella_cgroups::Layout::detect() {
-        Ok(l) => l,
-        Err(e) => {
-            crate::log::warn(&format!("no cgroups ({e}); skipped: {}", resource_fields(&resources)));
-            return Ok((None, None));
-        }
-    };
-    let path = spec
-        .linux()
-        .cgroups_path
-        .clone()
-        .unwrap_or_else(|| format!("/cella/{id}"));
-    let mut cg = cella_cgroups::Cgroup::resolve(&layout, &path)?;
-    let rootless = cella_sys::process::geteuid() != 0;
-    if rootless {
-        cg.retain_writable();
-        if cg.dirs.is_empty() {
-            crate::log::warn(&format!(
-                "rootless: no cgroup is delegated to this user at {path:?}; running without cgroup limits; skipped: {}",
-                resource_fields(&resources)
-            ));
-            return Ok((Some(layout), None));
-        }
-    }
-    cg.create()?;
-    let devices = default_device_rules(spec);
-    match cg.apply(&resources, &devices) {
-        Ok(warnings) => {
-            for w in warnings {
-                crate::log::warn(&w);
-            }
-        }
-        Err(e) if rootless => crate::log::warn(&format!("rootless: {e}; that limit was skipped")),
-        Err(e) => {
-            let _ = cg.remove();
-            return Err(e.into());
-        }
-    }
-    Ok((Some(layout), Some(cg)))
-}
-
-/// The resource fields a config sets, for a warning that names them.
-fn resource_fields(r: &cella_spec::Resources) -> String {
-    let mut v = Vec::new();
-    if r.memory.is_some() {
-        v.push("memory");
-    }
-    if r.cpu.is_some() {
-        v.push("cpu");
-    }
-    if r.pids.is_some() {
-        v.push("pids");
-    }
-    if r.block_io.is_some() {
-        v.push("blockIO");
-    }
-    if !r.hugepage_limits.is_empty() {
-        v.push("hugepageLimits");
-    }
-    if r.network.is_some() {
-        v.push("network");
-    }
-    if !r.unified.is_empty() {
-        v.push("unified");
-    }
-    if !r.devices.is_empty() {
-        v.push("devices");
-    }
-    if v.is_empty() {
-        "no limits were configured".into()
-    } else {
-        format!("linux.resources {}", v.join(", "))
-    }
-}
-
-/// What the runtime itself lets every container use after the config's own
-/// device rules, as runc does: mknod of anything, the standard character
-/// devices, ptys, tun, and every node listed in linux.devices.
-fn default_device_rules(spec: &Spec) -> Vec<cella_spec::resources::DeviceRule> {
-    use cella_spec::resources::DeviceRule;
-    let rule = |kind: &str, major: i64, minor: i64, access: &str| DeviceRule {
-        allow: true,
-        kind: Some(kind.into()),
-        major: Some(major),
-        minor: Some(minor),
-        access: Some(access.into()),
-    };
-    let mut v = vec![
-        rule("c", -1, -1, "m"),
-        rule("b", -1, -1, "m"),
-        rule("c", 1, 3, "rwm"),
-        rule("c", 1, 5, "rwm"),
-        rule("c", 1, 7, "rwm"),
-        rule("c", 1, 8, "rwm"),
-        rule("c", 1, 9, "rwm"),
-        rule("c", 5, 0, "rwm"),
-        rule("c", 5, 1, "rwm"),
-        rule("c", 5, 2, "rwm"),
-        rule("c", 136, -1, "rwm"),
-        rule("c", 10, 200, "rwm"),
-    ];
-    for d in &spec.linux().devices {
-        let kind = if d.kind == "u" { "c" } else { d.kind.as_str() };
-        if kind == "c" || kind == "b" {
-            v.push(rule(kind, d.major, d.minor, "rwm"));
-        }
-    }
-    v
 }
 
 /// Writes the PID atomically (temporary file and rename), as clients poll it.

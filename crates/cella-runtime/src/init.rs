@@ -69,10 +69,13 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
     }
     let spec = cx.spec;
     let process = spec.process.as_ref().expect("validated");
-    let in_userns = plan.creates(NamespaceKind::User) || plan.joins(NamespaceKind::User);
-    if in_userns {
+    let entered_userns = plan.creates(NamespaceKind::User) || plan.joins(NamespaceKind::User);
+    if entered_userns {
         become_namespace_root()?;
     }
+    // Also when the runtime itself runs in one (rootless podman's): no
+    // mknod there either.
+    let in_userns = entered_userns || cella_sys::process::in_user_namespace();
     if !cx.no_new_keyring {
         match cella_sys::process::join_session_keyring(&format!("_ses.{}", cx.id)) {
             Ok(()) => {}

@@ -4,6 +4,7 @@
 //! runc-compatible command line. See docs/architecture.md for the processes
 //! and the path from `create` to `execve`.
 
+pub mod cgroup;
 pub mod channel;
 pub mod console;
 pub mod container;

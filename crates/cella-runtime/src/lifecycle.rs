@@ -130,7 +130,17 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     }
     if let Some(cg) = &p.cgroup {
         cg.signal_all(libc::SIGKILL)?;
-        cg.remove()?;
+    }
+    if let Some(scope) = &p.scope {
+        crate::cgroup::stop_scope(scope);
+    }
+    if let Some(cg) = &p.cgroup {
+        // systemd's slices above a scope are systemd's to remove.
+        if p.scope.is_some() {
+            cg.remove_leaves()?;
+        } else {
+            cg.remove()?;
+        }
     }
     if let Some(h) = &p.hooks {
         if !h.poststop.is_empty() {
@@ -154,7 +164,11 @@ fn kill_and_wait(p: &Persisted) -> Result<()> {
         }
         cg.signal_all(libc::SIGKILL)?;
     }
-    cella_sys::fd::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL).op(|| format!("kill pid {}", p.pid))?;
+    match cella_sys::fd::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL) {
+        // Killed through its cgroup and already reaped (systemd, a subreaper).
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+        r => r.op(|| format!("kill pid {}", p.pid))?,
+    }
     // The pidfd becomes readable when the process exits; a zombie (its parent
     // has not reaped it yet) counts as gone.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

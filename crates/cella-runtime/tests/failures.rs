@@ -144,15 +144,27 @@ fn json_log_carries_the_error_for_containerd() {
 }
 
 #[test]
-fn systemd_cgroup_flag_is_a_clear_error() {
+fn systemd_driver_without_a_reachable_systemd_is_a_clear_error() {
+    // An empty /run: neither systemd's private socket nor a system bus.
     let rt = Rt::new();
     let id = unique("systemd");
     let b = sh("true");
     b.write();
     let o = rt
-        .exec(&["--systemd-cgroup", "create", "--bundle", b.dir.to_str().unwrap(), &id])
+        .sh(
+            &format!(
+                "mount -t tmpfs none /run && exec env -u DBUS_SYSTEM_BUS_ADDRESS {} --root {} --systemd-cgroup create --bundle {} {id}",
+                rt.bin.display(),
+                rt.root.display(),
+                b.dir.display()
+            ),
+            true,
+        )
         .failed();
-    assert!(o.stderr.contains("systemd cgroup driver"), "{o:?}");
+    assert!(
+        o.stderr.contains("cannot reach the system's systemd") && o.stderr.contains("cgroupfs driver"),
+        "{o:?}"
+    );
     assert_nothing_left(&rt, &id);
 }
 

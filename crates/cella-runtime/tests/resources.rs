@@ -268,15 +268,7 @@ fn a_device_without_an_allow_rule_cannot_be_opened() {
     // (no /dev tmpfs): no rule allows it, so opening it fails with EPERM.
     let mut b = sh("head -c 1 /dev/zero | wc -c; cat /dev/probe 2>&1; echo done");
     b.spec.root.as_mut().unwrap().readonly = false;
-    b.spec.mounts.retain(|m| m.destination != "/dev");
-    let dev = b.rootfs().join("dev");
-    std::fs::create_dir_all(&dev).unwrap();
-    let status = std::process::Command::new("mknod")
-        .arg(dev.join("probe"))
-        .args(["c", "10", "237"])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    with_probe_device(&mut b);
     let o = rt.run(&b, &id).ok();
     assert!(
         o.stdout.starts_with("1\n") && o.stdout.contains("not permitted"),
@@ -289,19 +281,7 @@ fn crash_mid_create_leaves_a_cgroup_that_delete_removes() {
     let rt = Rt::new();
     let id = unique("crash");
     let mut b = sh("true");
-    let hook_pid = b.dir.join("hook.pid");
-    b.spec.hooks = Some(cella_spec::Hooks {
-        create_runtime: vec![cella_spec::Hook {
-            path: "/bin/sh".into(),
-            args: vec![
-                "sh".into(),
-                "-c".into(),
-                format!("echo $$ > {}; exec sleep 30", hook_pid.display()),
-            ],
-            ..Default::default()
-        }],
-        ..Default::default()
-    });
+    let hook_pid = with_hanging_create_hook(&mut b);
     b.write();
     let mut create = rt
         .cmd(&["create", "--bundle", b.dir.to_str().unwrap(), &id])

@@ -29,10 +29,8 @@ fn rootless_bundle(script: &str) -> Bundle {
 }
 
 #[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
 fn rootless_run_maps_the_caller_to_root() {
-    if !is_root() {
-        return;
-    }
     let rt = Rt::new();
     let b = rootless_bundle("id -u; cat /proc/self/uid_map /proc/self/gid_map; hostname; echo $$");
     let o = as_user(&rt, &["run", "--bundle", b.dir.to_str().unwrap(), &unique("rootless")]).ok();
@@ -45,10 +43,8 @@ fn rootless_run_maps_the_caller_to_root() {
 }
 
 #[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
 fn rootless_create_start_delete() {
-    if !is_root() {
-        return;
-    }
     let rt = Rt::new();
     let id = unique("rl-life");
     let b = rootless_bundle("sleep 30");
@@ -61,10 +57,8 @@ fn rootless_create_start_delete() {
 }
 
 #[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
 fn rootless_spec_command_writes_the_callers_mapping() {
-    if !is_root() {
-        return;
-    }
     let rt = Rt::new();
     let dir = std::env::temp_dir().join(unique("rl-spec"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -81,13 +75,11 @@ fn rootless_spec_command_writes_the_callers_mapping() {
 }
 
 #[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
 fn rootless_subuid_ranges_go_through_newuidmap() {
     // A user with /etc/subuid and /etc/subgid ranges. So as not to change the
     // machine's files, the test's own passwd/group/subuid/subgid are bound over
     // /etc in a private mount namespace where newuidmap runs.
-    if !is_root() {
-        return;
-    }
     let rt = Rt::new();
     let id = unique("subuid");
     let mut b = Bundle::busybox_rootless(&["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; id"], UID, UID);
@@ -156,18 +148,18 @@ fn rootless_subuid_ranges_go_through_newuidmap() {
 }
 
 #[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+#[cfg_attr(
+    not(cella_test_v1_pids),
+    ignore = "needs a v1 pids hierarchy to delegate; this host has none"
+)]
 fn rootless_uses_a_delegated_cgroup_and_skips_the_rest() {
-    if !is_root() {
-        return;
-    }
     let layout = cella_cgroups::Layout::detect().unwrap();
-    let Some(pids) = layout
+    let pids = layout
         .hierarchies
         .iter()
         .find(|h| h.controllers.iter().any(|c| c == "pids"))
-    else {
-        return; // no v1 pids hierarchy to delegate on this machine
-    };
+        .expect("a v1 pids hierarchy (cella_test_v1_pids)");
     // Delegate a pids cgroup to the user, as an administrator (or systemd) would.
     let name = unique("cella-deleg");
     let deleg = pids.mountpoint.join(&name);

@@ -20,6 +20,34 @@ pub fn geteuid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// Whether this process is in a user namespace other than the initial one
+/// (its uid_map is not the identity over every id).
+pub fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+        .unwrap_or(false)
+}
+
+/// The effective uid as the parent user namespace sees it (through
+/// /proc/self/uid_map): what a socket's peer credentials show a service
+/// outside, such as the user's own uid for rootless podman's uid 0.
+pub fn geteuid_outside() -> u32 {
+    let euid = geteuid();
+    let Ok(map) = std::fs::read_to_string("/proc/self/uid_map") else {
+        return euid;
+    };
+    for line in map.lines() {
+        let f: Vec<u64> = line.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+        if let [inner, outer, count] = f[..] {
+            let e = u64::from(euid);
+            if e >= inner && e < inner + count {
+                return (outer + e - inner) as u32;
+            }
+        }
+    }
+    euid
+}
+
 pub fn getgid() -> u32 {
     // SAFETY: getgid cannot fail.
     unsafe { libc::getgid() }

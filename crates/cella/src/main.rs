@@ -19,6 +19,10 @@ struct Cli {
     /// $XDG_RUNTIME_DIR/cella rootless)
     #[arg(long = "runroot", value_name = "DIR")]
     runroot: Option<std::path::PathBuf>,
+    /// Who makes containers' cgroups: systemd (a scope per container; the
+    /// default when systemd is the init) or cgroupfs
+    #[arg(long = "cgroup-manager", value_name = "MANAGER", value_parser = ["systemd", "cgroupfs"])]
+    cgroup_manager: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,7 +72,7 @@ fn main() {
             }
         },
         // docker's convention: 125 when the engine itself fails.
-        Command::Engine(c) => match engine::run(&paths, c) {
+        Command::Engine(c) => match engine::run(&paths, c, cli.cgroup_manager.as_deref()) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("cella: {e:#}");

@@ -11,13 +11,8 @@ use std::process::Command;
 const CELLA: &str = env!("CARGO_BIN_EXE_cella");
 
 #[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
 fn an_ordinary_user_runs_the_host_image_and_an_imported_one() {
-    if !std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .contains("Uid:\t0\t")
-    {
-        return; // the setup below (binds over /etc, setpriv) needs root
-    }
     let base = std::env::temp_dir().join(cella_testsupport::unique("cella-rootless"));
     let u = rootless::User::new(&base, "rluser", 4343, 400000);
     let h = u.home.display();
@@ -52,13 +47,8 @@ fn an_ordinary_user_runs_the_host_image_and_an_imported_one() {
 }
 
 #[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
 fn an_ordinary_user_publishes_a_port_through_pasta() {
-    if !std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .contains("Uid:\t0\t")
-    {
-        return;
-    }
     // In a network namespace of the test's own (an uplink with a default
     // route for pasta to copy) and a private mount namespace, where the
     // test's user and ranges are bound over /etc and /dev/net/tun is

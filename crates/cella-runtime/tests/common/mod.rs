@@ -172,15 +172,27 @@ pub fn with_userns(b: &mut Bundle, host_id: u32) {
     l.gid_mappings = vec![m];
 }
 
-/// Polls `f` for up to 5 s.
+/// Polls `f` every 50 ms until it holds, for up to 30 s (a bound for a
+/// slow machine or the emulated guest, not a timing claim).
 pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    for _ in 0..100 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
         if f() {
             return true;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     false
+}
+
+/// `cella-runtime [--systemd-cgroup] run -d` of a bundle, which must succeed.
+pub fn run_detached(rt: &Rt, b: &Bundle, id: &str, systemd: bool) {
+    b.write();
+    let mut args = vec!["run", "-d", "--bundle", b.dir.to_str().unwrap(), id];
+    if systemd {
+        args.insert(0, "--systemd-cgroup");
+    }
+    rt.exec(&args).ok();
 }
 
 pub fn pid_alive(pid: i32) -> bool {
@@ -201,6 +213,69 @@ pub fn default_cgroup(id: &str) -> cella_cgroups::Cgroup {
     cella_cgroups::Cgroup::resolve(&layout, &format!("/cella/{id}")).unwrap()
 }
 
-pub fn is_root() -> bool {
-    cella_sys::process::geteuid() == 0
+/// The guest tests are ignored on the host ("needs systemd as PID 1 on
+/// pure cgroup v2: runs in the guest of tests/vm/run.sh", which runs them
+/// with --ignored there). Run anywhere else, they fail saying where they
+/// belong.
+pub fn require_guest() {
+    let v2 = std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|m| {
+            m.lines()
+                .any(|l| l.contains(" /sys/fs/cgroup ") && l.contains(" - cgroup2 "))
+        })
+        .unwrap_or(false);
+    let systemd = std::path::Path::new("/run/systemd/system").is_dir();
+    assert!(
+        v2 && systemd,
+        "this test needs systemd as PID 1 on pure cgroup v2 (v2: {v2}, systemd: {systemd}); run tests/vm/run.sh"
+    );
+}
+
+/// `systemctl show UNIT -p NAME --value`.
+pub fn unit_property(unit: &str, name: &str) -> String {
+    let o = Command::new("systemctl")
+        .args(["show", unit, "-p", name, "--value"])
+        .output()
+        .expect("run systemctl");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// Whether systemd knows the unit at all (loaded, active or failed).
+pub fn unit_exists(unit: &str) -> bool {
+    let state = unit_property(unit, "LoadState");
+    let active = unit_property(unit, "ActiveState");
+    state == "loaded" && active != "inactive"
+}
+
+/// The image's own /dev (no /dev tmpfs) with `dev/probe`, a node no device
+/// rule allows (10:237, loop-control's numbers): opening it must fail.
+pub fn with_probe_device(b: &mut Bundle) {
+    b.spec.mounts.retain(|m| m.destination != "/dev");
+    let dev = b.rootfs().join("dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    let status = Command::new("mknod")
+        .arg(dev.join("probe"))
+        .args(["c", "10", "237"])
+        .status()
+        .unwrap();
+    assert!(status.success(), "mknod dev/probe");
+}
+
+/// A createRuntime hook that writes its PID to the returned file and hangs:
+/// `create` is then midway (cgroup made, init waiting) for a test to kill.
+pub fn with_hanging_create_hook(b: &mut Bundle) -> PathBuf {
+    let hook_pid = b.dir.join("hook.pid");
+    b.spec.hooks = Some(cella_spec::Hooks {
+        create_runtime: vec![cella_spec::Hook {
+            path: "/bin/sh".into(),
+            args: vec![
+                "sh".into(),
+                "-c".into(),
+                format!("echo $$ > {}; exec sleep 60", hook_pid.display()),
+            ],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    hook_pid
 }

@@ -9,6 +9,7 @@ mod run;
 mod show;
 
 use anyhow::Result;
+use cella_engine::container::CgroupManager;
 use cella_engine::paths::Paths;
 use clap::Subcommand;
 
@@ -102,10 +103,17 @@ impl EngineCommand {
 }
 
 /// Runs a command; the result is the process's exit code.
-pub fn run(paths: &Paths, cmd: EngineCommand) -> Result<i32> {
+/// `cgroup_manager`: the global --cgroup-manager, for containers made now.
+pub fn run(paths: &Paths, cmd: EngineCommand, cgroup_manager: Option<&str>) -> Result<i32> {
+    let cgroup_manager = || -> Result<CgroupManager> {
+        Ok(match cgroup_manager {
+            Some(m) => CgroupManager::parse(m)?,
+            None => CgroupManager::for_this_host(),
+        })
+    };
     match cmd {
-        EngineCommand::Run(a) => run::run(paths, *a, true),
-        EngineCommand::Create(a) => run::run(paths, *a, false),
+        EngineCommand::Run(a) => run::run(paths, *a, true, cgroup_manager()?),
+        EngineCommand::Create(a) => run::run(paths, *a, false, cgroup_manager()?),
         EngineCommand::Start(a) => manage::start(paths, a),
         EngineCommand::Attach(a) => manage::attach(paths, a),
         EngineCommand::Exec(a) => manage::exec(paths, a),

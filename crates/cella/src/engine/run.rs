@@ -1,7 +1,7 @@
 //! `cella run` and `cella create`.
 
 use anyhow::{bail, Context, Result};
-use cella_engine::container::RunConfig;
+use cella_engine::container::{CgroupManager, RunConfig};
 use cella_engine::paths::Paths;
 use clap::Args;
 
@@ -253,6 +253,7 @@ fn config(paths: &Paths, a: &RunArgs) -> Result<RunConfig> {
         dns: a.dns.clone(),
         add_hosts: a.add_host.clone(),
         mac_address: a.mac_address.clone(),
+        cgroup_manager: Default::default(),
     })
 }
 
@@ -276,9 +277,12 @@ fn resolve_image(paths: &Paths, a: &mut RunArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run(paths: &Paths, mut a: RunArgs, start: bool) -> Result<i32> {
+pub fn run(paths: &Paths, mut a: RunArgs, start: bool, cgroup_manager: CgroupManager) -> Result<i32> {
     resolve_image(paths, &mut a)?;
-    let cfg = config(paths, &a)?;
+    let cfg = RunConfig {
+        cgroup_manager,
+        ..config(paths, &a)?
+    };
     let c = cella_engine::ops::create(paths, cfg, a.name.clone())?;
     if !start {
         println!("{}", c.id);

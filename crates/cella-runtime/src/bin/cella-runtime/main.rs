@@ -7,6 +7,7 @@ mod update;
 
 use anyhow::{bail, Context, Result};
 use args::Opt;
+use cella_runtime::cgroup::Driver;
 use cella_runtime::create::CreateOptions;
 use cella_runtime::{lifecycle, log};
 use std::io::Write;
@@ -38,7 +39,7 @@ global options:
   --log FILE          write log lines to FILE instead of stderr
   --log-format FMT    text or json (runc's json lines: level, msg, time)
   --debug             log debug lines
-  --systemd-cgroup    use the systemd cgroup driver (not available yet)
+  --systemd-cgroup    put containers in systemd scopes (cgroupsPath slice:prefix:name)
   -v, --version       print the version";
 
 const GLOBAL: &[Opt] = &[
@@ -132,7 +133,11 @@ fn real_main(argv: &[String]) -> Result<i32> {
                 preserve_fds: p.preserve_fds()?,
                 no_pivot: p.flag("no-pivot"),
                 no_new_keyring: p.flag("no-new-keyring"),
-                systemd_cgroup: global.flag("systemd-cgroup"),
+                cgroup_driver: if global.flag("systemd-cgroup") {
+                    Driver::Systemd
+                } else {
+                    Driver::Cgroupfs
+                },
             };
             if cmd == "create" {
                 cella_runtime::create::create(&opts)?;
