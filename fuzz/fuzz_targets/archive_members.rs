@@ -11,7 +11,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     // The names to look up come from the end of the input; the archive is the rest.
     let split = data.iter().rposition(|&b| b == 0xff).unwrap_or(data.len());
     let (archive, names) = data.split_at(split);
-    if let Ok(m) = cella_engine::archive::Members::read(archive, &dir) {
+    if let Ok(m) = cella_engine::image::archive::Members::read(archive, &dir) {
         let names = String::from_utf8_lossy(names);
         for name in names.split(['\n', '\u{fffd}']).chain(["manifest.json", "index.json"]) {
             if let Ok(p) = m.file(name) {

@@ -129,8 +129,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         None => return,
     };
     let root = std::fs::File::open("/dest").unwrap();
-    let opts = cella_engine::unpack::Options::layer();
-    let _ = cella_engine::unpack::unpack(&input[..], root.as_fd(), Path::new(""), opts);
+    let opts = cella_engine::safefs::unpack::Options::layer();
+    let _ = cella_engine::safefs::unpack::unpack(&input[..], root.as_fd(), Path::new(""), opts);
     let after = listing(bound);
     let escaped: Vec<_> = after.difference(before).collect();
     assert!(escaped.is_empty(), "entries landed outside the layer: {escaped:?}");

@@ -1,37 +1,342 @@
 //! The cella engine: a daemonless container engine on the cella runtime
 //! library. The store holds images and containers; each running container
 //! has a small monitor process that outlives the command that started it.
+//!
+//! [`Engine`] is the CLI's only door: every command goes through one of its
+//! methods, so that the rules (the store lock, rootless, sealing, which
+//! runtime call does what) live here and nowhere else. The rooms behind it:
+//! `store` (paths, the lock, ids), `safefs` (reading and writing inside a
+//! root without leaving it), `image` (content, layers, intake, archives),
+//! `distribution` (registries: pull, push, auth), `container` (records, the
+//! bundle, the monitor, exec, copy), `network` (bridges, addresses,
+//! published ports, pasta).
 
-pub mod archive;
-pub mod attach;
-pub mod auth;
 pub mod container;
-pub mod content;
-pub mod copy;
+pub mod distribution;
 pub mod error;
-pub mod exec;
-pub mod ids;
 pub mod image;
-pub mod import;
-pub mod inroot;
-pub mod intake;
-pub mod layer;
-pub mod load;
-pub mod logs;
-pub mod monitor;
-pub mod nat;
-pub mod net;
-pub mod ops;
-pub mod paths;
-pub mod pull;
-pub mod push;
-pub mod registries;
-pub mod registry;
-pub mod save;
-pub mod seccomp_default;
-pub mod spec;
+pub mod network;
+pub mod safefs;
 pub mod store;
-pub mod unpack;
-pub mod usernet;
-pub mod userns;
-pub mod users;
+
+pub use container::attach::Frame;
+pub use container::bundle::parse_memory;
+pub use container::exec::ExecRequest;
+pub use container::inspect::Process;
+pub use container::logs::{Entry as LogEntry, Follow as LogFollow};
+pub use container::monitor::COMMAND as MONITOR_COMMAND;
+pub use container::{CgroupManager, Container, NamespaceMode, NetworkMode, Publish, RunConfig, Status};
+pub use distribution::pull::{Event as PullEvent, Options as RegistryOptions};
+pub use error::{Error, Result};
+pub use image::save::Format as ArchiveFormat;
+pub use image::{Image, ImageConfig};
+pub use network::Network;
+pub use store::time::Timestamp;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use store::paths::Paths;
+
+/// The engine over one store (`--root`) and runtime state (`--runroot`).
+#[derive(Debug, Clone)]
+pub struct Engine {
+    paths: Paths,
+}
+
+/// Runs from a sealed copy of this executable from here on: to be called
+/// first by any command that creates or joins a container (see
+/// cella_runtime::selfexe; CVE-2019-5736).
+pub fn seal_self() -> Result<()> {
+    Ok(cella_runtime::selfexe::seal_image()?)
+}
+
+impl Engine {
+    /// Defaults: /var/lib/cella and /run/cella for root, the user's data and
+    /// runtime directories otherwise.
+    pub fn new(root: Option<PathBuf>, runroot: Option<PathBuf>) -> Engine {
+        Engine {
+            paths: Paths::new(root, runroot),
+        }
+    }
+
+    // ---- containers -------------------------------------------------
+
+    /// `create`: a record and a bundle; nothing runs yet.
+    pub fn create(&self, cfg: RunConfig, name: Option<String>) -> Result<Container> {
+        container::ops::create(&self.paths, cfg, name)
+    }
+
+    /// `start`: the monitor creates and starts it; `attach` makes it wait
+    /// for a client before the container's process runs.
+    pub fn start(&self, c: &Container, attach: bool) -> Result<()> {
+        container::ops::start(&self.paths, c, attach)
+    }
+
+    /// The start of a container this process has just made with `create`
+    /// (`cella run`): as `start`, without writing its bundle again.
+    pub fn start_created(&self, c: &Container, attach: bool) -> Result<()> {
+        container::ops::start_created(&self.paths, c, attach)
+    }
+
+    /// By name, full id or unique id prefix.
+    pub fn container(&self, key: &str) -> Result<Container> {
+        container::find(&self.paths, key)
+    }
+
+    /// Every container, newest first.
+    pub fn containers(&self) -> Result<Vec<Container>> {
+        container::list(&self.paths)
+    }
+
+    /// The container's record as it is now.
+    pub fn refresh(&self, c: &Container) -> Result<Container> {
+        container::load(&self.paths, &c.id)
+    }
+
+    pub fn stop(&self, c: &Container, grace: Duration) -> Result<Container> {
+        container::ops::stop(&self.paths, c, grace)
+    }
+
+    /// A signal to a running container's init (SIGKILL: to all of it).
+    pub fn kill(&self, c: &Container, sig: i32) -> Result<()> {
+        container::ops::kill(&self.paths, c, sig)
+    }
+
+    /// A signal passed on by an attached client; a container that is gone
+    /// meanwhile is no error.
+    pub fn forward_signal(&self, c: &Container, sig: i32) {
+        let _ = cella_runtime::lifecycle::kill(&self.paths.runroot, &c.id, sig, false);
+    }
+
+    pub fn remove(&self, c: &Container, force: bool) -> Result<()> {
+        container::ops::remove(&self.paths, c, force)
+    }
+
+    /// Waits until it has stopped (or `timeout` passes): its record then.
+    pub fn wait(&self, c: &Container, timeout: Option<Duration>) -> Result<Container> {
+        container::ops::wait_exited(&self.paths, &c.id, timeout)
+    }
+
+    pub fn pause(&self, c: &Container) -> Result<()> {
+        container::ops::pause(&self.paths, c, true)
+    }
+
+    pub fn unpause(&self, c: &Container) -> Result<()> {
+        container::ops::pause(&self.paths, c, false)
+    }
+
+    /// A process in a running container; its exit code.
+    pub fn exec(&self, c: &Container, req: &ExecRequest) -> Result<i32> {
+        container::exec::exec(&self.paths, c, req)
+    }
+
+    /// `cp CONTAINER:SRC DST` (DST `-`: a tar stream on stdout).
+    pub fn copy_from(&self, c: &Container, src: &str, dst: &str, follow: bool) -> Result<()> {
+        container::copy::from_container(container::ops::running_pid(c)?, src, dst, follow)
+    }
+
+    /// `cp SRC CONTAINER:DST` (SRC `-`: a tar stream on stdin).
+    pub fn copy_into(&self, c: &Container, src: &str, dst: &str, follow: bool) -> Result<()> {
+        container::copy::into_container(container::ops::running_pid(c)?, src, dst, follow)
+    }
+
+    /// A connection to the container's monitor, speaking [`Frame`]s.
+    pub fn attach(&self, c: &Container) -> Result<std::os::unix::net::UnixStream> {
+        container::attach::connect(&self.paths, c)
+    }
+
+    /// Its json-file log: each entry to `sink`, then with `how.follow`
+    /// what comes until the container stops.
+    pub fn logs(
+        &self,
+        c: &Container,
+        how: LogFollow,
+        sink: &mut dyn FnMut(&LogEntry) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let path = c.dir(&self.paths).join(container::LOG);
+        let mut alive = || self.refresh(c).map(|c| c.monitor_alive()).unwrap_or(false);
+        container::logs::stream(&path, how, &mut alive, sink)
+    }
+
+    /// Its processes: host PID, PID inside, uid, command line.
+    pub fn processes(&self, c: &Container) -> Result<Vec<Process>> {
+        container::inspect::processes(c)
+    }
+
+    /// Its cgroup's statistics in runc's `events` shape (None when it has
+    /// no cgroup, or has stopped).
+    pub fn stats(&self, c: &Container) -> Option<serde_json::Value> {
+        container::inspect::stats(&self.paths, c)
+    }
+
+    /// docker's `inspect` document of a container.
+    pub fn inspect(&self, c: &Container) -> serde_json::Value {
+        container::inspect::document(&self.paths, c)
+    }
+
+    /// The command it runs (its entrypoint and cmd, or the image's).
+    pub fn command_of(&self, c: &Container) -> Vec<String> {
+        container::inspect::command_of(&self.paths, c)
+    }
+
+    /// The name its image is known by (the id if it has none).
+    pub fn image_name_of(&self, c: &Container) -> String {
+        container::inspect::image_name_of(&self.paths, c)
+    }
+
+    /// The init PID of a cella-runtime container in the runroot (one not
+    /// made by the engine), None if there is no such container.
+    pub fn runtime_container_pid(&self, id: &str) -> Result<Option<i32>> {
+        container::inspect::runtime_container_pid(&self.paths, id)
+    }
+
+    /// The container monitor's process (the hidden `container-monitor`
+    /// command that `start` executes): its exit code.
+    pub fn run_monitor(&self, id: &str, wait_for_attach: bool) -> i32 {
+        container::monitor::main(&self.paths, id, wait_for_attach)
+    }
+
+    // ---- images -----------------------------------------------------
+
+    /// The built-in `host` image first, then the store's.
+    pub fn images(&self) -> Result<Vec<Image>> {
+        let mut all = vec![image::host_image()];
+        all.extend(image::list(&self.paths)?);
+        Ok(all)
+    }
+
+    pub fn image(&self, reference: &str) -> Result<Image> {
+        image::find(&self.paths, reference)
+    }
+
+    pub fn tag(&self, source: &str, target: &str) -> Result<()> {
+        let _lock = store::lock(&self.paths)?;
+        image::tag(&self.paths, source, target)
+    }
+
+    /// `rmi`: refused while containers use it, unless `force` (they go
+    /// too). The lines docker prints (Untagged, Deleted).
+    pub fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<String>> {
+        let img = image::find(&self.paths, reference)?;
+        let users = container::ops::users_of_image(&self.paths, &img.id)?;
+        if !users.is_empty() {
+            if !force {
+                return Err(Error::Conflict(format!(
+                    "image {reference} is used by container {}: remove it first (or use -f)",
+                    users.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+            for c in &users {
+                container::ops::remove(&self.paths, c, true)?;
+            }
+        }
+        let _lock = store::lock(&self.paths)?;
+        image::remove(&self.paths, reference)
+    }
+
+    pub fn import(&self, source: &str, reference: &str, config: ImageConfig) -> Result<Image> {
+        image::import::import(&self.paths, source, reference, config)
+    }
+
+    pub fn load(&self, source: &str) -> Result<Vec<Image>> {
+        image::load::load(&self.paths, source)
+    }
+
+    pub fn save(&self, images: &[String], format: ArchiveFormat, out: impl std::io::Write) -> Result<()> {
+        image::save::save(&self.paths, images, format, out)
+    }
+
+    /// How to reach registries: registries.conf, with `insecure` registries
+    /// reached over plain HTTP too, and explicit credentials or file.
+    pub fn registry_options(
+        &self,
+        tls_verify: bool,
+        insecure: Vec<String>,
+        credentials: Option<(String, String)>,
+        authfile: Option<PathBuf>,
+    ) -> Result<RegistryOptions> {
+        let mut registries = distribution::registries::Registries::load()?;
+        registries.extra_insecure = insecure;
+        Ok(RegistryOptions {
+            tls_verify,
+            credentials,
+            authfile,
+            registries,
+        })
+    }
+
+    /// `platform`: os/arch[/variant], default this machine's.
+    pub fn pull(
+        &self,
+        reference: &str,
+        platform: Option<&str>,
+        opts: &RegistryOptions,
+        progress: &(dyn Fn(PullEvent) + Sync),
+    ) -> Result<Image> {
+        let platform = platform.map_or_else(image::platform::default_platform, str::to_string);
+        distribution::pull::pull(&self.paths, reference, &platform, opts, progress)
+    }
+
+    /// The manifest digest pushed.
+    pub fn push(
+        &self,
+        image: &str,
+        destination: Option<&str>,
+        opts: &RegistryOptions,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<String> {
+        distribution::push::push(&self.paths, image, destination, opts, progress)
+    }
+
+    /// Checks the credentials against the registry and files them; the file.
+    pub fn login(&self, registry: &str, user: &str, password: &str, opts: &RegistryOptions) -> Result<PathBuf> {
+        distribution::pull::login(registry, user, password, opts)
+    }
+
+    /// Forgets the credentials of `registry` (all with None); false if
+    /// there were none. The auth file read.
+    pub fn logout(&self, authfile: Option<&Path>, registry: Option<&str>) -> Result<(bool, PathBuf)> {
+        let removed = distribution::auth::remove(authfile, registry)?;
+        Ok((removed, distribution::auth::auth_file(authfile)))
+    }
+
+    // ---- networks ---------------------------------------------------
+
+    pub fn create_network(&self, name: &str, subnet: Option<&str>, gateway: Option<&str>) -> Result<Network> {
+        let _lock = store::lock(&self.paths)?;
+        network::create(&self.paths, name, subnet, gateway)
+    }
+
+    /// The default `bridge` network first.
+    pub fn networks(&self) -> Vec<Network> {
+        network::list(&self.paths)
+    }
+
+    pub fn network(&self, name: &str) -> Result<Network> {
+        network::find(&self.paths, name)
+    }
+
+    pub fn remove_network(&self, name: &str) -> Result<()> {
+        let _lock = store::lock(&self.paths)?;
+        network::remove(&self.paths, name)
+    }
+
+    /// `network connect`: a further interface in a running container.
+    pub fn connect(&self, container: &str, network: &str, ip: Option<Ipv4Addr>) -> Result<Container> {
+        network::connect(&self.paths, container, network, ip)
+    }
+
+    pub fn disconnect(&self, container: &str, network: &str) -> Result<()> {
+        network::disconnect(&self.paths, container, network)
+    }
+
+    /// The containers with an address on `network`.
+    pub fn containers_on(&self, network: &str) -> Result<Vec<Container>> {
+        Ok(self
+            .containers()?
+            .into_iter()
+            .filter(|c| c.addresses().iter().any(|(n, _)| n == network))
+            .collect())
+    }
+}

@@ -1,20 +1,8 @@
 //! Joining namespaces, as nsenter does: those of a process (-t PID), or
 //! files (a persisted namespace), user namespace first.
 
-use crate::persist::Error;
+use crate::error::Error;
 use std::os::fd::{AsFd, OwnedFd};
-
-/// `(type, CLONE_NEW* flag)`, in the order nsenter joins them (user first).
-pub const ORDER: [(&str, u64); 8] = [
-    ("user", cella_sys::ns::CLONE_NEWUSER),
-    ("cgroup", cella_sys::ns::CLONE_NEWCGROUP),
-    ("ipc", cella_sys::ns::CLONE_NEWIPC),
-    ("uts", cella_sys::ns::CLONE_NEWUTS),
-    ("net", cella_sys::ns::CLONE_NEWNET),
-    ("pid", cella_sys::ns::CLONE_NEWPID),
-    ("time", cella_sys::ns::CLONE_NEWTIME),
-    ("mnt", cella_sys::ns::CLONE_NEWNS),
-];
 
 /// What to join: a type and the file to open for it.
 pub struct Target {
@@ -28,13 +16,13 @@ pub struct Target {
 /// Returns the types actually joined.
 pub fn join(targets: &[Target]) -> Result<Vec<&'static str>, Error> {
     let mut opened: Vec<(u64, OwnedFd, &Target)> = Vec::new();
-    for (kind, flag) in ORDER {
+    for (kind, flag) in cella_sys::ns::KINDS {
         for t in targets.iter().filter(|t| t.kind == kind) {
             let fd = cella_sys::fd::open(&t.file, libc::O_RDONLY, 0)
-                .map_err(|e| Error(format!("open {}: {e}", t.file.display())))?;
+                .map_err(|e| Error::msg(format!("open {}: {e}", t.file.display())))?;
             match cella_sys::ns::ns_get_type(std::os::fd::AsRawFd::as_raw_fd(&fd)) {
                 Ok(got) if got == flag => {}
-                _ => return Err(Error(format!("{} is not a {kind} namespace", t.file.display()))),
+                _ => return Err(Error::msg(format!("{} is not a {kind} namespace", t.file.display()))),
             }
             let same = std::fs::read_link(&t.file)
                 .ok()
@@ -47,7 +35,7 @@ pub fn join(targets: &[Target]) -> Result<Vec<&'static str>, Error> {
     }
     for (flag, fd, t) in &opened {
         cella_sys::ns::setns(fd.as_fd(), *flag)
-            .map_err(|e| Error(format!("setns {} ({}): {e}", t.file.display(), t.kind)))?;
+            .map_err(|e| Error::msg(format!("setns {} ({}): {e}", t.file.display(), t.kind)))?;
     }
     Ok(opened.iter().map(|(_, _, t)| t.kind).collect())
 }
@@ -56,19 +44,19 @@ pub fn join(targets: &[Target]) -> Result<Vec<&'static str>, Error> {
 /// target's /proc/PID/root and /proc/PID/cwd must be opened before).
 pub fn open_dir(path: &std::path::Path) -> Result<OwnedFd, Error> {
     cella_sys::fd::open(path, libc::O_RDONLY | libc::O_DIRECTORY, 0)
-        .map_err(|e| Error(format!("open directory {}: {e}", path.display())))
+        .map_err(|e| Error::msg(format!("open directory {}: {e}", path.display())))
 }
 
 /// nsenter's -r and -w: chroot into `root`, then chdir to `wd` (or stay at
 /// the new root).
 pub fn change_root_and_wd(root: Option<&OwnedFd>, wd: Option<&OwnedFd>) -> Result<(), Error> {
     if let Some(r) = root {
-        cella_sys::mount::fchdir(r.as_fd()).map_err(|e| Error(format!("fchdir to the new root: {e}")))?;
+        cella_sys::mount::fchdir(r.as_fd()).map_err(|e| Error::msg(format!("fchdir to the new root: {e}")))?;
         cella_sys::mount::chroot(std::path::Path::new("."))
-            .map_err(|e| Error(format!("chroot to the new root: {e}")))?;
+            .map_err(|e| Error::msg(format!("chroot to the new root: {e}")))?;
     }
     if let Some(w) = wd {
-        cella_sys::mount::fchdir(w.as_fd()).map_err(|e| Error(format!("fchdir to the working directory: {e}")))?;
+        cella_sys::mount::fchdir(w.as_fd()).map_err(|e| Error::msg(format!("fchdir to the working directory: {e}")))?;
     }
     Ok(())
 }

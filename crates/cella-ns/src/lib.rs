@@ -1,6 +1,7 @@
 //! Namespace tools for people who work with namespaces by hand.
 
 pub mod enter;
+pub mod error;
 pub mod link;
 pub mod ls;
 pub mod netns;

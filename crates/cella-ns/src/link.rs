@@ -1,7 +1,7 @@
 //! Links, addresses and routes of the current network namespace, over
 //! rtnetlink (what `ip link/addr/route` do).
 
-use crate::persist::Error;
+use crate::error::Error;
 use crate::rtnl::request;
 use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
@@ -37,7 +37,7 @@ pub fn index_of(name: &str) -> Result<Option<u32>, Error> {
     match request(RouteNetlinkMessage::GetLink(m), 0) {
         Ok(Some(RouteNetlinkMessage::NewLink(l))) => Ok(Some(l.header.index)),
         Ok(_) => Ok(None),
-        Err(e) if e.0.contains("No such device") => Ok(None),
+        Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -50,7 +50,7 @@ pub fn add_bridge(name: &str) -> Result<(), Error> {
         .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
     request(RouteNetlinkMessage::NewLink(m), CREATE)
         .map(|_| ())
-        .map_err(|e| Error(format!("create bridge {name}: {}", e.0)))
+        .map_err(|e| e.context(format!("create bridge {name}")))
 }
 
 /// `ip link add HOST type veth peer name PEER netns FD`: the peer is created
@@ -70,7 +70,7 @@ pub fn add_veth(host: &str, peer: &str, netns: RawFd, peer_mac: Option<[u8; 6]>)
     ]));
     request(RouteNetlinkMessage::NewLink(m), CREATE)
         .map(|_| ())
-        .map_err(|e| Error(format!("create veth pair {host}/{peer}: {}", e.0)))
+        .map_err(|e| e.context(format!("create veth pair {host}/{peer}")))
 }
 
 /// `ip link set INDEX master MASTER`.
@@ -97,10 +97,10 @@ pub fn add_address(index: u32, addr: Ipv4Addr, prefix: u8) -> Result<(), Error> 
     m.attributes.push(AddressAttribute::Local(IpAddr::V4(addr)));
     m.attributes.push(AddressAttribute::Address(IpAddr::V4(addr)));
     match request(RouteNetlinkMessage::NewAddress(m), CREATE) {
-        Err(e) if e.0.contains("File exists") => Ok(()),
+        Err(e) if e.errno() == Some(libc::EEXIST) => Ok(()),
         other => other
             .map(|_| ())
-            .map_err(|e| Error(format!("add address {addr}/{prefix}: {}", e.0))),
+            .map_err(|e| e.context(format!("add address {addr}/{prefix}"))),
     }
 }
 
@@ -115,5 +115,5 @@ pub fn add_default_route(gateway: Ipv4Addr) -> Result<(), Error> {
     m.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
     request(RouteNetlinkMessage::NewRoute(m), CREATE)
         .map(|_| ())
-        .map_err(|e| Error(format!("add default route via {gateway}: {}", e.0)))
+        .map_err(|e| e.context(format!("add default route via {gateway}")))
 }

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// The namespace types, in lsns's order of /proc/PID/ns names.
-pub const TYPES: [&str; 8] = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
+pub use crate::persist::TYPES;
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Namespace {
@@ -70,23 +70,7 @@ fn proc_command(pid: i32) -> Option<String> {
     Some(words.join(" "))
 }
 
-/// uid → name from /etc/passwd; the first entry of a uid wins, as getpwuid.
-fn user_names() -> BTreeMap<u32, String> {
-    let text = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let mut names = BTreeMap::new();
-    for l in text.lines() {
-        let f: Vec<&str> = l.split(':').collect();
-        if let (Some(name), Some(Ok(uid))) = (f.first(), f.get(2).map(|u| u.parse::<u32>())) {
-            names.entry(uid).or_insert_with(|| name.to_string());
-        }
-    }
-    names
-}
-
-/// The name /etc/passwd gives a uid (the number itself when it has none).
-pub fn user_name(uid: u32) -> String {
-    user_names().remove(&uid).unwrap_or_else(|| uid.to_string())
-}
+use cella_sys::process::user_names;
 
 /// The inode of the namespace an ioctl returns for `path` (PNS, ONS).
 fn related(path: &str, parent: bool) -> Option<u64> {

@@ -4,7 +4,7 @@
 //! namespaces added later show up in other mount namespaces), and a command
 //! run in it sees /sys for that namespace and /etc/netns/NAME/* over /etc.
 
-use crate::persist::Error;
+use crate::error::Error;
 use cella_sys::mount::{self, Target};
 use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::MetadataExt;
@@ -16,18 +16,18 @@ pub const RUN_DIR: &str = "/run/netns";
 pub const ETC_DIR: &str = "/etc/netns";
 
 fn io(what: String) -> impl FnOnce(std::io::Error) -> Error {
-    move |e| Error(format!("{what}: {e}"))
+    move |e| Error::msg(format!("{what}: {e}"))
 }
 
 /// A name `ip netns` would accept: a single path component.
 pub fn check_name(name: &str) -> Result<(), Error> {
     if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') {
-        return Err(Error(format!(
+        return Err(Error::msg(format!(
             "invalid network namespace name {name:?}: it must be one path component (no '/', not '.' or '..')"
         )));
     }
     if name.len() > 255 {
-        return Err(Error(format!(
+        return Err(Error::msg(format!(
             "network namespace name too long ({} bytes; at most 255)",
             name.len()
         )));
@@ -87,7 +87,7 @@ fn create_mount_point(path: &Path) -> Result<(), Error> {
         .map(drop)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error(format!("network namespace {} already exists", path.display()))
+                Error::msg(format!("network namespace {} already exists", path.display()))
             } else {
                 io(format!("create {}", path.display()))(e)
             }
@@ -134,7 +134,7 @@ pub fn attach(name: &str, pid: i32) -> Result<PathBuf, Error> {
 pub fn delete(name: &str) -> Result<(), Error> {
     let path = path_of(name)?;
     if std::fs::symlink_metadata(&path).is_err() {
-        return Err(Error(format!(
+        return Err(Error::msg(format!(
             "no network namespace {name:?} (nothing at {})",
             path.display()
         )));
@@ -176,7 +176,7 @@ pub fn open(name: &str) -> Result<std::fs::File, Error> {
     let path = path_of(name)?;
     let f = std::fs::File::open(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            Error(format!(
+            Error::msg(format!(
                 "no network namespace {name:?} (nothing at {}); create it with `cella ns netns add {name}`",
                 path.display()
             ))
@@ -186,7 +186,7 @@ pub fn open(name: &str) -> Result<std::fs::File, Error> {
     })?;
     match cella_sys::ns::ns_get_type(f.as_raw_fd()) {
         Ok(t) if t == cella_sys::ns::CLONE_NEWNET => Ok(f),
-        _ => Err(Error(format!(
+        _ => Err(Error::msg(format!(
             "{} is not a network namespace (nothing mounted there)",
             path.display()
         ))),
@@ -273,6 +273,22 @@ fn sys_is_read_only() -> bool {
         .rfind(|l| l.split(' ').nth(4) == Some("/sys"))
         .and_then(|l| l.split(' ').nth(5))
         .is_some_and(|opts| opts.split(',').any(|o| o == "ro"))
+}
+
+/// Runs `f` in the network namespace of process `pid`, then returns this
+/// (single-threaded) process to its own: what `ip netns exec` does for one
+/// call. The namespace's result, or why it could not be entered or left.
+pub fn in_netns_of<R>(pid: i32, f: impl FnOnce() -> R) -> Result<R, Error> {
+    let own_path = Path::new("/proc/self/ns/net");
+    let own = std::fs::File::open(own_path).map_err(|e| Error::os(format!("open {}", own_path.display()), e))?;
+    let theirs_path = format!("/proc/{pid}/ns/net");
+    let theirs = std::fs::File::open(&theirs_path).map_err(|e| Error::os(format!("open {theirs_path}"), e))?;
+    cella_sys::ns::setns(theirs.as_fd(), cella_sys::ns::CLONE_NEWNET)
+        .map_err(|e| Error::os(format!("setns into {theirs_path}"), e))?;
+    let out = f();
+    cella_sys::ns::setns(own.as_fd(), cella_sys::ns::CLONE_NEWNET)
+        .map_err(|e| Error::os("return to this process's network namespace", e))?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! namespace knows another one, read and assigned over rtnetlink
 //! (RTM_GETNSID / RTM_NEWNSID), as `ip netns list` and lsns show it.
 
-use crate::persist::Error;
+use crate::error::Error;
 use crate::rtnl::request;
 use netlink_packet_core::NLM_F_ACK;
 use netlink_packet_route::nsid::{NsidAttribute, NsidMessage};
@@ -19,7 +19,7 @@ pub fn get(fd: RawFd) -> Result<Option<i32>, Error> {
             NsidAttribute::Id(id) if *id >= 0 => Some(*id),
             _ => None,
         })),
-        _ => Err(Error("rtnetlink: no NEWNSID reply to GETNSID".into())),
+        _ => Err(Error::msg("rtnetlink: no NEWNSID reply to GETNSID")),
     }
 }
 

@@ -7,27 +7,21 @@ use std::path::{Path, PathBuf};
 
 pub const NSFS_MAGIC: i64 = 0x6e73_6673;
 
-#[derive(Debug)]
-pub struct Error(pub String);
+/// The namespace types by their /proc names, as lsns sorts them.
+pub const TYPES: [&str; 8] = ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"];
 
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Error {}
+pub use crate::error::Error;
 
 fn err(what: String, e: io::Error) -> Error {
-    Error(format!("{what}: {e}"))
+    Error::os(what, e)
 }
 
 /// The /proc file of a process's namespace, checked to exist.
 pub fn proc_ns_path(pid: i32, kind: &str) -> Result<PathBuf, Error> {
-    if !crate::ls::TYPES.contains(&kind) {
-        return Err(Error(format!(
+    if !TYPES.contains(&kind) {
+        return Err(Error::msg(format!(
             "unknown namespace type {kind:?}: use one of {}",
-            crate::ls::TYPES.join(", ")
+            TYPES.join(", ")
         )));
     }
     let p = PathBuf::from(format!("/proc/{pid}/ns/{kind}"));
@@ -63,7 +57,7 @@ pub fn is_namespace_file(file: &Path) -> bool {
 /// Unmounts a persisted namespace; the namespace ends with its last user.
 pub fn release(file: &Path) -> Result<(), Error> {
     if !is_namespace_file(file) {
-        return Err(Error(format!(
+        return Err(Error::msg(format!(
             "{} is not a persisted namespace (no nsfs mount there)",
             file.display()
         )));

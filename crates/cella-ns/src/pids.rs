@@ -2,7 +2,7 @@
 //! namespaces (from NSpid in /proc/PID/status), and every process of one PID
 //! namespace with its host PID and its PID inside.
 
-use crate::persist::Error;
+use crate::error::Error;
 
 /// One level of a process's PID chain, outermost (the host's view) first.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -15,11 +15,11 @@ pub struct Level {
 
 fn nspid(pid: i32) -> Result<Vec<i32>, Error> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|e| Error(format!("process {pid}: /proc/{pid}/status: {e}")))?;
+        .map_err(|e| Error::msg(format!("process {pid}: /proc/{pid}/status: {e}")))?;
     let line = status
         .lines()
         .find_map(|l| l.strip_prefix("NSpid:"))
-        .ok_or_else(|| Error(format!("process {pid}: no NSpid line (kernel too old?)")))?;
+        .ok_or_else(|| Error::msg(format!("process {pid}: no NSpid line (kernel too old?)")))?;
     Ok(line.split_whitespace().filter_map(|p| p.parse().ok()).collect())
 }
 
@@ -61,11 +61,11 @@ pub fn chain(pid: i32) -> Result<Vec<Level>, Error> {
 
 /// Every process in the PID namespace of `pid`: (host PID, PID inside).
 pub fn members(pid: i32) -> Result<Vec<(i32, i32)>, Error> {
-    let target = pidns_of(pid).ok_or_else(|| Error(format!("process {pid} does not exist")))?;
+    let target = pidns_of(pid).ok_or_else(|| Error::msg(format!("process {pid} does not exist")))?;
     let depth = nspid(pid)?.len();
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc")
-        .map_err(|e| Error(format!("/proc: {e}")))?
+        .map_err(|e| Error::msg(format!("/proc: {e}")))?
         .flatten()
     {
         let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {

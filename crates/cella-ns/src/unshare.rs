@@ -3,62 +3,42 @@
 //! id maps, mount propagation, /proc for a new PID namespace, and namespaces
 //! persisted to files by a helper that stays in the original mount namespace.
 
-use crate::persist::Error;
+use crate::error::Error;
 use std::path::PathBuf;
 
-/// A range of ids mapped into a user namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdRange {
-    pub inner: u32,
-    pub outer: u32,
-    pub count: u32,
-}
+pub use cella_idmap::IdRange;
 
-impl IdRange {
-    /// util-linux's two spellings: `inner:outer:count` (2.39 and later) and
-    /// `outer,inner,count` (2.38 and earlier).
-    pub fn parse(s: &str) -> Result<IdRange, Error> {
-        let bad = || {
-            Error(format!(
-                "invalid id range {s:?}: use INNER:OUTER:COUNT (or OUTER,INNER,COUNT)"
-            ))
-        };
-        let (sep, swap) = if s.contains(':') { (':', false) } else { (',', true) };
-        let f: Vec<u32> = s
-            .split(sep)
-            .map(|x| x.parse().map_err(|_| bad()))
-            .collect::<Result<_, _>>()?;
-        let [a, b, count] = f[..] else { return Err(bad()) };
-        let (inner, outer) = if swap { (b, a) } else { (a, b) };
-        if count == 0 || inner.checked_add(count).is_none() || outer.checked_add(count).is_none() {
-            return Err(bad());
-        }
-        Ok(IdRange { inner, outer, count })
+/// util-linux's two spellings of an id range: `inner:outer:count` (2.39
+/// and later) and `outer,inner,count` (2.38 and earlier).
+pub fn parse_range(s: &str) -> Result<IdRange, Error> {
+    let bad = || {
+        Error::msg(format!(
+            "invalid id range {s:?}: use INNER:OUTER:COUNT (or OUTER,INNER,COUNT)"
+        ))
+    };
+    let (sep, swap) = if s.contains(':') { (':', false) } else { (',', true) };
+    let f: Vec<u32> = s
+        .split(sep)
+        .map(|x| x.parse().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let [a, b, count] = f[..] else { return Err(bad()) };
+    let (inner, outer) = if swap { (b, a) } else { (a, b) };
+    if count == 0 || inner.checked_add(count).is_none() || outer.checked_add(count).is_none() {
+        return Err(bad());
     }
+    Ok(IdRange { inner, outer, count })
 }
 
 /// The first range /etc/subuid (or /etc/subgid) gives the user (by name or
 /// id), mapped from inner id 0, as `--map-users=auto` does.
 pub fn subid_range(file: &std::path::Path, user: &str, id: u32) -> Result<IdRange, Error> {
-    let text = std::fs::read_to_string(file).map_err(e(format!("read {}", file.display())))?;
-    text.lines()
-        .filter_map(|l| {
-            let mut f = l.trim().split(':');
-            let owner = f.next()?;
-            if owner != user && owner.parse::<u32>().ok() != Some(id) {
-                return None;
-            }
-            let outer = f.next()?.parse().ok()?;
-            let count = f.next()?.parse().ok()?;
-            Some(IdRange { inner: 0, outer, count })
-        })
-        .next()
-        .ok_or_else(|| {
-            Error(format!(
-                "no range for user {user} ({id}) in {}: add a line such as \"{user}:100000:65536\"",
-                file.display()
-            ))
-        })
+    std::fs::metadata(file).map_err(e(format!("read {}", file.display())))?;
+    cella_idmap::first_subid_range(file, user, id).ok_or_else(|| {
+        Error::msg(format!(
+            "no range for user {user} ({id}) in {}: add a line such as \"{user}:100000:65536\"",
+            file.display()
+        ))
+    })
 }
 
 /// The ranges with a single-id map added first; the pairs it would collide
@@ -91,13 +71,6 @@ pub fn with_single(ranges: &[IdRange], single: Option<(u32, u32)>) -> Vec<IdRang
         }
     }
     out
-}
-
-fn map_text(ranges: &[IdRange]) -> String {
-    ranges
-        .iter()
-        .map(|r| format!("{} {} {}\n", r.inner, r.outer, r.count))
-        .collect()
 }
 
 pub struct Unshare {
@@ -138,7 +111,7 @@ struct HelperJob {
 
 fn e(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
     let what = what.into();
-    move |err| Error(format!("{what}: {err}"))
+    move |err| Error::msg(format!("{what}: {err}"))
 }
 
 impl Unshare {
@@ -188,9 +161,8 @@ impl Unshare {
             drop(pipe);
             match cella_sys::process::waitpid(pid, false).map_err(e("wait for the persist helper"))? {
                 Some((_, cella_sys::process::Exit::Code(0))) => {}
-                _ => return Err(Error(
-                    "the helper outside the namespace failed to write the id maps or persist a namespace (see above)"
-                        .into(),
+                _ => return Err(Error::msg(
+                    "the helper outside the namespace failed to write the id maps or persist a namespace (see above)",
                 )),
             }
         }
@@ -294,25 +266,13 @@ fn keep_capabilities() -> Result<(), Error> {
 /// Writes an id map for `pid` from outside its user namespace: directly when
 /// we are root, otherwise through the setuid helper (newuidmap/newgidmap),
 /// which checks the ranges against /etc/subuid and /etc/subgid.
-fn write_map_outside(pid: i32, file: &str, ranges: &[IdRange]) -> Result<(), String> {
-    if cella_sys::process::geteuid() == 0 {
-        let path = format!("/proc/{pid}/{file}");
-        return std::fs::write(&path, map_text(ranges)).map_err(|err| format!("write {path}: {err}"));
-    }
-    let tool = if file == "uid_map" { "newuidmap" } else { "newgidmap" };
-    let mut cmd = std::process::Command::new(tool);
-    cmd.arg(pid.to_string());
-    for r in ranges {
-        cmd.args([r.inner.to_string(), r.outer.to_string(), r.count.to_string()]);
-    }
-    match cmd.status() {
-        Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!(
-            "{tool} failed ({s}); check the ranges in /etc/sub{}id",
-            &file[..1]
-        )),
-        Err(err) => Err(format!("run {tool}: {err} (install the uidmap package)")),
-    }
+fn write_map_outside(pid: i32, ids: cella_idmap::Ids, ranges: &[IdRange]) -> Result<(), cella_idmap::Error> {
+    let how = if cella_sys::process::geteuid() == 0 {
+        cella_idmap::Writer::Direct
+    } else {
+        cella_idmap::Writer::Helper
+    };
+    cella_idmap::write(pid, ids, ranges, how)
 }
 
 /// Forks a helper that stays in the original namespaces and, once told
@@ -329,11 +289,14 @@ fn spawn_helper(job: HelperJob) -> Result<(std::os::fd::OwnedFd, i32), Error> {
             if cella_sys::fd::read_raw(r.as_raw_fd(), &mut b).unwrap_or(0) == 0 {
                 cella_sys::process::exit_now(1);
             }
-            for (file, ranges) in [("uid_map", &job.uid_map), ("gid_map", &job.gid_map)] {
+            for (ids, ranges) in [
+                (cella_idmap::Ids::Users, &job.uid_map),
+                (cella_idmap::Ids::Groups, &job.gid_map),
+            ] {
                 if ranges.is_empty() {
                     continue;
                 }
-                if let Err(msg) = write_map_outside(parent, file, ranges) {
+                if let Err(msg) = write_map_outside(parent, ids, ranges) {
                     eprintln!("cella: {msg}");
                     cella_sys::process::exit_now(1);
                 }
@@ -376,10 +339,10 @@ mod tests {
 
     #[test]
     fn ranges_parse_in_both_util_linux_spellings() {
-        assert_eq!(IdRange::parse("0:100000:65536").unwrap(), r(0, 100000, 65536));
-        assert_eq!(IdRange::parse("100000,0,65536").unwrap(), r(0, 100000, 65536));
+        assert_eq!(parse_range("0:100000:65536").unwrap(), r(0, 100000, 65536));
+        assert_eq!(parse_range("100000,0,65536").unwrap(), r(0, 100000, 65536));
         for bad in ["", "1:2", "1:2:3:4", "a:b:c", "0:1:0", "4294967295:0:2"] {
-            assert!(IdRange::parse(bad).is_err(), "{bad:?}");
+            assert!(parse_range(bad).is_err(), "{bad:?}");
         }
     }
 
@@ -412,7 +375,7 @@ mod tests {
         .unwrap();
         assert_eq!(subid_range(&f, "bob", 1000).unwrap(), r(0, 300000, 65536));
         assert_eq!(subid_range(&f, "carol", 1001).unwrap(), r(0, 400000, 10));
-        let err = subid_range(&f, "dave", 1002).unwrap_err().0;
+        let err = subid_range(&f, "dave", 1002).unwrap_err().to_string();
         assert!(err.contains("dave") && err.contains("dave:100000:65536"), "{err}");
         std::fs::remove_file(&f).unwrap();
     }

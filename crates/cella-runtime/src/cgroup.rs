@@ -36,6 +36,9 @@ pub struct Placement {
     scope_dir: String,
     /// The scope was started: undo stops it.
     started: bool,
+    /// cgroupfs: the directories are still to be made (`make`), after the
+    /// state recorded where they will be.
+    unmade: bool,
 }
 
 /// Not the machine's root: an ordinary user, or uid 0 of a user namespace
@@ -60,6 +63,7 @@ impl Placement {
             systemd: None,
             scope_dir: String::new(),
             started: false,
+            unmade: false,
         };
         let layout = match Layout::detect() {
             Ok(l) => l,
@@ -108,13 +112,21 @@ impl Placement {
                 return Ok(p);
             }
         }
-        cg.create()?;
-        if let Err(e) = fill(&cg, spec) {
-            let _ = cg.remove();
-            return Err(e);
-        }
         p.cgroup = Some(cg);
+        p.unmade = true;
         Ok(p)
+    }
+
+    /// cgroupfs: makes the directories and writes the limits. Called once
+    /// the state records where they are, so that a create killed at any
+    /// point leaves nothing that `delete` cannot find.
+    pub fn make(&mut self, spec: &Spec) -> Result<()> {
+        let Some(cg) = self.cgroup.as_ref().filter(|_| self.unmade) else {
+            return Ok(());
+        };
+        cg.create()?;
+        self.unmade = false;
+        fill(cg, spec)
     }
 
     /// Puts the child in its cgroup. cgroupfs: writes its PID (unless it
@@ -165,9 +177,9 @@ impl Placement {
     /// Undoes a failed create: kills what is in the cgroup, stops the
     /// scope, removes the directories.
     pub fn undo(&mut self) {
-        if self.systemd.is_some() && !self.started {
+        if (self.systemd.is_some() && !self.started) || self.unmade {
             // Nothing was made; the cgroup path may be another container's
-            // running scope (a name clash), which is not ours to touch.
+            // (a scope of the same name), which is not ours to touch.
             return;
         }
         if let Some(cg) = &self.cgroup {

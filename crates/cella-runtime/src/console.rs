@@ -6,6 +6,15 @@ use crate::error::{Context, Error, Result};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
+/// Where the pty master of a terminal container goes.
+pub enum ConsoleTarget {
+    None,
+    /// Sent over this Unix socket (`--console-socket`).
+    Socket(PathBuf),
+    /// Kept by the caller (`run` in the foreground proxies it).
+    Caller,
+}
+
 /// In the container (after pivot_root): opens a pty from /dev/ptmx, sends
 /// the master over `socket`, makes the slave the controlling terminal and
 /// stdio, and (for the container's init, `bind_console`) binds it over
@@ -44,7 +53,7 @@ pub fn setup_in_container(socket: &OwnedFd, size: Option<cella_spec::ConsoleSize
     if bind_console {
         bind_dev_console(&slave)?;
     }
-    cella_sys::fd::send_with_fd(socket.as_fd(), slave_path.as_bytes(), Some(master.as_raw_fd()))
+    cella_sys::socket::send_with_fd(socket.as_fd(), slave_path.as_bytes(), Some(master.as_raw_fd()))
         .op(|| "send the pty master over the console socket".into())?;
     drop(master);
     cella_sys::process::setsid().op(|| "setsid".into())?;
@@ -101,7 +110,7 @@ fn set_size(fd: RawFd, rows: u16, cols: u16) {
 /// Receives the pty master on the runtime's end of a console socket pair.
 pub fn receive_master(sock: &OwnedFd) -> Result<OwnedFd> {
     let mut buf = [0u8; 256];
-    let (_, fd) = cella_sys::fd::recv_with_fd(sock.as_fd(), &mut buf).op(|| "receive the pty master".into())?;
+    let (_, fd) = cella_sys::socket::recv_with_fd(sock.as_fd(), &mut buf).op(|| "receive the pty master".into())?;
     fd.ok_or_else(|| Error::Init("the container sent no pty master".into()))
 }
 
@@ -126,7 +135,7 @@ pub fn proxy(master: &OwnedFd, signals: &OwnedFd, mut on_signal: impl FnMut(i32)
         if stdin_open {
             fds.push(0);
         }
-        let ready = match cella_sys::fd::poll_many(&fds, -1) {
+        let ready = match cella_sys::poll::poll_many(&fds, -1) {
             Ok(r) => r,
             Err(e) => break Err(e).op(|| "poll".into()),
         };

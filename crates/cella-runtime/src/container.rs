@@ -173,10 +173,11 @@ impl StateDir {
         std::fs::rename(&tmp, &dst).at("rename into place", &dst)
     }
 
-    /// The lock's fd number, which a forked child must close so as not to hold the lock.
-    pub(crate) fn lock_raw_fd(&self) -> i32 {
-        use std::os::fd::AsRawFd;
-        self._lock.as_raw_fd()
+    /// In a forked child: closes the child's copy of the lock's fd (the
+    /// runtime keeps the lock; a child holding a copy would keep it locked
+    /// until it execs).
+    pub(crate) fn close_in_child(self) {
+        drop(self._lock);
     }
 
     /// The start socket's full path (for messages and removal).
@@ -286,7 +287,7 @@ impl Persisted {
         if self.pid <= 0 {
             return Ok(None);
         }
-        let Ok(pidfd) = cella_sys::fd::pidfd_open(self.pid) else {
+        let Ok(pidfd) = cella_sys::poll::pidfd_open(self.pid) else {
             return Ok(None);
         };
         if !self.init_alive() {
@@ -307,7 +308,7 @@ impl Persisted {
         }
         // What /proc said was about the process the pidfd holds only if it
         // still runs now (its PID cannot be reused before it is reaped).
-        if cella_sys::fd::poll_readable(pidfd.as_fd(), 0).unwrap_or(true) {
+        if cella_sys::poll::poll_readable(pidfd.as_fd(), 0).unwrap_or(true) {
             return Ok(None);
         }
         Ok(Some(pidfd))

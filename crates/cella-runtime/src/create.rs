@@ -3,7 +3,7 @@
 //! (id maps, hooks), and record the result. Any failure undoes all of it.
 
 use crate::cgroup::{Driver, Placement};
-use crate::channel::{tag, Channel};
+use crate::channel::{Channel, ToChild, ToParent};
 use crate::container::{proc_stat, Persisted, StateDir};
 use crate::error::{Context, Error, Result};
 use crate::init::{self, InitContext};
@@ -15,14 +15,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
-/// Where the pty master of a terminal container goes.
-pub enum ConsoleTarget {
-    None,
-    /// Sent over this Unix socket (`--console-socket`).
-    Socket(PathBuf),
-    /// Kept by the caller (`run` in the foreground proxies it).
-    Caller,
-}
+pub use crate::console::ConsoleTarget;
 
 pub struct CreateOptions {
     pub root: PathBuf,
@@ -76,16 +69,16 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     crate::ids::validate(&opts.id)?;
     let bundle = std::fs::canonicalize(&opts.bundle).at("open bundle", &opts.bundle)?;
     let spec = read_spec(&bundle)?;
-    crate::validate::validate(&spec)?;
-    let process = spec.process.as_ref().expect("validated");
+    let valid = crate::validate::validate(&spec)?;
+    let process = valid.process;
     if process.terminal && matches!(opts.console, ConsoleTarget::None) {
         return Err(Error::Usage(
             "process.terminal is true but no --console-socket was given: pass one, or set terminal to false".into(),
         ));
     }
-    let rootfs = bundle.join(&spec.root.as_ref().expect("validated").path);
+    let rootfs = bundle.join(valid.root_path);
     let rootfs = std::fs::canonicalize(&rootfs).at("open rootfs", &rootfs)?;
-    let plan = NsPlan::from_spec(&spec)?;
+    let plan = NsPlan::from_spec(&spec, &valid.namespace_kinds)?;
     let linux = spec.linux();
     let (seccomp, seccomp_listener) = crate::launch::prepare_seccomp(linux.seccomp.as_ref())?;
 
@@ -130,6 +123,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         // remove it even if this process is killed mid-create.
         cleanup.state_dir.as_ref().expect("set above").save(&state)?;
     }
+    cleanup.cgroup.as_mut().expect("set above").make(&spec)?;
     // On pure v2 the child is born in its cgroup: no migration to wait for.
     // (A systemd scope needs the PID first.)
     let into_cgroup = match (&layout, &cgroup, opts.cgroup_driver) {
@@ -144,25 +138,37 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     let listener = UnixListener::bind(cleanup.state_dir.as_ref().expect("set above").start_socket_short())
         .at("listen on", &start_path)?;
     let (console_sock, console_keep) = crate::launch::console_sockets(&opts.console, process.terminal)?;
-    let (ours, theirs) = cella_sys::fd::seqpacket_pair().op(|| "socketpair".into())?;
+    let (ours, theirs) = cella_sys::socket::seqpacket_pair().op(|| "socketpair".into())?;
     let chan = Channel(ours);
     let map_writer = userns::choose(&linux.uid_mappings, &linux.gid_mappings);
     let new_user = plan.creates(NamespaceKind::User);
-    let lock_fd = cleanup.state_dir.as_ref().map(|d| d.lock_raw_fd()).unwrap_or(-1);
 
     let clone_flags = if plan.is_simple() {
         plan.new & !CLONE_NEWCGROUP
     } else {
         0
     };
+    // Decided here, not in the child: there, in a new user namespace,
+    // geteuid() reads 0 or the overflow id depending on whether we have
+    // written its id maps yet (a race that made an unprivileged engine's
+    // init undumpable before pasta could open its namespaces).
+    let runtime_is_root = cella_sys::process::geteuid() == 0;
     let child = match clone3_into(clone_flags, into_cgroup.as_ref().map(|f| f.as_fd()))
         .op(|| format!("clone3 with namespace flags {clone_flags:#x}"))?
     {
         Forked::Child => {
             drop(chan);
-            cella_sys::fd::close_raw(lock_fd);
+            // This process's copy of the state directory: its lock fd is
+            // closed (the lock stays the runtime's, so that `start` can take
+            // it while the init waits), and nothing else of it is undone here.
+            if let Some(dir) = cleanup.state_dir.take() {
+                dir.close_in_child();
+            }
+            std::mem::forget(cleanup);
             let cx = InitContext {
                 spec: &spec,
+                process,
+                mount_options: &valid.mount_options,
                 id: &opts.id,
                 bundle: &bundle,
                 rootfs: &rootfs,
@@ -178,7 +184,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 setgroups_allowed: !(new_user && map_writer == userns::MapWriter::OwnIdsOnly),
                 seccomp: seccomp.as_ref(),
                 seccomp_listener,
-                undumpable_early: cella_sys::process::geteuid() == 0,
+                undumpable_early: runtime_is_root,
             };
             init::run(cx)
         }
@@ -199,27 +205,22 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         // Rootless under systemd: only the delegated hierarchies remain.
         state.cgroup = placement.cgroup.clone();
     }
-    chan.send(tag::GO, &[])?;
+    chan.send_to_child(&ToChild::Go)?;
 
     let mut init_pid = child;
     state.pid = init_pid;
     loop {
-        let (t, payload) = chan.recv().map_err(|e| match e {
+        let msg = chan.recv_from_child().map_err(|e| match e {
             Error::Init(_) => Error::Init("the container init exited during setup".into()),
             other => other,
         })?;
-        match t {
-            tag::MAP_ME => {
+        match msg {
+            ToParent::MapMe => {
                 userns::write(child, map_writer, &linux.uid_mappings, &linux.gid_mappings)?;
-                chan.send(tag::GO, &[])?;
+                chan.send_to_child(&ToChild::Go)?;
             }
-            tag::PID => {
-                init_pid = i32::from_ne_bytes(
-                    payload
-                        .get(..4)
-                        .and_then(|b| b.try_into().ok())
-                        .ok_or_else(|| Error::Init("malformed PID message".into()))?,
-                );
+            ToParent::Pid(pid) => {
+                init_pid = pid;
                 if init_pid != child {
                     // The intermediate process exits once it has forked the init.
                     let _ = cella_sys::process::waitpid(child, false);
@@ -228,23 +229,17 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 }
                 state.pid = init_pid;
             }
-            tag::HOOKS => {
+            ToParent::Hooks => {
                 // crun and runc say "created" to these hooks: the container exists, its process has not started.
                 let json = serde_json::to_vec(&state.oci_state(Status::Created)).expect("state serialises");
                 if let Some(h) = &spec.hooks {
                     crate::hooks::run_all("prestart", &h.prestart, &json)?;
                     crate::hooks::run_all("createRuntime", &h.create_runtime, &json)?;
                 }
-                chan.send(tag::HOOKS_DONE, &json)?;
+                chan.send_to_child(&ToChild::HooksDone(json))?;
             }
-            tag::ERROR => return Err(Error::Init(String::from_utf8_lossy(&payload).into_owned())),
-            tag::CREATED => break,
-            other => {
-                return Err(Error::Init(format!(
-                    "protocol error: unexpected message {:?}",
-                    other as char
-                )))
-            }
+            failed @ ToParent::Failed { .. } => return Err(failed.into_error()),
+            ToParent::Created => break,
         }
     }
     state.pid_start = proc_stat(init_pid)

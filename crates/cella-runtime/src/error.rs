@@ -34,6 +34,14 @@ pub enum Error {
     Hook(&'static str, String),
     #[error("container init: {0}")]
     Init(String),
+    /// The process to run cannot be: not found (ENOENT), not executable
+    /// (EACCES). Clients map these to exit codes (127, 126).
+    #[error("{what}: {err}")]
+    Exec { what: String, err: io::Error },
+    /// The container's process reported that its setup failed; `exec_errno`
+    /// is set when the process to run could not be (as `Exec`).
+    #[error("container init: {message}")]
+    InitFailed { exec_errno: Option<i32>, message: String },
     #[error("{0}")]
     Cgroup(cella_cgroups::Error),
     #[error("{0}")]
@@ -49,6 +57,23 @@ pub enum Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// When the process to run could not be (not found, not executable):
+    /// the errno saying which.
+    /// A file that does not exist (state.json of a create killed early).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Path { err, .. } | Error::Sys { err, .. } if err.kind() == io::ErrorKind::NotFound)
+    }
+
+    pub fn exec_errno(&self) -> Option<i32> {
+        match self {
+            Error::Exec { err, .. } => err.raw_os_error(),
+            Error::InitFailed { exec_errno, .. } => *exec_errno,
+            _ => None,
+        }
+    }
+}
 
 /// Adds "what and where" to an `io::Result`.
 pub trait Context<T> {

@@ -9,7 +9,7 @@
 //! execs. Errors before execve come back over the channel; a successful
 //! execve closes it (close-on-exec).
 
-use crate::channel::{tag, Channel};
+use crate::channel::{Channel, ToChild, ToParent};
 use crate::container::StateDir;
 use crate::error::{Context, Error, Result};
 use cella_spec::{NamespaceKind, Process, Status};
@@ -128,7 +128,7 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
     let setgroups_allowed = std::fs::read_to_string(format!("/proc/{}/setgroups", state.pid))
         .map(|s| s.trim() != "deny")
         .unwrap_or(true);
-    let (ours, theirs) = cella_sys::fd::seqpacket_pair().op(|| "socketpair".into())?;
+    let (ours, theirs) = cella_sys::socket::seqpacket_pair().op(|| "socketpair".into())?;
     let chan = Channel(ours);
     let child = match cella_sys::ns::fork().op(|| "fork the exec process".into())? {
         Forked::Child => {
@@ -137,7 +137,10 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
             if let Some(fds) = opts.stdio {
                 for (to, from) in fds.into_iter().enumerate() {
                     if let Err(e) = cella_sys::fd::dup_to(from, to as RawFd) {
-                        let _ = chan.send(tag::ERROR, format!("dup the process's stdio: {e}").as_bytes());
+                        let _ = chan.send_to_parent(&ToParent::Failed {
+                            errno: e.raw_os_error(),
+                            message: format!("dup the process's stdio: {e}"),
+                        });
                         cella_sys::process::exit_now(1);
                     }
                 }
@@ -166,24 +169,24 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
         let _ = cella_sys::process::waitpid(child, false);
         e
     };
-    chan.send(tag::GO, &[]).map_err(kill_child)?;
+    chan.send_to_child(&ToChild::Go).map_err(kill_child)?;
     let mut pid = child;
     loop {
-        match chan.recv() {
-            Ok((tag::PID, payload)) => {
-                pid = i32::from_ne_bytes(payload.get(..4).and_then(|b| b.try_into().ok()).unwrap_or([0; 4]));
+        match chan.recv_from_child() {
+            Ok(ToParent::Pid(p)) => {
+                pid = p;
                 if pid != child {
                     let _ = cella_sys::process::waitpid(child, false);
                 }
             }
-            Ok((tag::ERROR, payload)) => {
+            Ok(failed @ ToParent::Failed { .. }) => {
                 let _ = cella_sys::process::kill(pid, libc::SIGKILL);
                 let _ = cella_sys::process::waitpid(child, false);
-                return Err(Error::Init(String::from_utf8_lossy(&payload).into_owned()));
+                return Err(failed.into_error());
             }
             // Set up and about to exec: join the container's cgroup now, last,
             // so that a paused (frozen) container freezes only the final process.
-            Ok((tag::CREATED, _)) => {
+            Ok(ToParent::Created) => {
                 if let Some(cg) = &cgroup {
                     if let Err(e) = cg.add_pid(pid) {
                         let _ = cella_sys::process::kill(pid, libc::SIGKILL);
@@ -191,7 +194,7 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
                         return Err(e.into());
                     }
                 }
-                chan.send(tag::GO, &[])?;
+                chan.send_to_child(&ToChild::Go)?;
                 // Not waiting for execve to close the channel: in a paused
                 // container the process is frozen until resume. A failing
                 // execve from here on exits 127 with its message on stderr.
@@ -201,11 +204,12 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
                 let _ = cella_sys::process::waitpid(child, false);
                 return Err(e);
             }
-            Ok((other, _)) => {
+            Ok(other) => {
+                let _ = cella_sys::process::kill(pid, libc::SIGKILL);
+                let _ = cella_sys::process::waitpid(child, false);
                 return Err(Error::Init(format!(
-                    "protocol error: unexpected message {:?}",
-                    other as char
-                )))
+                    "protocol error: unexpected {other:?} from the exec process"
+                )));
             }
         }
     }
@@ -220,10 +224,10 @@ pub fn exec(opts: &ExecOptions) -> Result<Execed> {
 /// children, set the process up, exec.
 fn child_main(chan: &Channel, pidfd: std::os::fd::BorrowedFd<'_>, flags: u64, launch: &crate::launch::Launch<'_>) -> ! {
     let fail = |e: Error| -> ! {
-        let _ = chan.send(tag::ERROR, e.to_string().as_bytes());
+        let _ = chan.send_to_parent(&ToParent::failed(&e));
         cella_sys::process::exit_now(1)
     };
-    if let Err(e) = chan.expect(tag::GO).and_then(|_| crate::selfexe::become_undumpable()) {
+    if let Err(e) = chan.expect_go().and_then(|_| crate::selfexe::become_undumpable()) {
         fail(e);
     }
     if flags != 0 {
@@ -243,7 +247,11 @@ fn child_main(chan: &Channel, pidfd: std::os::fd::BorrowedFd<'_>, flags: u64, la
         Ok(ready) => {
             // Ready: the runtime moves us into the cgroup, then we exec
             // (which closes the channel: close-on-exec).
-            if chan.send(tag::CREATED, &[]).and_then(|_| chan.expect(tag::GO)).is_err() {
+            if chan
+                .send_to_parent(&ToParent::Created)
+                .and_then(|_| chan.expect_go())
+                .is_err()
+            {
                 cella_sys::process::exit_now(1);
             }
             launch.exec(ready)

@@ -45,7 +45,7 @@ fn run_one(h: &Hook, state_json: &[u8]) -> std::result::Result<(), String> {
         // A hook that does not read its stdin is fine (EPIPE ignored).
         let _ = stdin.write_all(state_json);
     }
-    let pidfd = cella_sys::fd::pidfd_open(child.id() as i32).map_err(|e| format!("pidfd_open: {e}"))?;
+    let pidfd = cella_sys::poll::pidfd_open(child.id() as i32).map_err(|e| format!("pidfd_open: {e}"))?;
     let deadline = h.timeout.map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
     let pipes: [OwnedFd; 2] = [
         child.stdout.take().expect("piped").into(),
@@ -64,7 +64,7 @@ fn run_one(h: &Hook, state_json: &[u8]) -> std::result::Result<(), String> {
         };
         // poll(2) skips negative fds: closed pipes are not polled again.
         let fd_or_skip = |i: usize| if open[i] { pipes[i].as_raw_fd() } else { -1 };
-        let ready = cella_sys::fd::poll_many(&[pidfd.as_raw_fd(), fd_or_skip(0), fd_or_skip(1)], wait_ms)
+        let ready = cella_sys::poll::poll_many(&[pidfd.as_raw_fd(), fd_or_skip(0), fd_or_skip(1)], wait_ms)
             .map_err(|e| format!("poll: {e}"))?;
         if !ready.iter().any(|&r| r) {
             timed_out = true;
@@ -76,7 +76,7 @@ fn run_one(h: &Hook, state_json: &[u8]) -> std::result::Result<(), String> {
             // hold the pipe open for ever.
             if open[i]
                 && (ready[i + 1] || exited)
-                && (!exited || cella_sys::fd::poll_readable(pipe.as_fd(), 0).unwrap_or(false))
+                && (!exited || cella_sys::poll::poll_readable(pipe.as_fd(), 0).unwrap_or(false))
             {
                 let mut buf = [0u8; 1024];
                 match cella_sys::fd::read_raw(pipe.as_raw_fd(), &mut buf) {

@@ -5,7 +5,7 @@
 //! real init. Every failure before `start` goes back to the runtime over the
 //! channel; the process then exits.
 
-use crate::channel::{tag, Channel};
+use crate::channel::{Channel, ToChild, ToParent};
 use crate::error::{Context, Result};
 use crate::nsplan::NsPlan;
 use cella_spec::{NamespaceKind, Spec};
@@ -17,6 +17,10 @@ use std::path::Path;
 
 pub struct InitContext<'a> {
     pub spec: &'a Spec,
+    /// `spec.process`, which validation proved present.
+    pub process: &'a cella_spec::Process,
+    /// The options of each `spec.mounts` entry, parsed by validation.
+    pub mount_options: &'a [crate::mountopts::MountOptions],
     pub id: &'a str,
     pub bundle: &'a Path,
     pub rootfs: &'a Path,
@@ -50,7 +54,7 @@ pub fn run(cx: InitContext<'_>) -> ! {
         Err(e) => e,
     };
     // Before `start` the runtime is listening; afterwards only stderr is left.
-    if cx.chan.send(tag::ERROR, err.to_string().as_bytes()).is_err() {
+    if cx.chan.send_to_parent(&ToParent::failed(&err)).is_err() {
         let _ = writeln!(std::io::stderr(), "cella-runtime: container init: {err}");
     }
     cella_sys::process::exit_now(1)
@@ -59,7 +63,7 @@ pub fn run(cx: InitContext<'_>) -> ! {
 enum Never {}
 
 fn setup(cx: &InitContext<'_>) -> Result<Never> {
-    cx.chan.expect(tag::GO)?;
+    cx.chan.expect_go()?;
     let plan = cx.plan;
     if !plan.is_simple() {
         enter_namespaces_slow(cx)?;
@@ -68,7 +72,7 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
         cella_sys::ns::unshare(CLONE_NEWCGROUP).op(|| "unshare the cgroup namespace".into())?;
     }
     let spec = cx.spec;
-    let process = spec.process.as_ref().expect("validated");
+    let process = cx.process;
     let entered_userns = plan.creates(NamespaceKind::User) || plan.joins(NamespaceKind::User);
     if entered_userns {
         become_namespace_root()?;
@@ -106,6 +110,7 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
     cella_sys::process::umask(0);
     let rcx = crate::rootfs::RootfsContext {
         spec,
+        mount_options: cx.mount_options,
         rootfs: cx.rootfs,
         bundle: cx.bundle,
         in_userns,
@@ -131,8 +136,15 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
                 && h.start_container.is_empty())
         });
     let state_json = if wants_state {
-        cx.chan.send(tag::HOOKS, &[])?;
-        cx.chan.expect(tag::HOOKS_DONE)?
+        cx.chan.send_to_parent(&ToParent::Hooks)?;
+        match cx.chan.recv_from_parent()? {
+            ToChild::HooksDone(json) => json,
+            ToChild::Go => {
+                return Err(crate::Error::Init(
+                    "protocol error: Go while waiting for the hooks".into(),
+                ))
+            }
+        }
     } else {
         Vec::new()
     };
@@ -174,7 +186,7 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
     };
     let mut ready = launch.prepare()?;
     launch.seal(&mut ready)?;
-    cx.chan.send(tag::CREATED, &[])?;
+    cx.chan.send_to_parent(&ToParent::Created)?;
     wait_for_start(
         cx,
         hooks.map(|h| h.start_container.as_slice()).unwrap_or(&[]),
@@ -211,8 +223,8 @@ fn enter_namespaces_slow(cx: &InitContext<'_>) -> Result<()> {
     plan.enter_joins()?;
     if plan.new & CLONE_NEWUSER != 0 {
         cella_sys::ns::unshare(CLONE_NEWUSER).op(|| "unshare the user namespace".into())?;
-        cx.chan.send(tag::MAP_ME, &[])?;
-        cx.chan.expect(tag::GO)?;
+        cx.chan.send_to_parent(&ToParent::MapMe)?;
+        cx.chan.expect_go()?;
     }
     let rest = plan.new & !CLONE_NEWUSER;
     if rest != 0 {
@@ -222,7 +234,7 @@ fn enter_namespaces_slow(cx: &InitContext<'_>) -> Result<()> {
     let needs_fork =
         rest & (CLONE_NEWPID | CLONE_NEWTIME) != 0 || plan.joins(NamespaceKind::Pid) || plan.joins(NamespaceKind::Time);
     if !needs_fork {
-        cx.chan.send(tag::PID, &cella_sys::process::getpid().to_ne_bytes())?;
+        cx.chan.send_to_parent(&ToParent::Pid(cella_sys::process::getpid()))?;
         return Ok(());
     }
     crate::channel::fork_reporting_pid(&cx.chan)

@@ -2,7 +2,7 @@
 //! `exec`: terminal, rlimits, no_new_privs, seccomp, credentials and
 //! capabilities, cwd, labels, the close-on-exec sweep.
 
-use crate::create::ConsoleTarget;
+use crate::console::ConsoleTarget;
 use crate::error::{Context, Error, Result};
 use cella_spec::seccomp::Seccomp;
 use cella_spec::Process;
@@ -37,18 +37,7 @@ pub struct Launch<'a> {
 /// The annotation that asks for the built-in init.
 pub const INIT_ANNOTATION: &str = "run.cella.init";
 
-/// Signals the built-in init passes on to the process (as tini does).
-const FORWARDED: [i32; 9] = [
-    libc::SIGHUP,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGWINCH,
-    libc::SIGCONT,
-    libc::SIGALRM,
-];
+use crate::supervise::FORWARDED;
 
 /// Compiles the seccomp profile (in the runtime, once; the forked process only
 /// loads it) and, for SCMP_ACT_NOTIFY, connects to listenerPath now: it is a
@@ -84,7 +73,7 @@ pub fn console_sockets(target: &ConsoleTarget, terminal: bool) -> Result<(Option
             None,
         ),
         ConsoleTarget::Caller => {
-            let (a, b) = cella_sys::fd::seqpacket_pair().op(|| "socketpair".into())?;
+            let (a, b) = cella_sys::socket::seqpacket_pair().op(|| "socketpair".into())?;
             (Some(a), Some(b))
         }
         ConsoleTarget::None => (None, None),
@@ -149,7 +138,7 @@ impl Launch<'_> {
         cella_sys::process::chdir(cwd).at("chdir to process.cwd", cwd)?;
         // A cwd reached through a leaked host fd would be outside our root
         // (CVE-2024-21626): getcwd then fails instead of naming a path.
-        cella_sys::fd::getcwd().op(|| format!("process.cwd {} is outside the container root", process.cwd))?;
+        cella_sys::exec::getcwd().op(|| format!("process.cwd {} is outside the container root", process.cwd))?;
         let exe = crate::process::find_executable(&process.args[0], &process.env)?;
         Ok(Ready {
             exe: CString::new(exe.as_os_str().as_encoded_bytes()).expect("path has no NUL"),
@@ -196,7 +185,7 @@ impl Launch<'_> {
         if self.as_init {
             init_then_exec(&r, &process.args[0]);
         }
-        let err = cella_sys::fd::execve(&r.exe, &r.argv, &r.envp);
+        let err = cella_sys::exec::execve(&r.exe, &r.argv, &r.envp);
         let _ = writeln!(std::io::stderr(), "cella-runtime: exec {:?}: {err}", process.args[0]);
         cella_sys::process::exit_now(127)
     }
@@ -219,7 +208,7 @@ impl Launch<'_> {
             "metadata": self.listener_metadata.unwrap_or_default(),
             "state": state,
         });
-        cella_sys::fd::send_with_fd(sock.as_fd(), msg.to_string().as_bytes(), Some(fd))
+        cella_sys::socket::send_with_fd(sock.as_fd(), msg.to_string().as_bytes(), Some(fd))
             .op(|| "send the seccomp notify fd to listenerPath".into())?;
         cella_sys::fd::close_raw(fd);
         Ok(())
@@ -237,7 +226,7 @@ fn init_then_exec(r: &Ready, name: &str) {
     let child = match cella_sys::ns::fork() {
         Ok(cella_sys::ns::Forked::Child) => {
             cella_sys::process::reset_signals();
-            let err = cella_sys::fd::execve(&r.exe, &r.argv, &r.envp);
+            let err = cella_sys::exec::execve(&r.exe, &r.argv, &r.envp);
             let _ = writeln!(std::io::stderr(), "cella-runtime: exec {name:?}: {err}");
             cella_sys::process::exit_now(127)
         }

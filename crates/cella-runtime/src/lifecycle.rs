@@ -55,6 +55,11 @@ pub fn state(root: &Path, id: &str) -> Result<State> {
     }
     match container::read_persisted(&dir) {
         Ok(p) => Ok(p.oci_state(p.status(&dir))),
+        // No state.json and no create holding the lock: a create that was
+        // killed before it recorded anything, which runc reports as gone.
+        Err(e) if e.is_not_found() && !container::is_locked(&dir) => {
+            Err(Error::NotFound(id.into(), root.display().to_string()))
+        }
         Err(_) if container::is_locked(&dir) => Ok(State {
             oci_version: cella_spec::OCI_VERSION.into(),
             id: id.into(),
@@ -99,7 +104,7 @@ fn signal_init(p: &Persisted, sig: i32) -> Result<()> {
     let Some(pidfd) = p.init_pidfd()? else {
         return Err(wrong(p, Status::Stopped, NOT_RUNNING));
     };
-    match cella_sys::fd::pidfd_send_signal(pidfd.as_fd(), sig) {
+    match cella_sys::poll::pidfd_send_signal(pidfd.as_fd(), sig) {
         Ok(()) => Ok(()),
         // It ended meanwhile.
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Err(wrong(p, Status::Stopped, NOT_RUNNING)),
@@ -117,8 +122,16 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     let p = match dir.load() {
         Ok(p) => p,
-        // A create that crashed before it made anything: only the directory.
-        Err(_) if !crate::container::is_locked(&dir.dir) => return dir.remove(),
+        // We hold the directory's lock, so no create is running: without a
+        // state.json it is a create killed before it recorded anything (a
+        // cgroup is only made after the state names it); runc removes such
+        // a directory the same way.
+        Err(e) if e.is_not_found() => return dir.remove(),
+        // Damaged beyond reading: --force removes what is left of it.
+        Err(e) if force => {
+            crate::log::warn(&format!("{e}: removing the state of container {id:?} as it is"));
+            return dir.remove();
+        }
         Err(e) => return Err(e),
     };
     let status = dir.status(&p);
@@ -164,7 +177,7 @@ fn kill_and_wait(p: &Persisted) -> Result<()> {
         }
         cg.signal_all(libc::SIGKILL)?;
     }
-    match cella_sys::fd::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL) {
+    match cella_sys::poll::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL) {
         // Killed through its cgroup and already reaped (systemd, a subreaper).
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
         r => r.op(|| format!("kill pid {}", p.pid))?,
@@ -173,7 +186,7 @@ fn kill_and_wait(p: &Persisted) -> Result<()> {
     // has not reaped it yet) counts as gone.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while std::time::Instant::now() < deadline {
-        if cella_sys::fd::poll_readable(pidfd.as_fd(), 50).unwrap_or(true) || !p.init_alive() {
+        if cella_sys::poll::poll_readable(pidfd.as_fd(), 50).unwrap_or(true) || !p.init_alive() {
             return Ok(());
         }
     }
@@ -221,22 +234,9 @@ pub fn list(root: &Path) -> Result<Vec<ListEntry>> {
             rootfs: p.rootfs.display().to_string(),
             created: p.created.clone(),
             annotations: p.annotations.clone(),
-            owner: user_name(p.owner),
+            owner: cella_sys::process::user_name(p.owner),
         });
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
-}
-
-fn user_name(uid: u32) -> String {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .find_map(|l| {
-            let mut f = l.split(':');
-            let name = f.next()?;
-            let id: u32 = f.nth(1)?.parse().ok()?;
-            (id == uid).then(|| name.to_string())
-        })
-        .unwrap_or_else(|| format!("#{uid}"))
 }

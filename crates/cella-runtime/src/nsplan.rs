@@ -7,16 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 pub fn clone_flag(kind: NamespaceKind) -> u64 {
-    match kind {
-        NamespaceKind::User => CLONE_NEWUSER,
-        NamespaceKind::Pid => CLONE_NEWPID,
-        NamespaceKind::Network => CLONE_NEWNET,
-        NamespaceKind::Ipc => CLONE_NEWIPC,
-        NamespaceKind::Uts => CLONE_NEWUTS,
-        NamespaceKind::Mount => CLONE_NEWNS,
-        NamespaceKind::Cgroup => CLONE_NEWCGROUP,
-        NamespaceKind::Time => CLONE_NEWTIME,
-    }
+    cella_sys::ns::clone_flag(kind.proc_name()).expect("every spec kind has a /proc name")
 }
 
 pub struct Join {
@@ -38,12 +29,12 @@ impl NsPlan {
     /// Opens every namespace to join (so a wrong path fails before anything
     /// is created, and the path is resolved in the runtime's mount namespace)
     /// and checks that each file is a namespace of the stated type.
-    pub fn from_spec(spec: &Spec) -> Result<NsPlan> {
+    /// `kinds`: the kind of each `linux.namespaces` entry, as validation
+    /// parsed them.
+    pub fn from_spec(spec: &Spec, kinds: &[NamespaceKind]) -> Result<NsPlan> {
         let mut new = 0;
         let mut joins = Vec::new();
-        for ns in &spec.linux().namespaces {
-            let kind = NamespaceKind::parse(&ns.kind)
-                .ok_or_else(|| Error::Config(format!("unknown namespace {:?}", ns.kind)))?;
+        for (ns, &kind) in spec.linux().namespaces.iter().zip(kinds) {
             match &ns.path {
                 None => new |= clone_flag(kind),
                 Some(p) => {

@@ -174,16 +174,23 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
             return Ok(candidate);
         }
     }
-    Err(Error::Config(format!(
-        "executable file {arg0:?} not found in $PATH ({path})"
-    )))
+    Err(Error::Exec {
+        what: format!("executable file {arg0:?} not found in $PATH ({path})"),
+        err: std::io::Error::from_raw_os_error(libc::ENOENT),
+    })
 }
 
 fn check_executable(p: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let md = std::fs::metadata(p).at("stat executable", p)?;
+    let md = std::fs::metadata(p).map_err(|err| Error::Exec {
+        what: format!("executable {}", p.display()),
+        err,
+    })?;
     if md.is_dir() || md.permissions().mode() & 0o111 == 0 {
-        return Err(Error::Config(format!("{} is not an executable file", p.display())));
+        return Err(Error::Exec {
+            what: format!("{} is not an executable file", p.display()),
+            err: std::io::Error::from_raw_os_error(libc::EACCES),
+        });
     }
     Ok(())
 }

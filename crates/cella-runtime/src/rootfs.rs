@@ -17,6 +17,8 @@ use std::path::{Component, Path, PathBuf};
 /// What rootfs setup needs to know besides the spec.
 pub struct RootfsContext<'a> {
     pub spec: &'a Spec,
+    /// The options of each `spec.mounts` entry, parsed by validation.
+    pub mount_options: &'a [mountopts::MountOptions],
     pub rootfs: &'a Path,
     pub bundle: &'a Path,
     /// Inside a user namespace devices are bind-mounted instead of created.
@@ -79,8 +81,8 @@ pub fn prepare(cx: &RootfsContext<'_>) -> Result<OwnedFd> {
     )
     .at("bind-mount rootfs onto itself", cx.rootfs)?;
     let root = cella_sys::fd::open(cx.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).at("open rootfs", cx.rootfs)?;
-    for m in &cx.spec.mounts {
-        mount_entry(cx, root.as_fd(), m).map_err(|e| Error::Config(format!("mount {:?}: {e}", m.destination)))?;
+    for (m, opts) in cx.spec.mounts.iter().zip(cx.mount_options) {
+        mount_entry(cx, root.as_fd(), m, opts).map_err(|e| Error::Config(format!("mount {:?}: {e}", m.destination)))?;
     }
     let dev_bound = cx.spec.mounts.iter().any(|m| {
         in_root(&m.destination) == Path::new("dev")
@@ -200,15 +202,14 @@ fn reopen(root: BorrowedFd<'_>, dest: &Path) -> Result<OwnedFd> {
     openat2(root, dest, libc::O_PATH, 0, RESOLVE_IN_ROOT).at("reopen mount", dest)
 }
 
-fn mount_entry(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, m: &Mount) -> Result<()> {
+fn mount_entry(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, m: &Mount, opts: &mountopts::MountOptions) -> Result<()> {
     let dest = in_root(&m.destination);
     if dest.as_os_str().is_empty() {
         return Err(Error::Config("mount destination must not be the root itself".into()));
     }
     let kind = m.kind.as_deref().unwrap_or("");
-    let opts = mountopts::parse(&m.options)?;
     if kind == "cgroup" || kind == "cgroup2" {
-        return mount_cgroup(cx, root, &dest, &opts);
+        return mount_cgroup(cx, root, &dest, opts);
     }
     let bind = opts.bind || kind == "bind";
     let source = m.source.as_deref().map(|s| {
@@ -232,7 +233,7 @@ fn mount_entry(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, m: &Mount) -> Resul
             .ok_or_else(|| Error::Config("bind mount without source".into()))?;
         let flags = libc::MS_BIND | if opts.recursive { libc::MS_REC } else { 0 };
         mount(Some(src), &Target::Fd(target.as_fd()), None, flags, None).at("bind mount", src)?;
-        apply_bind_attrs(root, &dest, &opts)?;
+        apply_bind_attrs(root, &dest, opts)?;
     } else {
         let src = source.unwrap_or_else(|| PathBuf::from(kind));
         let data = crate::lsm::with_mount_label(&opts.data, kind, cx.spec.linux().mount_label.as_deref());

@@ -33,7 +33,7 @@ const ST_RDONLY: u64 = 1;
 
 /// Whether the running image already cannot be written through its exe link.
 fn protected(exe: BorrowedFd<'_>) -> bool {
-    cella_sys::fd::is_sealed_memfd(exe) || cella_sys::fd::mount_flags(exe).is_ok_and(|f| f & ST_RDONLY != 0)
+    cella_sys::exec::is_sealed_memfd(exe) || cella_sys::fd::mount_flags(exe).is_ok_and(|f| f & ST_RDONLY != 0)
 }
 
 /// Whether a container of ours could write the file: root can write any
@@ -101,12 +101,12 @@ pub fn seal_image() -> Result<()> {
     let sealed = match overlay_view(fd.as_fd()) {
         Some(view) => view,
         None => {
-            cella_sys::fd::sealed_memfd_copy(fd.as_fd(), name).op(|| "copy the program into a sealed memfd".into())?
+            cella_sys::exec::sealed_memfd_copy(fd.as_fd(), name).op(|| "copy the program into a sealed memfd".into())?
         }
     };
     drop(fd);
     let (argv, envp) = argv_envp();
-    let err = cella_sys::fd::fexecve(sealed.as_fd(), &argv, &envp);
+    let err = cella_sys::exec::fexecve(sealed.as_fd(), &argv, &envp);
     Err(err).op(|| "re-execute the program from its sealed image".into())
 }
 

@@ -6,7 +6,10 @@ use crate::error::{Context, Result};
 use cella_sys::process::{waitpid, Exit};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 
-const FORWARDED: [i32; 8] = [
+/// The signals passed on to a container's process: by `run` in the
+/// foreground (from the caller) and by the built-in init (to its child),
+/// as tini does. The one list both use.
+pub const FORWARDED: [i32; 9] = [
     libc::SIGHUP,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -14,7 +17,8 @@ const FORWARDED: [i32; 8] = [
     libc::SIGUSR1,
     libc::SIGUSR2,
     libc::SIGWINCH,
-    libc::SIGCHLD,
+    libc::SIGCONT,
+    libc::SIGALRM,
 ];
 
 pub struct Supervisor {
@@ -28,7 +32,8 @@ impl Supervisor {
     pub fn install() -> Result<Supervisor> {
         cella_sys::process::set_child_subreaper().op(|| "prctl(PR_SET_CHILD_SUBREAPER)".into())?;
         Ok(Supervisor {
-            sigfd: cella_sys::process::signalfd_for(&FORWARDED).op(|| "signalfd".into())?,
+            sigfd: cella_sys::process::signalfd_for(&[&FORWARDED[..], &[libc::SIGCHLD]].concat())
+                .op(|| "signalfd".into())?,
         })
     }
 
@@ -49,7 +54,7 @@ impl Supervisor {
                     return Ok(exit);
                 }
             }
-            cella_sys::fd::poll_readable(self.sigfd.as_fd(), -1).op(|| "poll".into())?;
+            cella_sys::poll::poll_readable(self.sigfd.as_fd(), -1).op(|| "poll".into())?;
             forward(cella_sys::process::read_signal(self.sigfd.as_raw_fd()).op(|| "read signalfd".into())?);
         }
     }
@@ -81,7 +86,7 @@ impl Supervisor {
             let mut watch = vec![self.sigfd.as_raw_fd()];
             watch.extend(pipes.iter().map(|(p, _)| p.as_raw_fd()));
             let timeout = if ended.is_some() { 100 } else { -1 };
-            let ready = cella_sys::fd::poll_many(&watch, timeout).op(|| "poll".into())?;
+            let ready = cella_sys::poll::poll_many(&watch, timeout).op(|| "poll".into())?;
             if ready[0] {
                 let sig = cella_sys::process::read_signal(self.sigfd.as_raw_fd()).op(|| "read signalfd".into())?;
                 if sig != libc::SIGCHLD {

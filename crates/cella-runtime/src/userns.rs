@@ -1,10 +1,8 @@
 //! Writing a new user namespace's uid/gid maps: directly as root or for the
 //! caller's own single id, through newuidmap/newgidmap for /etc/subuid ranges.
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Error, Result};
 use cella_spec::IdMapping;
-use std::path::PathBuf;
-use std::process::Command;
 
 /// How the maps will be written; decided before the child exists, because the
 /// child must know whether setgroups(2) will be allowed.
@@ -32,54 +30,35 @@ pub fn choose(uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> MapWriter {
     }
 }
 
-fn map_text(maps: &[IdMapping]) -> String {
+fn ranges(maps: &[IdMapping]) -> Vec<cella_idmap::IdRange> {
     maps.iter()
-        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+        .map(|m| cella_idmap::IdRange {
+            inner: m.container_id,
+            outer: m.host_id,
+            count: m.size,
+        })
         .collect()
 }
 
 pub fn write(pid: i32, how: MapWriter, uid_maps: &[IdMapping], gid_maps: &[IdMapping]) -> Result<()> {
-    let proc = PathBuf::from(format!("/proc/{pid}"));
-    match how {
-        MapWriter::Direct | MapWriter::OwnIdsOnly => {
-            if how == MapWriter::OwnIdsOnly {
-                let p = proc.join("setgroups");
-                std::fs::write(&p, "deny").at("write", &p)?;
-            }
-            let p = proc.join("uid_map");
-            std::fs::write(&p, map_text(uid_maps)).at("write uid mapping", &p)?;
-            if !gid_maps.is_empty() {
-                let p = proc.join("gid_map");
-                std::fs::write(&p, map_text(gid_maps)).at("write gid mapping", &p)?;
-            }
-            Ok(())
+    use cella_idmap::{Ids, Writer};
+    let writer = match how {
+        MapWriter::Direct => Writer::Direct,
+        MapWriter::OwnIdsOnly => {
+            cella_idmap::deny_setgroups(pid).map_err(idmap_err)?;
+            Writer::Direct
         }
-        MapWriter::Helpers => {
-            helper("newuidmap", pid, uid_maps)?;
-            if !gid_maps.is_empty() {
-                helper("newgidmap", pid, gid_maps)?;
-            }
-            Ok(())
-        }
-    }
-}
-
-fn helper(tool: &str, pid: i32, maps: &[IdMapping]) -> Result<()> {
-    let mut cmd = Command::new(tool);
-    cmd.arg(pid.to_string());
-    for m in maps {
-        cmd.args([m.container_id.to_string(), m.host_id.to_string(), m.size.to_string()]);
-    }
-    let out = cmd.output().op(|| format!("run {tool} (install the uidmap package)"))?;
-    if !out.status.success() {
-        return Err(Error::Config(format!(
-            "{tool} failed ({}): {}; check the ranges in /etc/sub{}id",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim(),
-            if tool == "newuidmap" { "u" } else { "g" }
-        )));
+        MapWriter::Helpers => Writer::Helper,
+    };
+    cella_idmap::write(pid, Ids::Users, &ranges(uid_maps), writer).map_err(idmap_err)?;
+    if !gid_maps.is_empty() {
+        cella_idmap::write(pid, Ids::Groups, &ranges(gid_maps), writer).map_err(idmap_err)?;
     }
     Ok(())
+}
+
+fn idmap_err(e: cella_idmap::Error) -> Error {
+    Error::Config(format!("user namespace id maps: {e}"))
 }
 
 #[cfg(test)]
@@ -100,6 +79,6 @@ mod tests {
                 size: 65536,
             },
         ];
-        assert_eq!(map_text(&m), "0 1000 1\n1 100000 65536\n");
+        assert_eq!(cella_idmap::map_text(&ranges(&m)), "0 1000 1\n1 100000 65536\n");
     }
 }

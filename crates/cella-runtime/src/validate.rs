@@ -9,7 +9,18 @@ fn bad(msg: impl Into<String>) -> Error {
     Error::Config(msg.into())
 }
 
-pub fn validate(spec: &Spec) -> Result<()> {
+/// What validation proved present, handed on so that nothing after it
+/// unwraps the same fields again.
+pub struct Valid<'a> {
+    pub process: &'a cella_spec::Process,
+    pub root_path: &'a str,
+    /// The kind of each `linux.namespaces` entry, in order.
+    pub namespace_kinds: Vec<NamespaceKind>,
+    /// The options of each `mounts` entry, in order.
+    pub mount_options: Vec<crate::mountopts::MountOptions>,
+}
+
+pub fn validate(spec: &Spec) -> Result<Valid<'_>> {
     let root = spec
         .root
         .as_ref()
@@ -29,12 +40,14 @@ pub fn validate(spec: &Spec) -> Result<()> {
     }
     let linux = spec.linux();
     let mut seen = HashSet::new();
+    let mut namespace_kinds = Vec::with_capacity(linux.namespaces.len());
     for ns in &linux.namespaces {
         let kind = NamespaceKind::parse(&ns.kind)
             .ok_or_else(|| bad(format!("linux.namespaces: unknown namespace type {:?}", ns.kind)))?;
         if !seen.insert(kind) {
             return Err(bad(format!("linux.namespaces: {:?} is listed twice", ns.kind)));
         }
+        namespace_kinds.push(kind);
         if let Some(p) = &ns.path {
             if !p.starts_with('/') {
                 return Err(bad(format!(
@@ -122,9 +135,11 @@ pub fn validate(spec: &Spec) -> Result<()> {
     }
     crate::sched::sched_attr(process)?;
     crate::sched::io_priority(process)?;
-    for m in &spec.mounts {
-        crate::mountopts::parse(&m.options).map_err(|e| bad(format!("mount {:?}: {e}", m.destination)))?;
-    }
+    let mount_options = spec
+        .mounts
+        .iter()
+        .map(|m| crate::mountopts::parse(&m.options).map_err(|e| bad(format!("mount {:?}: {e}", m.destination))))
+        .collect::<Result<Vec<_>>>()?;
     if linux.intel_rdt.is_some() {
         return Err(bad("linux.intelRdt is not supported by cella-runtime"));
     }
@@ -141,7 +156,12 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if selinux && !crate::lsm::selinux_enabled() {
         return Err(bad("an SELinux label is set but SELinux is not enabled on this host"));
     }
-    Ok(())
+    Ok(Valid {
+        process,
+        root_path: &root.path,
+        namespace_kinds,
+        mount_options,
+    })
 }
 
 /// A sysctl may only be set when the namespace that scopes it is private, as
@@ -182,7 +202,7 @@ mod tests {
     fn with(f: impl FnOnce(&mut Spec)) -> Result<()> {
         let mut s = default_spec();
         f(&mut s);
-        validate(&s)
+        validate(&s).map(drop)
     }
 
     #[test]

@@ -188,3 +188,55 @@ fn lsm_labels_without_the_lsm_are_refused_like_runc() {
         assert_nothing_left(&rt, &id);
     }
 }
+
+#[test]
+fn a_create_killed_before_it_wrote_state_leaves_a_directory_delete_removes() {
+    // What `create` killed between making its state directory and writing
+    // state.json leaves (the cgroup is only made once state.json names it).
+    let rt = Rt::new();
+    for force in [false, true] {
+        let id = unique("nostate");
+        let dir = rt.state_dir(&id);
+        std::fs::create_dir_all(&dir).unwrap();
+        for d in [dir.as_path(), dir.parent().unwrap()] {
+            std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        }
+        let o = rt.exec(&["state", &id]).failed();
+        assert!(o.stderr.contains("does not exist"), "as runc: {o:?}");
+        let listed = rt.exec(&["list", "-q"]).ok();
+        assert!(!listed.stdout.contains(&id), "{listed:?}");
+        let args: &[&str] = if force {
+            &["delete", "--force", &id]
+        } else {
+            &["delete", &id]
+        };
+        rt.exec(args).ok();
+        assert!(!rt.state_dir(&id).exists());
+        // The id can be used again.
+        rt.run(&sh("true"), &id).ok();
+        assert_nothing_left(&rt, &id);
+    }
+}
+
+#[test]
+fn a_damaged_state_is_named_and_delete_force_removes_it() {
+    let rt = Rt::new();
+    let id = unique("badstate");
+    rt.create(&sh("true"), &id).ok();
+    let pid = rt.state(&id)["pid"].as_i64().unwrap();
+    std::fs::write(rt.state_dir(&id).join("state.json"), "{ not json").unwrap();
+    let o = rt.exec(&["delete", &id]).failed();
+    assert!(o.stderr.contains("state.json"), "names the file: {o:?}");
+    assert!(rt.state_dir(&id).exists(), "nothing removed without --force");
+    rt.exec(&["delete", "--force", &id]).ok();
+    assert!(!rt.state_dir(&id).exists());
+    // The init (waiting for start) still holds its cgroup: that is the
+    // caller's to kill, as the state that named it is gone.
+    let _ = cella_sys::process::kill(pid as i32, libc::SIGKILL);
+    assert!(eventually(|| !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.contains(") Z"))));
+    for d in default_cgroup_dirs(&id) {
+        let _ = std::fs::remove_dir(d);
+    }
+}

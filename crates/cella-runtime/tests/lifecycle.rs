@@ -182,7 +182,7 @@ fn console_socket_receives_the_pty_master() {
     let accept = std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
         let mut buf = [0u8; 256];
-        let (_, fd) = cella_sys::fd::recv_with_fd(conn.as_fd(), &mut buf).unwrap();
+        let (_, fd) = cella_sys::socket::recv_with_fd(conn.as_fd(), &mut buf).unwrap();
         fd.expect("a pty master")
     });
     rt.exec(&[

@@ -80,7 +80,7 @@ fn pids_limit_makes_fork_fail() {
 }
 
 #[test]
-fn cpu_quota_of_a_fifth_keeps_a_busy_loop_near_20_percent() {
+fn cpu_quota_of_a_fifth_keeps_a_busy_loop_at_most_near_20_percent() {
     let rt = Rt::new();
     let id = unique("cpu");
     let b = with_resources(
@@ -108,10 +108,20 @@ fn cpu_quota_of_a_fifth_keeps_a_busy_loop_near_20_percent() {
     let (u0, t0) = (usage(), Instant::now());
     std::thread::sleep(Duration::from_secs(2));
     let share = (usage() - u0) as f64 / t0.elapsed().as_nanos() as f64;
+    // The kernel's own evidence that the quota held the loop back.
+    let throttled: u64 = std::fs::read_to_string(cg.v1("cpu").unwrap().join("cpu.stat"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("nr_throttled "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
     rt.exec(&["delete", "--force", &id]).ok();
+    // A quota bounds usage from above only: a busy machine may give the
+    // loop less, never more (a little slack for the period edges).
+    assert!(share < 0.28, "busy loop used {:.0}% of a CPU", share * 100.0);
     assert!(
-        (0.12..0.28).contains(&share),
-        "busy loop used {:.0}% of a CPU",
+        throttled > 0,
+        "the loop was never throttled (used {:.0}%)",
         share * 100.0
     );
 }

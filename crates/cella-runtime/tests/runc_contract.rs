@@ -431,7 +431,7 @@ fn the_seccomp_listener_gets_its_fd_at_create() {
         stream.set_nonblocking(false).unwrap();
         let mut buf = vec![0u8; 64 * 1024];
         use std::os::fd::AsFd;
-        let (n, fd) = cella_sys::fd::recv_with_fd(stream.as_fd(), &mut buf).unwrap();
+        let (n, fd) = cella_sys::socket::recv_with_fd(stream.as_fd(), &mut buf).unwrap();
         assert!(fd.is_some(), "{name}: the notify fd");
         let msg: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
         assert_eq!(msg["fds"][0], "seccompFd", "{name}: {msg}");

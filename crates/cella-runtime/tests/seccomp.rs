@@ -106,7 +106,7 @@ fn notify_delivers_the_fd_and_the_listener_answers() {
     let agent = std::thread::spawn(move || {
         let (conn, _) = listener.accept().unwrap();
         let mut buf = vec![0u8; 8192];
-        let (n, fd) = cella_sys::fd::recv_with_fd(conn.as_fd(), &mut buf).unwrap();
+        let (n, fd) = cella_sys::socket::recv_with_fd(conn.as_fd(), &mut buf).unwrap();
         let fd = fd.expect("the notify fd");
         let msg: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
         // Pretend the directory was made: the container sees success.

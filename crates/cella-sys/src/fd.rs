@@ -1,6 +1,7 @@
-//! File descriptors: openat2, memfd sealing, fd passing, close-on-exec sweeps, pidfds.
+//! Files and descriptors: openat2 and the *at calls, stat, xattrs, dup,
+//! pipes, close-on-exec sweeps, raw reads and writes, flock.
 
-use crate::{check, check_int, cpath, cstr};
+use crate::{check, check_int, cpath};
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -108,75 +109,6 @@ pub fn fstatfs_type(fd: BorrowedFd<'_>) -> io::Result<i64> {
     Ok(st.f_type as i64)
 }
 
-/// A sealed in-memory copy of a file (for running the runtime from memory).
-pub fn sealed_memfd_copy(src: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
-    let cname = cstr(name)?;
-    // SAFETY: `cname` is a valid C string.
-    let raw = check_int(unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) })?;
-    // SAFETY: new descriptor returned by the kernel.
-    let mem = unsafe { OwnedFd::from_raw_fd(raw) };
-    let size = fstat(src)?.st_size as usize;
-    let mut left = size;
-    while left > 0 {
-        // SAFETY: both descriptors are open; a null offset uses the file position.
-        let n = unsafe { libc::sendfile(mem.as_raw_fd(), src.as_raw_fd(), std::ptr::null_mut(), left) };
-        match check(n as libc::c_long)? {
-            0 => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "short copy into memfd")),
-            n => left -= n as usize,
-        }
-    }
-    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    // SAFETY: F_ADD_SEALS takes an integer argument.
-    check_int(unsafe { libc::fcntl(mem.as_raw_fd(), libc::F_ADD_SEALS, seals) })?;
-    Ok(mem)
-}
-
-/// The seals on a memfd (`F_GET_SEALS`), or an error for a file that is not one.
-pub fn get_seals(fd: BorrowedFd<'_>) -> io::Result<i32> {
-    // SAFETY: F_GET_SEALS takes no argument.
-    check_int(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) })
-}
-
-/// True when `fd` is a memfd sealed against writing, growing and shrinking.
-pub fn is_sealed_memfd(fd: BorrowedFd<'_>) -> bool {
-    let need = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    matches!(get_seals(fd), Ok(s) if s & need == need)
-}
-
-/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: runs the program behind `fd`.
-/// Returns only on failure.
-pub fn fexecve(fd: BorrowedFd<'_>, argv: &[CString], envp: &[CString]) -> io::Error {
-    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
-    a.push(std::ptr::null());
-    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
-    e.push(std::ptr::null());
-    let empty = c"";
-    // SAFETY: argv/envp are NULL-terminated arrays of valid C strings that
-    // outlive the call.
-    unsafe {
-        libc::syscall(
-            libc::SYS_execveat,
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            a.as_ptr(),
-            e.as_ptr(),
-            libc::AT_EMPTY_PATH,
-        )
-    };
-    io::Error::last_os_error()
-}
-
-/// `execve(2)`; returns only on failure.
-pub fn execve(path: &CString, argv: &[CString], envp: &[CString]) -> io::Error {
-    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
-    a.push(std::ptr::null());
-    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
-    e.push(std::ptr::null());
-    // SAFETY: as for fexecve.
-    unsafe { libc::execve(path.as_ptr(), a.as_ptr(), e.as_ptr()) };
-    io::Error::last_os_error()
-}
-
 /// Marks every descriptor from `first` on close-on-exec (`close_range` with
 /// `CLOSE_RANGE_CLOEXEC`), falling back to a walk of /proc/self/fd.
 pub fn cloexec_from(first: u32) -> io::Result<()> {
@@ -186,19 +118,41 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     if ret == 0 {
         return Ok(());
     }
-    for entry in std::fs::read_dir("/proc/self/fd")? {
-        let fd: i32 = match entry?.file_name().to_str().and_then(|s| s.parse().ok()) {
-            Some(fd) => fd,
-            None => continue,
-        };
-        if fd as u32 >= first {
-            set_cloexec(fd, true).ok();
-        }
+    for fd in open_fds_from(first)? {
+        set_cloexec(fd, true).ok();
     }
     Ok(())
 }
 
-/// Sets or clears FD_CLOEXEC on a raw descriptor number.
+/// Closes every descriptor from `first` up (a process that keeps running
+/// with only what it was given, as a daemon does).
+pub fn close_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range closes the fds of this process from `first` up;
+    // the caller owns none of them any more (a fresh program's inheritance).
+    let ret = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, 0u32) };
+    if ret == 0 {
+        return Ok(());
+    }
+    for fd in open_fds_from(first)? {
+        close_raw(fd);
+    }
+    Ok(())
+}
+
+/// The open descriptors from `first` up, from /proc/self/fd (where
+/// close_range is missing).
+fn open_fds_from(first: u32) -> io::Result<Vec<RawFd>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        if let Some(fd) = entry?.file_name().to_str().and_then(|s| s.parse::<RawFd>().ok()) {
+            if fd as u32 >= first {
+                out.push(fd);
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
     // SAFETY: F_GETFD/F_SETFD take integers; a closed fd yields EBADF.
     let flags = check_int(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
@@ -220,90 +174,6 @@ pub fn dup_to(old: RawFd, new: RawFd) -> io::Result<()> {
     check_int(unsafe { libc::dup3(old, new, 0) }).map(drop)
 }
 
-/// A connected pair of SOCK_SEQPACKET Unix sockets, close-on-exec.
-pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: `fds` has room for the two descriptors.
-    check_int(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        )
-    })?;
-    // SAFETY: both were just returned by the kernel.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// Sends `data` and optionally one descriptor (SCM_RIGHTS) on a Unix socket.
-pub fn send_with_fd(sock: BorrowedFd<'_>, data: &[u8], fd: Option<RawFd>) -> io::Result<()> {
-    let mut iov = libc::iovec {
-        iov_base: data.as_ptr() as *mut libc::c_void,
-        iov_len: data.len(),
-    };
-    // 64-bit aligned buffer big enough for one fd's control message.
-    let mut cbuf = [0u64; 4];
-    // SAFETY: zeroed msghdr is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    if let Some(fd) = fd {
-        // SAFETY: CMSG_SPACE is a pure size computation.
-        let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
-        msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = space;
-        // SAFETY: msg_control points at `cbuf`, which is large enough for one
-        // cmsghdr carrying one int, so CMSG_FIRSTHDR is non-null and in bounds.
-        unsafe {
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            (*c).cmsg_level = libc::SOL_SOCKET;
-            (*c).cmsg_type = libc::SCM_RIGHTS;
-            (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
-            std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd);
-        }
-    }
-    // SAFETY: msg describes valid buffers for the duration of the call.
-    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
-    check(n as libc::c_long).map(drop)
-}
-
-/// Receives one message of at most `buf.len()` bytes and an optional descriptor.
-pub fn recv_with_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let mut cbuf = [0u64; 4];
-    // SAFETY: zeroed msghdr is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&cbuf);
-    // SAFETY: msg describes valid buffers for the duration of the call.
-    let n = loop {
-        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
-        if n >= 0 {
-            break n as usize;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    };
-    let mut fd = None;
-    // SAFETY: the kernel filled msg_control; CMSG_* walk within msg_controllen.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        if !c.is_null() && (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-            let raw = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<RawFd>());
-            fd = Some(OwnedFd::from_raw_fd(raw));
-        }
-    }
-    Ok((n, fd))
-}
-
 pub fn mkfifo(path: &Path, mode: u32) -> io::Result<()> {
     let c = cpath(path)?;
     // SAFETY: valid C string.
@@ -315,72 +185,6 @@ pub fn flock_exclusive(fd: BorrowedFd<'_>, nonblock: bool) -> io::Result<()> {
     let op = libc::LOCK_EX | if nonblock { libc::LOCK_NB } else { 0 };
     // SAFETY: integer arguments.
     check_int(unsafe { libc::flock(fd.as_raw_fd(), op) }).map(drop)
-}
-
-/// `pidfd_open(2)`.
-pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
-    // SAFETY: integer arguments.
-    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })? as RawFd;
-    // SAFETY: new descriptor returned by the kernel.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
-/// `pidfd_send_signal(2)`.
-pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
-    // SAFETY: a null siginfo means "as kill(2)".
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            sig,
-            std::ptr::null::<u8>(),
-            0,
-        )
-    })
-    .map(drop)
-}
-
-/// Waits until `fd` is readable or `timeout_ms` passes (`-1`: forever). True when readable.
-pub fn poll_readable(fd: BorrowedFd<'_>, timeout_ms: i32) -> io::Result<bool> {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: one valid pollfd.
-        let n = unsafe { libc::poll(&mut p, 1, timeout_ms) };
-        if n >= 0 {
-            return Ok(n > 0);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
-/// `poll(2)` on several descriptors for input; returns which are ready (readable or hung up).
-pub fn poll_many(fds: &[RawFd], timeout_ms: i32) -> io::Result<Vec<bool>> {
-    let mut p: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|&fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    loop {
-        // SAFETY: `p` holds `p.len()` valid pollfd entries.
-        let n = unsafe { libc::poll(p.as_mut_ptr(), p.len() as libc::nfds_t, timeout_ms) };
-        if n >= 0 {
-            return Ok(p.iter().map(|x| x.revents != 0).collect());
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
 }
 
 /// Reads into `buf` from a raw fd (used on pipes and ptys); 0 means end of file.
@@ -425,20 +229,6 @@ pub fn unlinkat(dir: BorrowedFd<'_>, name: &Path, flags: i32) -> io::Result<()> 
     let n = cpath(name)?;
     // SAFETY: valid C string.
     check_int(unsafe { libc::unlinkat(dir.as_raw_fd(), n.as_ptr(), flags) }).map(drop)
-}
-
-/// getcwd(2): fails with ENOENT when the cwd is outside this process's root.
-pub fn getcwd() -> io::Result<std::path::PathBuf> {
-    use std::os::unix::ffi::OsStringExt;
-    let mut buf = vec![0u8; 4096];
-    // SAFETY: the buffer is writable for its length.
-    let p = unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) };
-    let n = check(p)? as usize;
-    buf.truncate(n.saturating_sub(1));
-    if buf.first() != Some(&b'/') {
-        return Err(io::Error::from_raw_os_error(libc::ENOENT));
-    }
-    Ok(std::ffi::OsString::from_vec(buf).into())
 }
 
 /// Closes a raw descriptor number inherited through fork (e.g. a lock the

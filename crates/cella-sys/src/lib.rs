@@ -6,10 +6,13 @@
 
 pub mod bpf;
 pub mod caps;
+pub mod exec;
 pub mod fd;
 pub mod mount;
 pub mod ns;
+pub mod poll;
 pub mod process;
+pub mod socket;
 
 use std::ffi::CString;
 use std::io;

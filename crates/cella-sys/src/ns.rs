@@ -12,6 +12,25 @@ pub const CLONE_NEWIPC: u64 = libc::CLONE_NEWIPC as u64;
 pub const CLONE_NEWUSER: u64 = libc::CLONE_NEWUSER as u64;
 pub const CLONE_NEWPID: u64 = libc::CLONE_NEWPID as u64;
 pub const CLONE_NEWNET: u64 = libc::CLONE_NEWNET as u64;
+
+/// Every namespace type by its /proc/PID/ns name, with its CLONE_NEW*
+/// flag, in the order nsenter joins them (user first): the one table of
+/// names and flags that the runtime and the namespace tools share.
+pub const KINDS: [(&str, u64); 8] = [
+    ("user", CLONE_NEWUSER),
+    ("cgroup", CLONE_NEWCGROUP),
+    ("ipc", CLONE_NEWIPC),
+    ("uts", CLONE_NEWUTS),
+    ("net", CLONE_NEWNET),
+    ("pid", CLONE_NEWPID),
+    ("time", CLONE_NEWTIME),
+    ("mnt", CLONE_NEWNS),
+];
+
+/// The CLONE_NEW* flag of a namespace by its /proc name.
+pub fn clone_flag(proc_name: &str) -> Option<u64> {
+    KINDS.iter().find(|(n, _)| *n == proc_name).map(|(_, f)| *f)
+}
 pub const CLONE_PIDFD: u64 = libc::CLONE_PIDFD as u64;
 
 #[repr(C)]

@@ -20,6 +20,42 @@ pub fn geteuid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// The entries of /etc/passwd as (uid, name, home); the one table every
+/// uid → name or home lookup reads.
+fn passwd() -> Vec<(u32, String, std::path::PathBuf)> {
+    std::fs::read_to_string("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            let uid = f.get(2)?.parse().ok()?;
+            Some((uid, f.first()?.to_string(), f.get(5).unwrap_or(&"").into()))
+        })
+        .collect()
+}
+
+/// uid → name from /etc/passwd; the first entry of a uid wins, as getpwuid.
+pub fn user_names() -> std::collections::BTreeMap<u32, String> {
+    let mut names = std::collections::BTreeMap::new();
+    for (uid, name, _) in passwd() {
+        names.entry(uid).or_insert(name);
+    }
+    names
+}
+
+/// The name /etc/passwd gives a uid (the number itself when it has none).
+pub fn user_name(uid: u32) -> String {
+    user_names().remove(&uid).unwrap_or_else(|| uid.to_string())
+}
+
+/// The home directory /etc/passwd gives a uid.
+pub fn home_of(uid: u32) -> Option<std::path::PathBuf> {
+    passwd()
+        .into_iter()
+        .find(|(u, _, _)| *u == uid)
+        .map(|(_, _, home)| home)
+}
+
 /// Whether this process is in a user namespace other than the initial one
 /// (its uid_map is not the identity over every id).
 pub fn in_user_namespace() -> bool {
@@ -53,8 +89,14 @@ pub fn getgid() -> u32 {
     unsafe { libc::getgid() }
 }
 
-/// `kill(2)`; signal 0 checks for existence.
+/// `kill(2)` of one process; signal 0 checks for existence. A PID of 0 or
+/// less (the caller's process group, every process, a group) is refused
+/// with EINVAL: a PID read from a record or a message that came out as
+/// 0 or -1 must never signal more than the one process meant.
 pub fn kill(pid: libc::pid_t, sig: i32) -> io::Result<()> {
+    if pid <= 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
     // SAFETY: integer arguments.
     check_int(unsafe { libc::kill(pid, sig) }).map(drop)
 }
@@ -416,4 +458,16 @@ pub fn ioprio_set(class: u32, level: u32) -> io::Result<()> {
     let prio = (class << 13) | (level & 0x1fff);
     // SAFETY: integer arguments.
     crate::check(unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) }).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kill_signals_one_process_only() {
+        for pid in [0, -1, -2] {
+            let e = super::kill(pid, 0).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{pid}");
+        }
+        super::kill(std::process::id() as i32, 0).unwrap();
+    }
 }

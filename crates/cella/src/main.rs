@@ -36,6 +36,13 @@ enum Command {
     },
     #[command(flatten)]
     Engine(engine::EngineCommand),
+    /// A container's monitor, started by `run`/`start` (not for people)
+    #[command(name = "container-monitor", hide = true)]
+    Monitor {
+        id: String,
+        #[arg(long = "wait-for-attach")]
+        wait_for_attach: bool,
+    },
 }
 
 impl Command {
@@ -46,6 +53,7 @@ impl Command {
         match self {
             Command::Ns { command } => matches!(**command, ns::NsCommand::Enter(_)),
             Command::Engine(c) => c.enters_containers(),
+            Command::Monitor { .. } => true,
         }
     }
 }
@@ -55,14 +63,14 @@ fn main() {
     cella_sys::process::set_sigpipe(true);
     let cli = Cli::parse();
     if cli.command.enters_containers() {
-        // Before anything else (see cella_runtime::selfexe): re-executes.
-        if let Err(e) = cella_runtime::selfexe::seal_image() {
+        // Before anything else (see cella_engine::seal_self): re-executes.
+        if let Err(e) = cella_engine::seal_self() {
             eprintln!("cella: {e}");
             std::process::exit(125);
         }
     }
-    let paths = cella_engine::paths::Paths::new(cli.root, cli.runroot);
-    target::set_paths(paths.clone());
+    let engine = cella_engine::Engine::new(cli.root, cli.runroot);
+    target::set_engine(engine.clone());
     let code = match cli.command {
         Command::Ns { command } => match ns::run(*command) {
             Ok(()) => 0,
@@ -71,8 +79,9 @@ fn main() {
                 1
             }
         },
+        Command::Monitor { id, wait_for_attach } => engine.run_monitor(&id, wait_for_attach),
         // docker's convention: 125 when the engine itself fails.
-        Command::Engine(c) => match engine::run(&paths, c, cli.cgroup_manager.as_deref()) {
+        Command::Engine(c) => match engine::run(&engine, c, cli.cgroup_manager.as_deref()) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("cella: {e:#}");
@@ -81,4 +90,30 @@ fn main() {
         },
     };
     std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The engine execs this binary with its monitor command: the parser
+    /// must accept exactly what `monitor::spawn` passes.
+    #[test]
+    fn the_monitor_command_the_engine_runs_is_ours() {
+        let argv = [
+            "cella",
+            "--root",
+            "/r",
+            "--runroot",
+            "/rr",
+            cella_engine::MONITOR_COMMAND,
+            "abc",
+            "--wait-for-attach",
+        ];
+        let cli = Cli::try_parse_from(argv).unwrap();
+        match cli.command {
+            Command::Monitor { id, wait_for_attach } => assert!(id == "abc" && wait_for_attach),
+            _ => panic!("{} is not the monitor's command", cella_engine::MONITOR_COMMAND),
+        }
+    }
 }

@@ -2,17 +2,17 @@
 //! engine container by name or id, or a cella-runtime container by id.
 
 use anyhow::{bail, Result};
-use cella_engine::paths::Paths;
+use cella_engine::Engine;
 
-static PATHS: std::sync::OnceLock<Paths> = std::sync::OnceLock::new();
+static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
 
 /// Where containers are looked up (`cella --root DIR --runroot DIR`).
-pub fn set_paths(p: Paths) {
-    let _ = PATHS.set(p);
+pub fn set_engine(e: Engine) {
+    let _ = ENGINE.set(e);
 }
 
-fn paths() -> Paths {
-    PATHS.get().cloned().unwrap_or_else(|| Paths::new(None, None))
+fn engine() -> Engine {
+    ENGINE.get().cloned().unwrap_or_else(|| Engine::new(None, None))
 }
 
 /// The host PID for `name`: a number is a PID (checked to exist); anything
@@ -42,26 +42,16 @@ pub fn container_pid_exact(name: &str) -> Result<Option<i32>> {
 }
 
 fn container_pid_matching(name: &str, exact: bool) -> Result<Option<i32>> {
-    let p = paths();
-    let engine = cella_engine::container::find(&p, name)
+    let e = engine();
+    let found = e
+        .container(name)
         .ok()
         .filter(|c| !exact || c.name == name || c.id == name);
-    if let Some(c) = engine {
+    if let Some(c) = found {
         if c.state.pid <= 0 {
             bail!("container {name} is not running (no process to take namespaces from)");
         }
         return Ok(Some(c.state.pid));
     }
-    if cella_runtime::ids::validate(name).is_err() {
-        return Ok(None);
-    }
-    let dir = p.runroot.join(name);
-    if !dir.join(cella_runtime::container::STATE_FILE).exists() {
-        return Ok(None);
-    }
-    let state = cella_runtime::container::read_persisted(&dir)?;
-    if !state.init_alive() {
-        bail!("container {name} is not running (no process to take namespaces from)");
-    }
-    Ok(Some(state.pid))
+    Ok(e.runtime_container_pid(name)?)
 }

@@ -413,7 +413,7 @@ fn window_size_changes_reach_the_container() {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !seen.contains(want) && std::time::Instant::now() < deadline {
             use std::os::fd::AsFd;
-            if cella_sys::fd::poll_readable(m.as_fd(), 200).unwrap_or(false) {
+            if cella_sys::poll::poll_readable(m.as_fd(), 200).unwrap_or(false) {
                 let mut buf = [0u8; 4096];
                 let n = m.read(&mut buf).unwrap_or(0);
                 seen.push_str(&String::from_utf8_lossy(&buf[..n]));

@@ -2,10 +2,8 @@
 //! and `attach`, connected to the container's monitor. With a terminal,
 //! ctrl-p ctrl-q detaches and leaves the container running.
 
-use anyhow::{Context, Result};
-use cella_engine::attach::{self, read_frame, write_frame};
-use cella_engine::container::Container;
-use cella_engine::paths::Paths;
+use anyhow::Result;
+use cella_engine::{Container, Engine, Frame};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
@@ -27,7 +25,7 @@ impl Drop for RawMode {
 fn send_size(w: &Mutex<UnixStream>) {
     if let Some((rows, cols)) = cella_sys::process::get_winsize(0) {
         if let Ok(mut s) = w.lock() {
-            let _ = write_frame(&mut *s, attach::RESIZE, format!("{rows} {cols}").as_bytes());
+            let _ = Frame::Resize { rows, cols }.write(&mut *s);
         }
     }
 }
@@ -41,7 +39,7 @@ fn pump_stdin(w: Arc<Mutex<UnixStream>>, detached: Arc<AtomicBool>, watch_keys: 
         let n = match stdin.read(&mut buf) {
             Ok(0) | Err(_) => {
                 if let Ok(mut s) = w.lock() {
-                    let _ = write_frame(&mut *s, attach::STDIN_EOF, b"");
+                    let _ = Frame::StdinEof.write(&mut *s);
                 }
                 return;
             }
@@ -68,7 +66,7 @@ fn pump_stdin(w: Arc<Mutex<UnixStream>>, detached: Arc<AtomicBool>, watch_keys: 
         }
         if !out.is_empty() {
             let Ok(mut s) = w.lock() else { return };
-            if write_frame(&mut *s, attach::STDIN, &out).is_err() {
+            if Frame::Stdin(out).write(&mut *s).is_err() {
                 return;
             }
         }
@@ -76,11 +74,8 @@ fn pump_stdin(w: Arc<Mutex<UnixStream>>, detached: Arc<AtomicBool>, watch_keys: 
 }
 
 /// Attaches until the container exits (its exit code) or the user detaches (0).
-pub fn attach(paths: &Paths, c: &Container, interactive: bool, tty: bool, proxy_signals: bool) -> Result<i32> {
-    let dir = c.dir(paths);
-    let dir_fd = std::fs::File::open(&dir).with_context(|| format!("open {}", dir.display()))?;
-    let mut stream = UnixStream::connect(attach::short_path(&dir_fd, cella_engine::container::ATTACH))
-        .with_context(|| format!("connect to the monitor of {} (is it running?)", c.name))?;
+pub fn attach(e: &Engine, c: &Container, interactive: bool, tty: bool, proxy_signals: bool) -> Result<i32> {
+    let mut stream = e.attach(c)?;
     // Before any thread: the signals are blocked in all of them.
     let sigfd = cella_sys::process::signalfd_for(&[libc::SIGWINCH, libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
     let on_terminal = tty && cella_sys::process::isatty(0);
@@ -100,36 +95,34 @@ pub fn attach(paths: &Paths, c: &Container, interactive: bool, tty: bool, proxy_
     }
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     loop {
-        let ready = cella_sys::fd::poll_many(&[stream.as_raw_fd(), sigfd.as_raw_fd()], -1)?;
+        let ready = cella_sys::poll::poll_many(&[stream.as_raw_fd(), sigfd.as_raw_fd()], -1)?;
         if ready[1] {
             let sig = cella_sys::process::read_signal(sigfd.as_raw_fd())?;
             if sig == libc::SIGWINCH {
                 send_size(&writer);
             } else if proxy_signals {
-                let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, sig, false);
+                e.forward_signal(c, sig);
             }
         }
         if !ready[0] {
             continue;
         }
-        match read_frame(&mut stream) {
-            Ok(Some((attach::STDOUT, data))) => {
+        match Frame::read(&mut stream) {
+            Ok(Some(Frame::Stdout(data))) => {
                 out.write_all(&data)?;
                 out.flush()?;
             }
-            Ok(Some((attach::STDERR, data))) => {
+            Ok(Some(Frame::Stderr(data))) => {
                 err.write_all(&data)?;
             }
-            Ok(Some((attach::EXIT, data))) => {
-                return Ok(String::from_utf8_lossy(&data).trim().parse().unwrap_or(255));
-            }
+            Ok(Some(Frame::Exit(code))) => return Ok(code),
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => {
                 if detached.load(Ordering::SeqCst) {
                     return Ok(0);
                 }
                 // The monitor went without a word: what it recorded, if anything.
-                let after = cella_engine::ops::wait_exited(paths, &c.id, Some(std::time::Duration::from_secs(5)));
+                let after = e.wait(c, Some(std::time::Duration::from_secs(5)));
                 return Ok(after.map(|c| c.state.exit_code).unwrap_or(255));
             }
         }

@@ -2,9 +2,9 @@
 
 use crate::table::Table;
 use anyhow::{bail, Context, Result};
-use cella_engine::content::short;
-use cella_engine::image;
-use cella_engine::paths::Paths;
+use cella_engine::image::content::short;
+use cella_engine::image::HOST_ID;
+use cella_engine::{Engine, ImageConfig};
 use clap::{Args, Subcommand};
 
 #[derive(Args)]
@@ -17,9 +17,8 @@ pub struct ImagesArgs {
     format: String,
 }
 
-pub fn images(paths: &Paths, a: ImagesArgs) -> Result<i32> {
-    let mut all = vec![image::host_image()];
-    all.extend(image::list(paths)?);
+pub fn images(e: &Engine, a: ImagesArgs) -> Result<i32> {
+    let all = e.images()?;
     if a.quiet {
         for i in &all {
             println!("{}", short(&i.id));
@@ -45,8 +44,9 @@ pub fn images(paths: &Paths, a: ImagesArgs) -> Result<i32> {
                         repo.into(),
                         t_.into(),
                         short(&i.id).to_string(),
-                        i.created.get(..19).unwrap_or("built in").replace('T', " "),
-                        if i.id == image::HOST_ID {
+                        i.created
+                            .map_or("built in".into(), |t| t.to_string()[..19].replace('T', " ")),
+                        if i.id == HOST_ID {
                             "-".into()
                         } else {
                             crate::table::human_bytes(i.size)
@@ -73,18 +73,18 @@ pub struct ImportArgs {
     change: Vec<String>,
 }
 
-pub fn import(paths: &Paths, a: ImportArgs) -> Result<i32> {
-    let mut config = cella_engine::image::ImageConfig::default();
+pub fn import(e: &Engine, a: ImportArgs) -> Result<i32> {
+    let mut config = ImageConfig::default();
     for c in &a.change {
         apply_change(&mut config, c)?;
     }
-    let img = cella_engine::import::import(paths, &a.source, &a.reference, config)?;
+    let img = e.import(&a.source, &a.reference, config)?;
     println!("{}", img.id);
     Ok(0)
 }
 
 /// Dockerfile-style `--change` instructions: CMD, ENTRYPOINT, ENV, WORKDIR, USER.
-fn apply_change(cfg: &mut cella_engine::image::ImageConfig, change: &str) -> Result<()> {
+fn apply_change(cfg: &mut ImageConfig, change: &str) -> Result<()> {
     let (word, rest) = change.trim().split_once(char::is_whitespace).unwrap_or((change, ""));
     let rest = rest.trim();
     let list = || -> Vec<String> {
@@ -115,8 +115,8 @@ pub struct LoadArgs {
     input: String,
 }
 
-pub fn load(paths: &Paths, a: LoadArgs) -> Result<i32> {
-    for i in cella_engine::load::load(paths, &a.input)? {
+pub fn load(e: &Engine, a: LoadArgs) -> Result<i32> {
+    for i in e.load(&a.input)? {
         match i.repo_tags.first() {
             Some(t) => println!("Loaded image: {t}"),
             None => println!("Loaded image ID: {}", i.id),
@@ -133,32 +133,18 @@ pub struct RmiArgs {
     images: Vec<String>,
 }
 
-pub fn rmi(paths: &Paths, a: RmiArgs) -> Result<i32> {
+pub fn rmi(e: &Engine, a: RmiArgs) -> Result<i32> {
     super::each(&a.images, |n| {
-        let img = image::find(paths, n)?;
-        let users = cella_engine::ops::users_of_image(paths, &img.id)?;
-        if !users.is_empty() {
-            if !a.force {
-                bail!(
-                    "image {n} is used by container {}: remove it first (or use -f)",
-                    users.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-                );
-            }
-            for c in &users {
-                cella_engine::ops::remove(paths, c, true)?;
-            }
-        }
-        let _lock = cella_engine::store::lock(paths)?;
-        for line in image::remove(paths, n)? {
+        for line in e.remove_image(n, a.force)? {
             println!("{line}");
         }
         Ok(())
     })
 }
 
-pub fn tag(paths: &Paths, source: &str, target: &str) -> Result<i32> {
-    let _lock = cella_engine::store::lock(paths)?;
-    image::tag(paths, source, target).with_context(|| format!("tag {source} as {target}"))?;
+pub fn tag(e: &Engine, source: &str, target: &str) -> Result<i32> {
+    e.tag(source, target)
+        .with_context(|| format!("tag {source} as {target}"))?;
     Ok(0)
 }
 
@@ -172,14 +158,14 @@ pub enum ImageCommand {
     Rm(RmiArgs),
 }
 
-pub fn image(paths: &Paths, cmd: ImageCommand) -> Result<i32> {
+pub fn image(e: &Engine, cmd: ImageCommand) -> Result<i32> {
     match cmd {
-        ImageCommand::Ls(a) => images(paths, a),
-        ImageCommand::Rm(a) => rmi(paths, a),
+        ImageCommand::Ls(a) => images(e, a),
+        ImageCommand::Rm(a) => rmi(e, a),
         ImageCommand::Inspect { images } => {
             let mut out = Vec::new();
             for n in &images {
-                out.push(serde_json::to_value(image::find(paths, n)?)?);
+                out.push(serde_json::to_value(e.image(n)?)?);
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(0)

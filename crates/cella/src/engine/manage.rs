@@ -1,9 +1,7 @@
 //! start, attach, exec, stop, kill, rm, wait, pause/unpause.
 
 use anyhow::{bail, Result};
-use cella_engine::container::{self, Status};
-use cella_engine::ops;
-use cella_engine::paths::Paths;
+use cella_engine::{Engine, ExecRequest, Status};
 use clap::Args;
 use std::time::Duration;
 
@@ -18,18 +16,18 @@ pub struct StartArgs {
     containers: Vec<String>,
 }
 
-pub fn start(paths: &Paths, a: StartArgs) -> Result<i32> {
+pub fn start(e: &Engine, a: StartArgs) -> Result<i32> {
     if a.attach {
         let [name] = &a.containers[..] else {
             bail!("start -a takes exactly one container");
         };
-        let c = container::find(paths, name)?;
-        ops::start(paths, &c, true)?;
-        return super::client::attach(paths, &c, a.interactive, c.config.tty, true);
+        let c = e.container(name)?;
+        e.start(&c, true)?;
+        return super::client::attach(e, &c, a.interactive, c.config.tty, true);
     }
     super::each(&a.containers, |n| {
-        let c = container::find(paths, n)?;
-        ops::start(paths, &c, false)?;
+        let c = e.container(n)?;
+        e.start(&c, false)?;
         println!("{n}");
         Ok(())
     })
@@ -43,12 +41,12 @@ pub struct AttachArgs {
     no_stdin: bool,
 }
 
-pub fn attach(paths: &Paths, a: AttachArgs) -> Result<i32> {
-    let c = container::find(paths, &a.container)?;
+pub fn attach(e: &Engine, a: AttachArgs) -> Result<i32> {
+    let c = e.container(&a.container)?;
     if c.state.status != Status::Running {
         bail!("container {} is not running", c.name);
     }
-    super::client::attach(paths, &c, !a.no_stdin && c.config.interactive, c.config.tty, true)
+    super::client::attach(e, &c, !a.no_stdin && c.config.interactive, c.config.tty, true)
 }
 
 #[derive(Args)]
@@ -79,9 +77,9 @@ pub struct ExecArgs {
     command: Vec<String>,
 }
 
-pub fn exec(paths: &Paths, a: ExecArgs) -> Result<i32> {
-    let c = container::find(paths, &a.container)?;
-    let req = cella_engine::exec::ExecRequest {
+pub fn exec(e: &Engine, a: ExecArgs) -> Result<i32> {
+    let c = e.container(&a.container)?;
+    let req = ExecRequest {
         command: a.command,
         env: a.env,
         user: a.user,
@@ -90,15 +88,14 @@ pub fn exec(paths: &Paths, a: ExecArgs) -> Result<i32> {
         tty: a.tty,
         detach: a.detach,
     };
-    match cella_engine::exec::exec(paths, &c, &req) {
+    match e.exec(&c, &req) {
         Ok(code) => Ok(code),
         // The process could not be started: docker's 126/127.
-        Err(e @ cella_engine::error::Error::Runtime(_)) => {
-            let msg = e.to_string();
-            eprintln!("cella: {msg}");
-            Ok(cella_engine::monitor::start_failure_code(&msg))
+        Err(err @ cella_engine::Error::Runtime(_)) => {
+            eprintln!("cella: {err}");
+            Ok(err.start_exit_code())
         }
-        Err(e) => Err(e.into()),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -110,10 +107,10 @@ pub struct StopArgs {
     containers: Vec<String>,
 }
 
-pub fn stop(paths: &Paths, a: StopArgs) -> Result<i32> {
+pub fn stop(e: &Engine, a: StopArgs) -> Result<i32> {
     super::each(&a.containers, |n| {
-        let c = container::find(paths, n)?;
-        ops::stop(paths, &c, Duration::from_secs(a.time))?;
+        let c = e.container(n)?;
+        e.stop(&c, Duration::from_secs(a.time))?;
         println!("{n}");
         Ok(())
     })
@@ -127,13 +124,13 @@ pub struct KillArgs {
     containers: Vec<String>,
 }
 
-pub fn kill(paths: &Paths, a: KillArgs) -> Result<i32> {
+pub fn kill(e: &Engine, a: KillArgs) -> Result<i32> {
     let Some(sig) = cella_spec::signal::parse(&a.signal) else {
         bail!("unknown signal {:?}", a.signal);
     };
     super::each(&a.containers, |n| {
-        let c = container::find(paths, n)?;
-        ops::kill(paths, &c, sig)?;
+        let c = e.container(n)?;
+        e.kill(&c, sig)?;
         println!("{n}");
         Ok(())
     })
@@ -150,65 +147,48 @@ pub struct RmArgs {
     containers: Vec<String>,
 }
 
-pub fn rm(paths: &Paths, a: RmArgs) -> Result<i32> {
+pub fn rm(e: &Engine, a: RmArgs) -> Result<i32> {
     let _ = a.volumes;
     super::each(&a.containers, |n| {
-        let c = container::find(paths, n)?;
-        ops::remove(paths, &c, a.force)?;
+        let c = e.container(n)?;
+        e.remove(&c, a.force)?;
         println!("{n}");
         Ok(())
     })
 }
 
-pub fn wait(paths: &Paths, names: &[String]) -> Result<i32> {
+pub fn wait(e: &Engine, names: &[String]) -> Result<i32> {
     super::each(names, |n| {
-        let c = container::find(paths, n)?;
-        let after = ops::wait_exited(paths, &c.id, None)?;
+        let c = e.container(n)?;
+        let after = e.wait(&c, None)?;
         println!("{}", after.state.exit_code);
         Ok(())
     })
 }
 
-pub fn pause(paths: &Paths, names: &[String], freeze: bool) -> Result<i32> {
+pub fn pause(e: &Engine, names: &[String], freeze: bool) -> Result<i32> {
     super::each(names, |n| {
-        let mut c = container::find(paths, n)?;
-        let want = if freeze { Status::Running } else { Status::Paused };
-        if c.state.status != want {
-            bail!("container {} is {}", c.name, c.state.status);
-        }
+        let c = e.container(n)?;
         if freeze {
-            cella_runtime::control::pause(&paths.runroot, &c.id)?;
-            c.state.status = Status::Paused;
+            e.pause(&c)?;
         } else {
-            cella_runtime::control::resume(&paths.runroot, &c.id)?;
-            c.state.status = Status::Running;
+            e.unpause(&c)?;
         }
-        c.save(paths)?;
         println!("{n}");
         Ok(())
     })
 }
 
 /// `cella cp SRC DST`: one side is CONTAINER:PATH (a running container).
-pub fn cp(paths: &Paths, src: &str, dst: &str, follow: bool) -> Result<i32> {
+pub fn cp(e: &Engine, src: &str, dst: &str, follow: bool) -> Result<i32> {
     // A colon names a container unless the part before it looks like a path.
     let split = |s: &str| -> Option<(String, String)> {
         let (c, p) = s.split_once(':')?;
         (!c.is_empty() && !c.contains('/') && !c.starts_with('.')).then(|| (c.to_string(), p.to_string()))
     };
-    let running = |name: &str| -> Result<i32> {
-        let c = container::find(paths, name)?;
-        if c.state.status != Status::Running || c.state.pid <= 0 {
-            bail!(
-                "container {} is not running: cp works with running containers only (so far)",
-                c.name
-            );
-        }
-        Ok(c.state.pid)
-    };
     match (split(src), split(dst)) {
-        (Some((c, p)), None) => cella_engine::copy::from_container(running(&c)?, &p, dst, follow)?,
-        (None, Some((c, p))) => cella_engine::copy::into_container(running(&c)?, src, &p, follow)?,
+        (Some((c, p)), None) => e.copy_from(&e.container(&c)?, &p, dst, follow)?,
+        (None, Some((c, p))) => e.copy_into(&e.container(&c)?, src, &p, follow)?,
         (Some(_), Some(_)) => bail!("cp between two containers is not supported: copy through the host"),
         (None, None) => bail!("name a container on one side: CONTAINER:PATH"),
     }

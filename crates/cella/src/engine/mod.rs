@@ -9,8 +9,7 @@ mod run;
 mod show;
 
 use anyhow::Result;
-use cella_engine::container::CgroupManager;
-use cella_engine::paths::Paths;
+use cella_engine::{CgroupManager, Engine};
 use clap::Subcommand;
 
 #[derive(Subcommand)]
@@ -104,7 +103,7 @@ impl EngineCommand {
 
 /// Runs a command; the result is the process's exit code.
 /// `cgroup_manager`: the global --cgroup-manager, for containers made now.
-pub fn run(paths: &Paths, cmd: EngineCommand, cgroup_manager: Option<&str>) -> Result<i32> {
+pub fn run(e: &Engine, cmd: EngineCommand, cgroup_manager: Option<&str>) -> Result<i32> {
     let cgroup_manager = || -> Result<CgroupManager> {
         Ok(match cgroup_manager {
             Some(m) => CgroupManager::parse(m)?,
@@ -112,40 +111,40 @@ pub fn run(paths: &Paths, cmd: EngineCommand, cgroup_manager: Option<&str>) -> R
         })
     };
     match cmd {
-        EngineCommand::Run(a) => run::run(paths, *a, true, cgroup_manager()?),
-        EngineCommand::Create(a) => run::run(paths, *a, false, cgroup_manager()?),
-        EngineCommand::Start(a) => manage::start(paths, a),
-        EngineCommand::Attach(a) => manage::attach(paths, a),
-        EngineCommand::Exec(a) => manage::exec(paths, a),
-        EngineCommand::Ps(a) => show::ps(paths, a),
-        EngineCommand::Inspect(a) => show::inspect(paths, a),
-        EngineCommand::Logs(a) => show::logs(paths, a),
-        EngineCommand::Top { container } => show::top(paths, &container),
-        EngineCommand::Stats(a) => show::stats(paths, a),
-        EngineCommand::Port { container } => show::port(paths, &container),
+        EngineCommand::Run(a) => run::run(e, *a, true, cgroup_manager()?),
+        EngineCommand::Create(a) => run::run(e, *a, false, cgroup_manager()?),
+        EngineCommand::Start(a) => manage::start(e, a),
+        EngineCommand::Attach(a) => manage::attach(e, a),
+        EngineCommand::Exec(a) => manage::exec(e, a),
+        EngineCommand::Ps(a) => show::ps(e, a),
+        EngineCommand::Inspect(a) => show::inspect(e, a),
+        EngineCommand::Logs(a) => show::logs(e, a),
+        EngineCommand::Top { container } => show::top(e, &container),
+        EngineCommand::Stats(a) => show::stats(e, a),
+        EngineCommand::Port { container } => show::port(e, &container),
         EngineCommand::Cp {
             follow_link,
             source,
             destination,
-        } => manage::cp(paths, &source, &destination, follow_link),
-        EngineCommand::Stop(a) => manage::stop(paths, a),
-        EngineCommand::Kill(a) => manage::kill(paths, a),
-        EngineCommand::Rm(a) => manage::rm(paths, a),
-        EngineCommand::Wait { containers } => manage::wait(paths, &containers),
-        EngineCommand::Pause { containers } => manage::pause(paths, &containers, true),
-        EngineCommand::Unpause { containers } => manage::pause(paths, &containers, false),
-        EngineCommand::Images(a) => images::images(paths, a),
-        EngineCommand::Import(a) => images::import(paths, a),
-        EngineCommand::Load(a) => images::load(paths, a),
-        EngineCommand::Pull(a) => registry::pull(paths, a),
-        EngineCommand::Push(a) => registry::push(paths, a),
-        EngineCommand::Save(a) => registry::save(paths, a),
-        EngineCommand::Login(a) => registry::login(a),
-        EngineCommand::Logout(a) => registry::logout(a),
-        EngineCommand::Rmi(a) => images::rmi(paths, a),
-        EngineCommand::Tag { source, target } => images::tag(paths, &source, &target),
-        EngineCommand::Image { command } => images::image(paths, command),
-        EngineCommand::Network { command } => network::run(paths, command),
+        } => manage::cp(e, &source, &destination, follow_link),
+        EngineCommand::Stop(a) => manage::stop(e, a),
+        EngineCommand::Kill(a) => manage::kill(e, a),
+        EngineCommand::Rm(a) => manage::rm(e, a),
+        EngineCommand::Wait { containers } => manage::wait(e, &containers),
+        EngineCommand::Pause { containers } => manage::pause(e, &containers, true),
+        EngineCommand::Unpause { containers } => manage::pause(e, &containers, false),
+        EngineCommand::Images(a) => images::images(e, a),
+        EngineCommand::Import(a) => images::import(e, a),
+        EngineCommand::Load(a) => images::load(e, a),
+        EngineCommand::Pull(a) => registry::pull(e, a),
+        EngineCommand::Push(a) => registry::push(e, a),
+        EngineCommand::Save(a) => registry::save(e, a),
+        EngineCommand::Login(a) => registry::login(e, a),
+        EngineCommand::Logout(a) => registry::logout(e, a),
+        EngineCommand::Rmi(a) => images::rmi(e, a),
+        EngineCommand::Tag { source, target } => images::tag(e, &source, &target),
+        EngineCommand::Image { command } => images::image(e, command),
+        EngineCommand::Network { command } => network::run(e, command),
     }
 }
 

@@ -2,8 +2,7 @@
 
 use crate::table::Table;
 use anyhow::Result;
-use cella_engine::net;
-use cella_engine::paths::Paths;
+use cella_engine::Engine;
 use clap::Subcommand;
 
 #[derive(Subcommand)]
@@ -44,15 +43,14 @@ pub enum NetworkCommand {
     Disconnect { network: String, container: String },
 }
 
-pub fn run(paths: &Paths, cmd: NetworkCommand) -> Result<i32> {
+pub fn run(e: &Engine, cmd: NetworkCommand) -> Result<i32> {
     match cmd {
         NetworkCommand::Create { subnet, gateway, name } => {
-            let _lock = cella_engine::store::lock(paths)?;
-            let n = net::create(paths, &name, subnet.as_deref(), gateway.as_deref())?;
+            let n = e.create_network(&name, subnet.as_deref(), gateway.as_deref())?;
             println!("{}", n.name);
         }
         NetworkCommand::Ls { quiet } => {
-            let all = net::list(paths);
+            let all = e.networks();
             if quiet {
                 for n in all {
                     println!("{}", n.name);
@@ -71,16 +69,15 @@ pub fn run(paths: &Paths, cmd: NetworkCommand) -> Result<i32> {
             }
         }
         NetworkCommand::Inspect { names } => {
-            let containers = cella_engine::container::list(paths)?;
             let mut out = Vec::new();
             for name in &names {
-                let n = net::find(paths, name)?;
-                let members: Vec<serde_json::Value> = containers
+                let n = e.network(name)?;
+                let members: Vec<serde_json::Value> = e
+                    .containers_on(&n.name)?
                     .iter()
-                    .filter_map(|c| {
-                        let on = c.config.network == n.name || c.addresses().iter().any(|(m, _)| *m == n.name);
+                    .map(|c| {
                         let ip = c.addresses().into_iter().find(|(m, _)| *m == n.name).map(|(_, ip)| ip);
-                        on.then(|| serde_json::json!({"Id": c.id, "Name": c.name, "IPAddress": ip.unwrap_or_default()}))
+                        serde_json::json!({"Id": c.id, "Name": c.name, "IPAddress": ip.unwrap_or_default()})
                     })
                     .collect();
                 let mut v = serde_json::to_value(&n)?;
@@ -90,15 +87,14 @@ pub fn run(paths: &Paths, cmd: NetworkCommand) -> Result<i32> {
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         NetworkCommand::Connect { ip, network, container } => {
-            net::connect(paths, &container, &network, ip)?;
+            e.connect(&container, &network, ip)?;
         }
         NetworkCommand::Disconnect { network, container } => {
-            net::disconnect(paths, &container, &network)?;
+            e.disconnect(&container, &network)?;
         }
         NetworkCommand::Rm { names } => {
             return super::each(&names, |n| {
-                let _lock = cella_engine::store::lock(paths)?;
-                net::remove(paths, n)?;
+                e.remove_network(n)?;
                 println!("{n}");
                 Ok(())
             });

@@ -4,9 +4,8 @@
 
 use crate::table::human_bytes;
 use anyhow::{bail, Context, Result};
-use cella_engine::content::short;
-use cella_engine::paths::Paths;
-use cella_engine::pull::{Event, Options};
+use cella_engine::image::content::short;
+use cella_engine::{ArchiveFormat, Engine, Image, PullEvent as Event, RegistryOptions};
 use clap::Args;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -36,19 +35,17 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    pub fn options(&self) -> Result<Options> {
-        let mut registries = cella_engine::registries::Registries::load()?;
-        registries.extra_insecure = self.transport.insecure_registry.clone();
+    pub fn options(&self, e: &Engine) -> Result<RegistryOptions> {
         let credentials = self.creds.as_deref().map(|c| {
             let (u, p) = c.split_once(':').unwrap_or((c, ""));
             (u.to_string(), p.to_string())
         });
-        Ok(Options {
-            tls_verify: self.transport.tls_verify,
+        Ok(e.registry_options(
+            self.transport.tls_verify,
+            self.transport.insecure_registry.clone(),
             credentials,
-            authfile: self.authfile.clone(),
-            registries,
-        })
+            self.authfile.clone(),
+        )?)
     }
 }
 
@@ -120,18 +117,16 @@ impl Display {
 
 /// Pulls `reference` with a progress display; the stored image.
 pub fn pull_image(
-    paths: &Paths,
+    e: &Engine,
     reference: &str,
     platform: Option<&str>,
     registry: &RegistryArgs,
     quiet: bool,
-) -> Result<cella_engine::image::Image> {
-    let opts = registry.options()?;
-    let platform = platform
-        .map(String::from)
-        .unwrap_or_else(cella_engine::pull::default_platform);
+) -> Result<Image> {
+    let opts = registry.options(e)?;
     let display = Display::new(quiet);
-    let img = cella_engine::pull::pull(paths, reference, &platform, &opts, &|e| display.event(e))
+    let img = e
+        .pull(reference, platform, &opts, &|ev| display.event(ev))
         .with_context(|| format!("pull {reference}"))?;
     Ok(img)
 }
@@ -149,8 +144,8 @@ pub struct PullArgs {
     reference: String,
 }
 
-pub fn pull(paths: &Paths, a: PullArgs) -> Result<i32> {
-    let img = pull_image(paths, &a.reference, a.platform.as_deref(), &a.registry, a.quiet)?;
+pub fn pull(e: &Engine, a: PullArgs) -> Result<i32> {
+    let img = pull_image(e, &a.reference, a.platform.as_deref(), &a.registry, a.quiet)?;
     println!("{}", img.id);
     Ok(0)
 }
@@ -168,15 +163,16 @@ pub struct PushArgs {
     destination: Option<String>,
 }
 
-pub fn push(paths: &Paths, a: PushArgs) -> Result<i32> {
-    let opts = a.registry.options()?;
+pub fn push(e: &Engine, a: PushArgs) -> Result<i32> {
+    let opts = a.registry.options(e)?;
     let quiet = a.quiet;
-    let digest = cella_engine::push::push(paths, &a.image, a.destination.as_deref(), &opts, &|line| {
-        if !quiet {
-            eprintln!("{line}");
-        }
-    })
-    .with_context(|| format!("push {}", a.destination.as_deref().unwrap_or(&a.image)))?;
+    let digest = e
+        .push(&a.image, a.destination.as_deref(), &opts, &|line| {
+            if !quiet {
+                eprintln!("{line}");
+            }
+        })
+        .with_context(|| format!("push {}", a.destination.as_deref().unwrap_or(&a.image)))?;
     if !quiet {
         println!("{digest}");
     }
@@ -190,12 +186,12 @@ pub struct SaveArgs {
     output: Option<std::path::PathBuf>,
     /// docker-archive (default) or oci-archive
     #[arg(long = "format", default_value = "docker-archive")]
-    format: cella_engine::save::Format,
+    format: ArchiveFormat,
     #[arg(required = true)]
     images: Vec<String>,
 }
 
-pub fn save(paths: &Paths, a: SaveArgs) -> Result<i32> {
+pub fn save(e: &Engine, a: SaveArgs) -> Result<i32> {
     match &a.output {
         Some(p) => {
             // Written beside, renamed into place: never half an archive.
@@ -205,7 +201,7 @@ pub fn save(paths: &Paths, a: SaveArgs) -> Result<i32> {
                 std::process::id()
             ));
             let f = std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
-            let r = cella_engine::save::save(paths, &a.images, a.format, f);
+            let r = e.save(&a.images, a.format, f);
             if let Err(e) = r {
                 let _ = std::fs::remove_file(&tmp);
                 return Err(e).context("save");
@@ -216,7 +212,7 @@ pub fn save(paths: &Paths, a: SaveArgs) -> Result<i32> {
             if cella_sys::process::isatty(1) {
                 bail!("stdout is a terminal: name an archive with -o FILE, or redirect the output");
             }
-            cella_engine::save::save(paths, &a.images, a.format, std::io::stdout().lock()).context("save")?;
+            e.save(&a.images, a.format, std::io::stdout().lock()).context("save")?;
         }
     }
     Ok(0)
@@ -262,7 +258,7 @@ fn prompt(question: &str) -> Result<String> {
     Ok(line.trim_end_matches(['\n', '\r']).to_string())
 }
 
-pub fn login(a: LoginArgs) -> Result<i32> {
+pub fn login(e: &Engine, a: LoginArgs) -> Result<i32> {
     let registry = registry_name(a.server.as_deref());
     let user = match a.username {
         Some(u) => u,
@@ -297,8 +293,8 @@ pub fn login(a: LoginArgs) -> Result<i32> {
         creds: None,
         authfile: a.authfile,
     }
-    .options()?;
-    let file = cella_engine::pull::login(&registry, &user, &password, &opts)?;
+    .options(e)?;
+    let file = e.login(&registry, &user, &password, &opts)?;
     eprintln!("Credentials stored in {}", file.display());
     println!("Login Succeeded!");
     Ok(0)
@@ -316,11 +312,11 @@ pub struct LogoutArgs {
     server: Option<String>,
 }
 
-pub fn logout(a: LogoutArgs) -> Result<i32> {
+pub fn logout(e: &Engine, a: LogoutArgs) -> Result<i32> {
     let registry = registry_name(a.server.as_deref());
     let which = (!a.all).then_some(registry.as_str());
-    if !cella_engine::auth::remove(a.authfile.as_deref(), which)? {
-        let file = cella_engine::auth::auth_file(a.authfile.as_deref());
+    let (removed, file) = e.logout(a.authfile.as_deref(), which)?;
+    if !removed {
         bail!(
             "not logged in to {} (in {})",
             which.unwrap_or("any registry"),

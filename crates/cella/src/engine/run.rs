@@ -1,8 +1,7 @@
 //! `cella run` and `cella create`.
 
 use anyhow::{bail, Context, Result};
-use cella_engine::container::{CgroupManager, RunConfig};
-use cella_engine::paths::Paths;
+use cella_engine::{CgroupManager, Engine, NamespaceMode, NetworkMode, Publish, RunConfig};
 use clap::Args;
 
 #[derive(Args)]
@@ -141,60 +140,12 @@ fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
         .collect())
 }
 
-/// The network when --network is not given: $CELLA_DEFAULT_NETWORK, else
-/// bridge for root (as docker) and none for other users.
-fn default_network() -> String {
-    match std::env::var("CELLA_DEFAULT_NETWORK") {
-        Ok(n) if !n.is_empty() => n,
-        _ if cella_sys::process::geteuid() == 0 => "bridge".into(),
-        _ => "none".into(),
-    }
-}
-
-fn config(paths: &Paths, a: &RunArgs) -> Result<RunConfig> {
-    let network = a.network.clone().unwrap_or_else(default_network);
-    let bridged = !matches!(network.as_str(), "none" | "host" | "") && !network.contains(':');
-    if !a.publish.is_empty() && !bridged {
-        bail!("-p needs --network bridge (or a network from `cella network create`)");
-    }
-    if let Some(m) = &a.mac_address {
-        if !bridged {
-            bail!("--mac-address needs --network bridge (or a network from `cella network create`)");
-        }
-        cella_engine::net::parse_mac(m)?;
-    }
-    if a.ip.is_some() && !bridged {
-        bail!("--ip needs --network bridge (or a network from `cella network create`)");
-    }
-    for d in &a.dns {
-        if d.parse::<std::net::IpAddr>().is_err() {
-            bail!("--dns {d}: not an IP address");
-        }
-    }
-    for h in &a.add_host {
-        match h.split_once(':') {
-            Some((n, ip)) if !n.is_empty() && ip.parse::<std::net::IpAddr>().is_ok() => {}
-            _ => bail!("--add-host {h}: use NAME:IP"),
-        }
-    }
-    let mut specs = a.publish.clone();
-    if a.publish_all {
-        specs.extend(cella_engine::image::find(paths, &a.image)?.config.exposed_ports);
-    }
-    if !specs.is_empty() && !bridged {
-        bail!("-p/-P need --network bridge (or a network from `cella network create`)");
-    }
-    let mut ports = Vec::new();
-    for spec in &specs {
-        let mut free = || {
-            // A port the kernel hands out now; the DNAT rule keeps it ours.
-            std::net::TcpListener::bind("0.0.0.0:0")
-                .and_then(|l| l.local_addr())
-                .map(|a| a.port())
-                .unwrap_or(0)
-        };
-        ports.push(cella_engine::nat::parse_publish(spec, &mut free)?);
-    }
+fn config(a: &RunArgs, cgroup_manager: CgroupManager) -> Result<RunConfig> {
+    let network = match &a.network {
+        Some(n) => NetworkMode::parse(n)?,
+        None => NetworkMode::default_for_this_user()?,
+    };
+    let ports = a.publish.iter().map(|p| Publish::parse(p)).collect::<Result<_, _>>()?;
     let userns_auto = match a.userns.as_deref() {
         None | Some("") | Some("host") => false,
         Some("auto") => true,
@@ -229,7 +180,7 @@ fn config(paths: &Paths, a: &RunArgs) -> Result<RunConfig> {
         volumes: a.volumes.clone(),
         tmpfs: a.tmpfs.clone(),
         read_only: a.read_only,
-        memory: a.memory.as_deref().map(cella_engine::spec::parse_memory).transpose()?,
+        memory: a.memory.as_deref().map(cella_engine::parse_memory).transpose()?,
         cpus: a.cpus,
         pids_limit: a.pids_limit,
         cap_add: a.cap_add.clone(),
@@ -240,36 +191,37 @@ fn config(paths: &Paths, a: &RunArgs) -> Result<RunConfig> {
         ulimits: a.ulimit.clone(),
         sysctls: a.sysctl.clone(),
         network,
-        ipc: a.ipc.clone(),
-        pid: a.pid.clone(),
-        uts: a.uts.clone(),
+        ipc: NamespaceMode::parse(a.ipc.as_deref(), "--ipc")?,
+        pid: NamespaceMode::parse(a.pid.as_deref(), "--pid")?,
+        uts: NamespaceMode::parse(a.uts.as_deref(), "--uts")?,
         tty: a.tty,
         interactive: a.interactive,
         auto_remove: a.rm,
         init: a.init,
         userns_auto,
         ports,
+        publish_all: a.publish_all,
         ip: a.ip.clone(),
         dns: a.dns.clone(),
         add_hosts: a.add_host.clone(),
         mac_address: a.mac_address.clone(),
-        cgroup_manager: Default::default(),
+        cgroup_manager,
     })
 }
 
 /// The image to run, pulled first as --pull says.
-fn resolve_image(paths: &Paths, a: &mut RunArgs) -> Result<()> {
-    let here = cella_engine::image::find(paths, &a.image);
+fn resolve_image(e: &Engine, a: &mut RunArgs) -> Result<()> {
+    let here = e.image(&a.image);
     let pull = match (a.pull.as_str(), &here) {
         (_, Ok(i)) if i.id == cella_engine::image::HOST_ID => false,
         ("always", _) => true,
         (_, Ok(_)) => false,
-        ("missing", Err(cella_engine::error::Error::NotFound(_))) => true,
+        ("missing", Err(cella_engine::Error::NotFound(_))) => true,
         ("never", Err(_)) => bail!("no image {:?} here, and --pull never: pull it first", a.image),
-        (_, Err(e)) => bail!("{e}"),
+        (_, Err(err)) => bail!("{err}"),
     };
     if pull {
-        let img = super::registry::pull_image(paths, &a.image, a.platform.as_deref(), &a.registry, a.quiet)?;
+        let img = super::registry::pull_image(e, &a.image, a.platform.as_deref(), &a.registry, a.quiet)?;
         if let Some(t) = img.repo_tags.first() {
             a.image = t.clone();
         }
@@ -277,30 +229,25 @@ fn resolve_image(paths: &Paths, a: &mut RunArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run(paths: &Paths, mut a: RunArgs, start: bool, cgroup_manager: CgroupManager) -> Result<i32> {
-    resolve_image(paths, &mut a)?;
-    let cfg = RunConfig {
-        cgroup_manager,
-        ..config(paths, &a)?
-    };
-    let c = cella_engine::ops::create(paths, cfg, a.name.clone())?;
+pub fn run(e: &Engine, mut a: RunArgs, start: bool, cgroup_manager: CgroupManager) -> Result<i32> {
+    resolve_image(e, &mut a)?;
+    let c = e.create(config(&a, cgroup_manager)?, a.name.clone())?;
     if !start {
         println!("{}", c.id);
         return Ok(0);
     }
-    if let Err(e) = cella_engine::ops::start(paths, &c, !a.detach) {
+    if let Err(err) = e.start_created(&c, !a.detach) {
         // docker's codes: 127 command not found, 126 cannot be run.
-        let after = cella_engine::container::load(paths, &c.id).ok();
-        let code = cella_engine::monitor::start_failure_code(&e.to_string());
-        if after.is_some() && a.rm {
-            let _ = cella_engine::ops::remove(paths, &c, true);
+        let code = err.start_exit_code();
+        if a.rm {
+            let _ = e.remove(&c, true);
         }
-        eprintln!("cella: {e}");
+        eprintln!("cella: {err}");
         return Ok(code);
     }
     if a.detach {
         println!("{}", c.id);
         return Ok(0);
     }
-    super::client::attach(paths, &c, a.interactive, a.tty, true)
+    super::client::attach(e, &c, a.interactive, a.tty, true)
 }

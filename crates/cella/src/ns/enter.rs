@@ -93,7 +93,8 @@ pub fn run(mut a: EnterArgs) -> Result<()> {
         );
     }
     // Until the command execs, the namespaces' processes cannot reach ours.
-    cella_runtime::selfexe::become_undumpable()?;
+    // Not dumpable while it holds what it entered (see cella_runtime::selfexe).
+    cella_sys::process::set_dumpable(false).map_err(|e| anyhow::anyhow!("prctl(PR_SET_DUMPABLE, 0): {e}"))?;
     let joined = cella_ns::enter::join(&targets)?;
     cella_ns::enter::change_root_and_wd(root.as_ref(), wd.as_ref())?;
     // As nsenter: in a user namespace we become root (or -S/-G) unless told to keep our ids.

@@ -94,13 +94,13 @@ fn ranges(values: &[String], auto: bool, subid_file: &str, uid: u32) -> Result<V
         if v == "auto" {
             want_auto = true;
         } else {
-            out.push(IdRange::parse(v)?);
+            out.push(cella_ns::unshare::parse_range(v)?);
         }
     }
     if want_auto {
         out.push(subid_range(
             std::path::Path::new(subid_file),
-            &cella_ns::ls::user_name(uid),
+            &cella_sys::process::user_name(uid),
             uid,
         )?);
     }
@@ -122,7 +122,7 @@ pub fn run(a: UnshareArgs) -> Result<()> {
     let mut namespaces = Vec::new();
     for (kind, value) in a.ns.chosen() {
         let implied = (kind == "user" && wants_user) || (kind == "mnt" && a.mount_proc.is_some());
-        let flag = cella_ns::enter::ORDER
+        let flag = cella_sys::ns::KINDS
             .iter()
             .find(|(k, _)| *k == kind)
             .map(|&(_, f)| f)

@@ -1,0 +1,175 @@
+//! What can be read about a container: docker's `inspect` document, its
+//! processes (`top`), its cgroup's statistics (`stats`), its command and
+//! image name, and the init PID of a runtime container.
+
+use crate::container::{Container, Status, LOG};
+use crate::store::paths::Paths;
+use cella_spec::NamespaceKind;
+use serde_json::{json, Value};
+
+/// One process of a container, for `top`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Process {
+    pub host_pid: i32,
+    /// Its PID in the container's PID namespace.
+    pub pid: i32,
+    pub uid: String,
+    pub command: String,
+}
+
+/// The command it runs (its entrypoint and cmd, or the image's).
+pub fn command_of(paths: &Paths, c: &Container) -> Vec<String> {
+    crate::image::find(paths, &c.image_id)
+        .ok()
+        .and_then(|i| crate::container::bundle::command(&c.config, &i).ok())
+        .unwrap_or_default()
+}
+
+/// The name its image is known by; what it was asked for if that is gone.
+pub fn image_name_of(paths: &Paths, c: &Container) -> String {
+    crate::image::find(paths, &c.image_id)
+        .ok()
+        .and_then(|i| i.repo_tags.first().cloned())
+        .unwrap_or_else(|| c.config.image.clone())
+}
+
+/// The inode of each namespace of a running process.
+fn namespaces(pid: i32) -> Value {
+    let mut m = serde_json::Map::new();
+    for k in NamespaceKind::ALL {
+        let name = k.proc_name();
+        if let Ok(link) = std::fs::read_link(format!("/proc/{pid}/ns/{name}")) {
+            if let Some((_, ino)) = cella_ns::ls::parse_link(&link.to_string_lossy()) {
+                m.insert(name.to_string(), ino.into());
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// The mounts a user asked for (-v, --tmpfs), as the bundle has them.
+fn user_mounts(c: &Container, spec: Option<&cella_spec::Spec>) -> Vec<Value> {
+    let asked = |m: &cella_spec::Mount| {
+        c.config
+            .volumes
+            .iter()
+            .any(|v| v.split(':').nth(1) == Some(&m.destination))
+            || m.kind.as_deref() == Some("tmpfs")
+                && c.config
+                    .tmpfs
+                    .iter()
+                    .any(|t| t.split(':').next() == Some(&m.destination))
+    };
+    spec.map(|s| {
+        s.mounts
+            .iter()
+            .filter(|m| asked(m))
+            .map(|m| json!({"Type": m.kind, "Source": m.source, "Destination": m.destination, "Options": m.options}))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// docker's `inspect` document of a container.
+pub fn document(paths: &Paths, c: &Container) -> Value {
+    let dir = c.dir(paths);
+    let spec: Option<cella_spec::Spec> = crate::store::read_json(&dir.join("config.json")).ok();
+    let running = matches!(c.state.status, Status::Running | Status::Paused) && c.state.pid > 0;
+    let command = command_of(paths, c);
+    let gateway = if c.state.ip_address.is_empty() {
+        String::new()
+    } else {
+        crate::network::default_network().gateway.to_string()
+    };
+    json!({
+        "Id": c.id,
+        "Name": c.name,
+        "Created": c.created,
+        "Image": c.image_id,
+        "ImageName": image_name_of(paths, c),
+        "Path": command.first().cloned().unwrap_or_default(),
+        "Args": command.get(1..).map(|a| a.to_vec()).unwrap_or_default(),
+        "State": {
+            "Status": c.state.status.to_string(),
+            "Running": c.state.status == Status::Running,
+            "Paused": c.state.status == Status::Paused,
+            "Pid": if running { c.state.pid } else { 0 },
+            "ExitCode": c.state.exit_code,
+            "OOMKilled": c.state.oom_killed,
+            "Error": c.state.error,
+            "StartedAt": c.state.started_at.map(|t| t.to_string()).unwrap_or_default(),
+            "FinishedAt": c.state.finished_at.map(|t| t.to_string()).unwrap_or_default(),
+        },
+        "Namespaces": if running { namespaces(c.state.pid) } else { json!({}) },
+        "NetworkSettings": {
+            "Network": c.config.network,
+            "IPAddress": c.state.ip_address,
+            "Gateway": gateway,
+        },
+        "Mounts": user_mounts(c, spec.as_ref()),
+        "LogPath": dir.join(LOG),
+        "Config": c.config,
+        "Hostname": spec.as_ref().and_then(|s| s.hostname.clone()),
+        "Spec": spec,
+    })
+}
+
+/// The processes of a running container, by their PID namespace.
+pub fn processes(c: &Container) -> crate::error::Result<Vec<Process>> {
+    let pid = crate::container::ops::running_pid(c)?;
+    let members =
+        cella_ns::pids::members(pid).map_err(|e| crate::error::Error::Invalid(format!("top {}: {e}", c.name)))?;
+    Ok(members
+        .into_iter()
+        .map(|(host_pid, pid)| {
+            let command = std::fs::read(format!("/proc/{host_pid}/cmdline"))
+                .map(|b| {
+                    b.split(|&x| x == 0)
+                        .filter(|w| !w.is_empty())
+                        .map(|w| String::from_utf8_lossy(w).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            let uid = std::fs::read_to_string(format!("/proc/{host_pid}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Uid:"))
+                        .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+                })
+                .unwrap_or_default();
+            Process {
+                host_pid,
+                pid,
+                uid,
+                command,
+            }
+        })
+        .collect())
+}
+
+/// The cgroup statistics of a running container (runc's events shape).
+pub fn stats(paths: &Paths, c: &Container) -> Option<Value> {
+    let p = cella_runtime::container::read_persisted(&paths.runroot.join(&c.id)).ok()?;
+    Some(p.cgroup?.stats())
+}
+
+/// The init PID of a cella-runtime container in the runroot (not one of
+/// the engine's), None if there is none by that id.
+pub fn runtime_container_pid(paths: &Paths, id: &str) -> crate::error::Result<Option<i32>> {
+    if cella_runtime::ids::validate(id).is_err() {
+        return Ok(None);
+    }
+    let dir = paths.runroot.join(id);
+    if !dir.join(cella_runtime::container::STATE_FILE).exists() {
+        return Ok(None);
+    }
+    let state = cella_runtime::container::read_persisted(&dir)?;
+    if !state.init_alive() {
+        return Err(crate::error::Error::Conflict(format!(
+            "container {id} is not running (no process to take namespaces from)"
+        )));
+    }
+    Ok(Some(state.pid))
+}

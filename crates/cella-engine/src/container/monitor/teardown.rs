@@ -1,0 +1,75 @@
+//! What the monitor gives back when its container ends (or could not
+//! start): the network, the image root, the runtime's state; and `rm`'s
+//! removal of a container's files.
+
+use crate::container::Container;
+use crate::error::{Error, Result};
+use crate::store::paths::Paths;
+
+/// The image root goes with the monitor's mount namespace; unmounted
+/// first so that nothing holds it meanwhile.
+pub(super) fn unmount_root(paths: &Paths, c: &Container) {
+    let rootfs = c.dir(paths).join("rootfs");
+    let _ = cella_sys::mount::umount2(&rootfs, libc::MNT_DETACH);
+}
+
+/// Removes a container's files (the caller made sure it no longer runs).
+pub fn remove_files(paths: &Paths, c: &Container) -> Result<()> {
+    let _lock = crate::store::lock(paths)?;
+    let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
+    let dir = c.dir(paths);
+    // A monitor the record could not name (a damaged state.json) may still
+    // be writing its last state.json while the tree goes: try again.
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => {
+                return r.map_err(|e| Error::Io {
+                    what: "remove",
+                    path: dir,
+                    err: e,
+                })
+            }
+        }
+    }
+}
+
+/// The bridge network a container is on, if any (not none, host,
+/// container:NAME or ns:PATH).
+pub(super) fn bridge_network(paths: &Paths, c: &Container) -> Result<Option<crate::network::Network>> {
+    match c.config.network.bridge(cella_sys::process::geteuid() != 0) {
+        Some(name) => crate::network::find(paths, name).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Gives back a container's address (its veth went with its namespace).
+pub(super) fn release_address(paths: &Paths, c: &mut Container) {
+    crate::network::usernet::stop(&c.dir(paths).join("pasta.pid"));
+    if (!c.config.ports.is_empty() || c.damaged.is_some()) && cella_sys::process::geteuid() == 0 {
+        let _ = crate::network::ports::unpublish(&c.id);
+    }
+    if let Ok(Some(net)) = bridge_network(paths, c) {
+        // The kernel removes the pair with the namespace, but later (a
+        // workqueue); removing it now means nothing is left when we return.
+        crate::network::detach(&c.id);
+        if !c.state.ip_address.is_empty() {
+            crate::network::release(paths, &net, &c.id, &c.state.ip_address);
+        }
+    }
+    c.state.ip_address.clear();
+}
+
+/// Whether the kernel's OOM killer killed a process of the container (its
+/// memory cgroup's oom_kill count), read before the cgroup goes.
+pub(super) fn oom_killed(paths: &Paths, c: &Container) -> bool {
+    let dir = paths.runroot.join(&c.id);
+    let Ok(p) = cella_runtime::container::read_persisted(&dir) else {
+        return false;
+    };
+    p.cgroup.as_ref().is_some_and(|cg| cg.oom_kills() > 0)
+}

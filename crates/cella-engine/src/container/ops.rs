@@ -1,0 +1,284 @@
+//! What the `cella` commands do to containers: create, start, stop, kill,
+//! remove, wait.
+
+use crate::container::{self, Container, RunConfig, State, Status};
+use crate::error::{Error, Result};
+use crate::store::paths::Paths;
+use std::time::{Duration, Instant};
+
+/// `cella create`: a record and a bundle, under the store lock (names are
+/// unique). Nothing runs yet. A failure leaves nothing behind.
+pub fn create(paths: &Paths, mut cfg: RunConfig, name: Option<String>) -> Result<Container> {
+    check(&cfg)?;
+    let image = crate::image::find(paths, &cfg.image)?;
+    assign_host_ports(&mut cfg, &image)?;
+    let _lock = crate::store::lock(paths)?;
+    let all = container::list(paths)?;
+    let id = crate::store::ids::random_id()?;
+    let name = match name {
+        Some(n) => {
+            crate::store::ids::check_name(&n)?;
+            if let Some(other) = all.iter().find(|c| c.name == n) {
+                return Err(Error::Conflict(format!(
+                    "the name {n:?} is already used by container {}: remove it (`cella rm {n}`) or pick another",
+                    other.short_id()
+                )));
+            }
+            n
+        }
+        None => crate::store::ids::generated_name(&id, |n| all.iter().any(|c| c.name == n)),
+    };
+    let id_base = if cfg.userns_auto {
+        Some(crate::container::userns::allocate(&all)?)
+    } else {
+        None
+    };
+    let c = Container {
+        id: id.clone(),
+        name,
+        created: crate::store::time::Timestamp::now(),
+        image_id: image.id.clone(),
+        config: cfg,
+        state: State::default(),
+        id_base,
+        damaged: None,
+        unsettled: false,
+    };
+    let dir = c.dir(paths);
+    let made = (|| {
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Io {
+            what: "create",
+            path: dir.clone(),
+            err: e,
+        })?;
+        if c.id_base.is_some() {
+            // The container's root (a host uid of its own) must be able to
+            // reach its rootfs: search permission, not listing, on the way.
+            use std::os::unix::fs::PermissionsExt;
+            for d in [&paths.root, &paths.containers(), &dir] {
+                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o711)).map_err(|e| Error::Io {
+                    what: "chmod 711",
+                    path: d.to_path_buf(),
+                    err: e,
+                })?;
+            }
+        }
+        crate::container::bundle::write_bundle(paths, &c, &image)?;
+        c.save_record(paths)
+    })();
+    if let Err(e) = made {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(e);
+    }
+    Ok(c)
+}
+
+/// -P's ports (those the image exposes) added, and a free host port for
+/// each published port without one (the DNAT rule keeps it ours).
+fn assign_host_ports(cfg: &mut RunConfig, image: &crate::image::Image) -> Result<()> {
+    if cfg.publish_all && !image.config.exposed_ports.is_empty() {
+        for p in &image.config.exposed_ports {
+            cfg.ports.push(crate::container::Publish::parse(p)?);
+        }
+        check(cfg)?;
+    }
+    for p in cfg.ports.iter_mut().filter(|p| p.unassigned()) {
+        p.host_port = std::net::TcpListener::bind("0.0.0.0:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| Error::Invalid(format!("-p {}: no free host port: {e}", p.container_port)))?;
+    }
+    Ok(())
+}
+
+/// What reaches files or the kernel is checked before anything is made.
+fn check(cfg: &RunConfig) -> Result<()> {
+    use crate::container::NetworkMode;
+    let bridged = matches!(cfg.network, NetworkMode::Bridge(_) | NetworkMode::Pasta);
+    let needs_bridge = [
+        (!cfg.ports.is_empty(), "-p/-P"),
+        (cfg.mac_address.is_some(), "--mac-address"),
+        (cfg.ip.is_some(), "--ip"),
+    ];
+    for (asked, flag) in needs_bridge {
+        if asked && !bridged {
+            return Err(Error::Invalid(format!(
+                "{flag} needs --network bridge (or a network from `cella network create`)"
+            )));
+        }
+    }
+    if let Some(m) = &cfg.mac_address {
+        crate::network::parse_mac(m)?;
+    }
+    for d in &cfg.dns {
+        if d.parse::<std::net::IpAddr>().is_err() {
+            return Err(Error::Invalid(format!("--dns {d}: not an IP address")));
+        }
+    }
+    for h in &cfg.add_hosts {
+        match h.split_once(':') {
+            Some((n, ip)) if !n.is_empty() && ip.parse::<std::net::IpAddr>().is_ok() => {}
+            _ => return Err(Error::Invalid(format!("--add-host {h}: use NAME:IP"))),
+        }
+    }
+    if let Some(h) = &cfg.hostname {
+        crate::store::ids::check_hostname(h, "--hostname")?;
+        if cfg.uts == crate::container::NamespaceMode::Host {
+            return Err(Error::Invalid(
+                "conflicting options: --hostname and --uts host (the host's UTS namespace keeps the host's name)"
+                    .into(),
+            ));
+        }
+    }
+    for h in &cfg.add_hosts {
+        let name = h.split_once(':').map_or(h.as_str(), |(n, _)| n);
+        crate::store::ids::check_hostname(name, "--add-host")?;
+    }
+    if let Some(m) = cfg.memory {
+        if m < crate::container::bundle::MIN_MEMORY {
+            return Err(Error::Invalid(format!(
+                "--memory {m}: the minimum memory limit allowed is 6MB"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `cella start`: the monitor creates and starts it.
+pub fn start(paths: &Paths, c: &Container, wait_for_attach: bool) -> Result<()> {
+    if let Some(d) = &c.damaged {
+        return Err(Error::Invalid(format!(
+            "container {} cannot be started: {d}; remove it with `cella rm -f {}`",
+            c.short_id(),
+            c.short_id()
+        )));
+    }
+    let c = &settled(paths, c.clone());
+    match c.state.status {
+        Status::Running | Status::Paused => {
+            return Err(Error::Conflict(format!("container {} is already running", c.name)));
+        }
+        Status::Created if c.monitor_alive() => {
+            return Err(Error::Conflict(format!("container {} is being started", c.name)));
+        }
+        _ => {}
+    }
+    // A later start writes a fresh bundle (a joined container may have a new PID).
+    let image = crate::image::find(paths, &c.image_id)?;
+    crate::container::bundle::write_bundle(paths, c, &image)?;
+    crate::container::monitor::spawn(paths, &c.id, wait_for_attach)
+}
+
+/// `cella run`'s start of the container it has just created: its bundle is
+/// as fresh as it gets, so it is not written again.
+pub fn start_created(paths: &Paths, c: &Container, wait_for_attach: bool) -> Result<()> {
+    crate::container::monitor::spawn(paths, &c.id, wait_for_attach)
+}
+
+/// A container whose monitor is gone and whose processes have ended:
+/// what its monitor would have done at the end is done now (runtime state,
+/// network, the record; --rm removes it). Others are returned as they are.
+fn settled(paths: &Paths, mut c: Container) -> Container {
+    if c.unsettled && !matches!(c.state.status, Status::Running | Status::Paused | Status::Created) {
+        crate::container::monitor::settle(paths, &mut c);
+    }
+    c
+}
+
+/// `cella kill`: a signal to the container's init (SIGKILL to all of it).
+pub fn kill(paths: &Paths, c: &Container, sig: i32) -> Result<()> {
+    if !matches!(c.state.status, Status::Running | Status::Paused) {
+        return Err(Error::Conflict(format!("container {} is not running", c.name)));
+    }
+    cella_runtime::lifecycle::kill(&paths.runroot, &c.id, sig, sig == libc::SIGKILL)?;
+    Ok(())
+}
+
+/// Waits until the monitor has recorded the end (or `timeout` passes).
+pub fn wait_exited(paths: &Paths, id: &str, timeout: Option<Duration>) -> Result<Container> {
+    let start = Instant::now();
+    loop {
+        let c = container::load(paths, id)?;
+        if !c.monitor_alive() && c.state.status != Status::Running && c.state.status != Status::Paused {
+            return Ok(c);
+        }
+        if timeout.is_some_and(|t| start.elapsed() >= t) {
+            return Ok(c);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `cella stop`: SIGTERM, then SIGKILL after `grace`.
+pub fn stop(paths: &Paths, c: &Container, grace: Duration) -> Result<Container> {
+    if !matches!(c.state.status, Status::Running | Status::Paused) {
+        return Ok(c.clone());
+    }
+    if c.state.status == Status::Paused {
+        let _ = cella_runtime::control::resume(&paths.runroot, &c.id);
+    }
+    let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, libc::SIGTERM, false);
+    let mut after = wait_exited(paths, &c.id, Some(grace))?;
+    if matches!(after.state.status, Status::Running | Status::Paused) {
+        let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, libc::SIGKILL, true);
+        after = wait_exited(paths, &c.id, Some(Duration::from_secs(10)))?;
+    }
+    Ok(settled(paths, after))
+}
+
+/// `cella rm`: refuses a running container unless `force` (then kills it).
+pub fn remove(paths: &Paths, c: &Container, force: bool) -> Result<()> {
+    if matches!(c.state.status, Status::Running | Status::Paused) || c.monitor_alive() {
+        if !force {
+            return Err(Error::Conflict(format!(
+                "container {} is running: stop it first, or use `cella rm -f`",
+                c.name
+            )));
+        }
+        let _ = cella_runtime::control::resume(&paths.runroot, &c.id);
+        let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, libc::SIGKILL, true);
+        wait_exited(paths, &c.id, Some(Duration::from_secs(10)))?;
+    }
+    // Its network and runtime state, if its monitor could not give them back.
+    let c = &settled(paths, container::load(paths, &c.id).unwrap_or_else(|_| c.clone()));
+    match crate::container::monitor::remove_files(paths, c) {
+        // --rm's monitor may have removed it just now.
+        Err(Error::Io { err, .. }) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Containers that use an image (rmi refuses while there are any).
+pub fn users_of_image(paths: &Paths, image_id: &str) -> Result<Vec<Container>> {
+    Ok(container::list(paths)?
+        .into_iter()
+        .filter(|c| c.image_id == image_id)
+        .collect())
+}
+
+/// `pause`/`unpause`: freezes or thaws every process of a running (or
+/// paused) container, and records it.
+pub fn pause(paths: &Paths, c: &Container, freeze: bool) -> Result<()> {
+    let want = if freeze { Status::Running } else { Status::Paused };
+    if c.state.status != want {
+        return Err(Error::Conflict(format!("container {} is {}", c.name, c.state.status)));
+    }
+    // The runtime's freezer state is the record: `load` reads it back.
+    if freeze {
+        cella_runtime::control::pause(&paths.runroot, &c.id)?;
+    } else {
+        cella_runtime::control::resume(&paths.runroot, &c.id)?;
+    }
+    Ok(())
+}
+
+/// The init PID of a running container, for what works on running ones only.
+pub fn running_pid(c: &Container) -> Result<i32> {
+    if c.state.status != Status::Running || c.state.pid <= 0 {
+        return Err(Error::Conflict(format!(
+            "container {} is not running: cp works with running containers only (so far)",
+            c.name
+        )));
+    }
+    Ok(c.state.pid)
+}

@@ -1,0 +1,286 @@
+//! Images: the built-in `host` image and the images in the store
+//! (images/<id>.json naming their layers, bottom first, and their config).
+
+pub mod archive;
+pub mod content;
+pub mod digest;
+pub mod import;
+pub mod intake;
+pub mod layer;
+pub mod load;
+pub mod platform;
+pub mod save;
+
+use crate::error::{Error, Result};
+use crate::store;
+use crate::store::paths::Paths;
+use serde::{Deserialize, Serialize};
+
+/// What an image says about how to run it (the subset of the OCI image
+/// config that the engine uses), with docker's field names.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImageConfig {
+    pub cmd: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub env: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+    /// "80/tcp", "53/udp": what -P publishes.
+    pub exposed_ports: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Image {
+    /// "sha256:<hex>" for stored images, "host" for the built-in one.
+    pub id: String,
+    pub repo_tags: Vec<String>,
+    /// From the image's config (none for the host image).
+    #[serde(with = "crate::store::time::optional")]
+    pub created: Option<crate::store::time::Timestamp>,
+    /// Layer digests ("sha256:<hex>"), bottom first.
+    pub layers: Vec<String>,
+    pub config: ImageConfig,
+    /// Unpacked size in bytes.
+    pub size: u64,
+    /// The digest of its manifest in the content store ("" for the host
+    /// image and for images stored before the store kept manifests).
+    #[serde(default)]
+    pub manifest: String,
+}
+
+pub const HOST_ID: &str = "host";
+/// The host directories the `host` image shows (read-only, with a writable
+/// layer per container on top), when they exist.
+pub const HOST_DIRS: [&str; 9] = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "opt"];
+
+/// The built-in image: a view of the host's own userland.
+pub fn host_image() -> Image {
+    Image {
+        id: HOST_ID.into(),
+        repo_tags: vec!["host:latest".into()],
+        created: None,
+        layers: Vec::new(),
+        config: ImageConfig {
+            cmd: vec!["/bin/sh".into()],
+            env: vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()],
+            ..ImageConfig::default()
+        },
+        size: 0,
+        manifest: String::new(),
+    }
+}
+
+/// "name" → "name:latest"; a reference with a tag or digest is kept.
+pub fn normalize(reference: &str) -> String {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    if last.contains(':') || reference.contains('@') {
+        reference.to_string()
+    } else {
+        format!("{reference}:latest")
+    }
+}
+
+/// Checks a NAME[:TAG] given to import, tag or load (an archive's RepoTags):
+/// docker's reference grammar, and not the built-in `host`.
+pub fn check_reference(reference: &str) -> Result<String> {
+    let r = normalize(reference);
+    let (name, _) = r.rsplit_once(':').unwrap_or((&r, "latest"));
+    let valid = !reference.contains('@') && crate::distribution::registry::Reference::parse_in(&r, "localhost").is_ok();
+    if !valid || name == HOST_ID {
+        return Err(Error::Invalid(format!(
+            "invalid image reference {reference:?}: use NAME[:TAG], a lower-case name (not \"host\") as docker's references have it"
+        )));
+    }
+    Ok(r)
+}
+
+fn record_path(paths: &Paths, id: &str) -> std::path::PathBuf {
+    paths
+        .images()
+        .join(format!("{}.json", id.trim_start_matches("sha256:")))
+}
+
+/// Every stored image (not the built-in one).
+pub fn list(paths: &Paths) -> Result<Vec<Image>> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir(paths.images()) else {
+        return Ok(out);
+    };
+    for e in dir.flatten() {
+        if e.path().extension().is_some_and(|x| x == "json") {
+            out.push(store::read_json(&e.path())?);
+        }
+    }
+    out.sort_by_key(|i: &Image| std::cmp::Reverse(i.created));
+    Ok(out)
+}
+
+/// Finds an image by tag (NAME[:TAG]), full id or unique id prefix.
+pub fn find(paths: &Paths, reference: &str) -> Result<Image> {
+    let tag = normalize(reference);
+    if tag == "host:latest" {
+        return Ok(host_image());
+    }
+    let all = list(paths)?;
+    // docker.io/library/busybox is stored as busybox:latest.
+    let full = crate::distribution::registry::Reference::parse(reference)
+        .map(|r| r.tag())
+        .ok();
+    if let Some(i) = all
+        .iter()
+        .find(|i| i.repo_tags.contains(&tag) || full.as_ref().is_some_and(|f| i.repo_tags.contains(f)))
+    {
+        return Ok(i.clone());
+    }
+    let hex = reference.trim_start_matches("sha256:");
+    if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let hits: Vec<&Image> = all
+            .iter()
+            .filter(|i| i.id.trim_start_matches("sha256:").starts_with(hex))
+            .collect();
+        match hits.len() {
+            1 => return Ok(hits[0].clone()),
+            n if n > 1 => {
+                return Err(Error::Conflict(format!(
+                    "image id prefix {reference} is ambiguous ({n} images)"
+                )))
+            }
+            _ => {}
+        }
+    }
+    Err(Error::NotFound(format!(
+        "no image {reference:?} here: see `cella images`, or bring one in with `cella import` or `cella load`"
+    )))
+}
+
+/// Stores an image record; its tags are taken from any other image that had
+/// them, and a record of the same image keeps its own tags too. The caller
+/// holds the store lock.
+pub fn save(paths: &Paths, image: &Image) -> Result<()> {
+    let mut image = image.clone();
+    let mut replaced = Vec::new();
+    for mut other in list(paths)? {
+        if other.id == image.id {
+            if image.manifest.is_empty() {
+                image.manifest = other.manifest.clone();
+            } else if other.manifest != image.manifest {
+                replaced = blobs_of(paths, &other);
+            }
+            for t in other.repo_tags {
+                if !image.repo_tags.contains(&t) {
+                    image.repo_tags.push(t);
+                }
+            }
+        } else if other.repo_tags.iter().any(|t| image.repo_tags.contains(t)) {
+            other.repo_tags.retain(|t| !image.repo_tags.contains(t));
+            store::write_json(&record_path(paths, &other.id), &other)?;
+        }
+    }
+    store::write_json(&record_path(paths, &image.id), &image)?;
+    // The same config under another manifest (another compression): the old
+    // manifest goes, its layers stay while the new one names them.
+    collect(paths, &replaced, &list(paths)?);
+    Ok(())
+}
+
+/// `cella tag SOURCE TARGET`. The caller holds the store lock.
+pub fn tag(paths: &Paths, source: &str, target: &str) -> Result<()> {
+    let target = check_reference(target)?;
+    let mut image = find(paths, source)?;
+    if image.id == HOST_ID {
+        return Err(Error::Invalid("the built-in host image cannot be tagged".into()));
+    }
+    if !image.repo_tags.contains(&target) {
+        image.repo_tags.push(target);
+    }
+    save(paths, &image)
+}
+
+/// `cella rmi`: drops a tag, and the image with its last tag (or when named
+/// by id); layers no other image uses are removed. The caller holds the
+/// store lock and has checked that no container uses the image.
+pub fn remove(paths: &Paths, reference: &str) -> Result<Vec<String>> {
+    let mut image = find(paths, reference)?;
+    if image.id == HOST_ID {
+        return Err(Error::Invalid("the built-in host image cannot be removed".into()));
+    }
+    let tag = normalize(reference);
+    let mut removed = Vec::new();
+    if image.repo_tags.contains(&tag) && image.repo_tags.len() > 1 {
+        image.repo_tags.retain(|t| *t != tag);
+        store::write_json(&record_path(paths, &image.id), &image)?;
+        return Ok(vec![format!("Untagged: {tag}")]);
+    }
+    let p = record_path(paths, &image.id);
+    std::fs::remove_file(&p).map_err(|e| Error::Io {
+        what: "remove",
+        path: p,
+        err: e,
+    })?;
+    removed.extend(image.repo_tags.iter().map(|t| format!("Untagged: {t}")));
+    removed.push(format!("Deleted: {}", image.id));
+    let remaining = list(paths)?;
+    collect(paths, &blobs_of(paths, &image), &remaining);
+    let still_used: Vec<String> = remaining.into_iter().flat_map(|i| i.layers).collect();
+    for layer in &image.layers {
+        if !still_used.contains(layer) {
+            let dir = crate::image::layer::dir(paths, layer);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    Ok(removed)
+}
+
+/// An image's manifest, read back from the store.
+pub fn manifest_of(paths: &Paths, image: &Image) -> Result<(Vec<u8>, content::Manifest)> {
+    if image.manifest.is_empty() {
+        return Err(Error::Invalid(format!(
+            "image {} was stored before cella kept images' registry content: pull or load it again",
+            image.repo_tags.first().unwrap_or(&image.id)
+        )));
+    }
+    let bytes = content::read(paths, &image.manifest)?;
+    let m = content::parse_manifest(&bytes, &image.manifest)?;
+    Ok((bytes, m))
+}
+
+/// Every blob an image needs: manifest, config, layers.
+pub fn blobs_of(paths: &Paths, image: &Image) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok((_, m)) = manifest_of(paths, image) {
+        out.push(image.manifest.clone());
+        out.push(m.config.digest);
+        out.extend(m.layers.into_iter().map(|l| l.digest));
+    }
+    out
+}
+
+/// Removes the blobs of `removed` that no image in `remaining` needs.
+pub fn collect(paths: &Paths, removed: &[String], remaining: &[crate::image::Image]) {
+    let used: std::collections::HashSet<String> = remaining.iter().flat_map(|i| blobs_of(paths, i)).collect();
+    for d in removed {
+        if !used.contains(d) {
+            if let Ok(p) = content::path(paths, d) {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_normalize_and_validate() {
+        assert_eq!(normalize("busybox"), "busybox:latest");
+        assert_eq!(normalize("busybox:1.36"), "busybox:1.36");
+        assert_eq!(normalize("localhost:5000/busybox"), "localhost:5000/busybox:latest");
+        assert_eq!(check_reference("my/app").unwrap(), "my/app:latest");
+        for bad in ["", "Upper", "host", "a:b:c!", "-x", "x:"] {
+            assert!(check_reference(bad).is_err(), "{bad:?}");
+        }
+    }
+}

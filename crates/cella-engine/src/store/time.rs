@@ -1,0 +1,213 @@
+//! Moments in records: parsed once when a record is read, written as
+//! RFC 3339 UTC (docker's form, in records and in `inspect`).
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Seconds and nanoseconds since the epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Timestamp {
+    secs: i64,
+    nanos: u32,
+}
+
+impl Timestamp {
+    pub fn now() -> Timestamp {
+        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Timestamp {
+            secs: d.as_secs() as i64,
+            nanos: d.subsec_nanos(),
+        }
+    }
+
+    /// RFC 3339 as images and Go programs write it: `YYYY-MM-DDTHH:MM:SS`,
+    /// an optional fraction, then `Z` or `±HH:MM`.
+    pub fn parse(s: &str) -> Option<Timestamp> {
+        let b = s.as_bytes();
+        let num = |r: std::ops::Range<usize>| -> Option<i64> {
+            let t = s.get(r)?;
+            t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+        };
+        if b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't' | b' ')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
+            return None;
+        }
+        let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+            return None;
+        }
+        let mut rest = &s[19..];
+        let mut nanos = 0u32;
+        if let Some(frac) = rest.strip_prefix('.') {
+            let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            for (i, c) in frac.bytes().take(9).take(digits).enumerate() {
+                nanos += u32::from(c - b'0') * 10u32.pow(8 - i as u32);
+            }
+            rest = &frac[digits..];
+        }
+        let offset = match rest {
+            "Z" | "z" => 0,
+            _ if rest.len() == 6 && rest.as_bytes()[3] == b':' => {
+                let sign = match rest.as_bytes()[0] {
+                    b'+' => 1,
+                    b'-' => -1,
+                    _ => return None,
+                };
+                let (oh, om) = (num_of(&rest[1..3])?, num_of(&rest[4..6])?);
+                sign * (oh * 3600 + om * 60)
+            }
+            _ => return None,
+        };
+        Some(Timestamp {
+            secs: days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset,
+            nanos,
+        })
+    }
+
+    pub fn secs(&self) -> i64 {
+        self.secs
+    }
+
+    /// How long ago it was (zero for a moment in the future).
+    pub fn age(&self) -> Duration {
+        let now = Timestamp::now();
+        let secs = (now.secs - self.secs).max(0) as u64;
+        Duration::from_secs(secs)
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(t: SystemTime) -> Timestamp {
+        match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => Timestamp {
+                secs: d.as_secs() as i64,
+                nanos: d.subsec_nanos(),
+            },
+            Err(_) => Timestamp::default(),
+        }
+    }
+}
+
+fn num_of(s: &str) -> Option<i64> {
+    s.bytes().all(|c| c.is_ascii_digit()).then(|| s.parse().ok())?
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&cella_runtime::log::rfc3339(self.secs, self.nanos))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("{s:?} is not an RFC 3339 time")))
+    }
+}
+
+/// For `Option<Timestamp>` fields: none is written as "" (as records
+/// always had it); "" reads as none, and so does a time that cannot be
+/// read (an image's own `created` may be anything: the record must still
+/// load).
+pub mod optional {
+    use super::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.collect_str(t),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+        let s = Option::<String>::deserialize(d)?.unwrap_or_default();
+        Ok(Timestamp::parse(&s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Timestamp;
+
+    #[test]
+    fn round_trips_what_it_writes() {
+        let t = Timestamp::now();
+        assert_eq!(Timestamp::parse(&t.to_string()), Some(t));
+    }
+
+    #[test]
+    fn reads_what_images_and_go_write() {
+        let t = Timestamp::parse("2023-11-14T22:13:20Z").unwrap();
+        assert_eq!((t.secs(), t.nanos), (1_700_000_000, 0));
+        let t = Timestamp::parse("2023-11-14T22:13:20.5Z").unwrap();
+        assert_eq!(t.nanos, 500_000_000);
+        // A fraction longer than nanoseconds is cut, an offset applied.
+        let t = Timestamp::parse("2023-11-15T00:13:20.1234567891+02:00").unwrap();
+        assert_eq!((t.secs(), t.nanos), (1_700_000_000, 123_456_789));
+        assert_eq!(Timestamp::parse("1969-12-31T23:59:59Z").unwrap().secs(), -1);
+        assert_eq!(
+            Timestamp::parse("2026-11-22T12:00:05.5Z").unwrap().secs(),
+            1_795_348_805
+        );
+        assert_eq!(Timestamp::parse("2000-02-29T00:00:00Z").unwrap().secs(), 951_782_400);
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_time() {
+        for s in [
+            "",
+            "yesterday",
+            "2023-11-14",
+            "2023-13-01T00:00:00Z",
+            "2023-11-14T22:13:20",
+            "2023-11-14T22:13:20.Z",
+            "+023-11-14T22:13:20Z",
+        ] {
+            assert_eq!(Timestamp::parse(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn optional_fields_keep_the_empty_string() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct R {
+            #[serde(with = "super::optional", default)]
+            at: Option<Timestamp>,
+        }
+        let none: R = serde_json::from_str(r#"{"at":""}"#).unwrap();
+        assert_eq!(none, R { at: None });
+        assert_eq!(serde_json::to_string(&none).unwrap(), r#"{"at":""}"#);
+        let missing: R = serde_json::from_str("{}").unwrap();
+        assert_eq!(missing, R { at: None });
+        let odd: R = serde_json::from_str(r#"{"at":"last week"}"#).unwrap();
+        assert_eq!(odd, R { at: None });
+        let some: R = serde_json::from_str(r#"{"at":"1970-01-01T00:00:01Z"}"#).unwrap();
+        assert_eq!(some.at.unwrap().secs(), 1);
+    }
+}
