@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Lifecycle benchmark: `run` of /bin/true in a busybox bundle with the default
 # spec's namespaces, for cella-runtime, runc and crun, alternating, N rounds.
-# Prints medians of wall time and peak RSS (GNU time's %M: the runtime and
-# what it waited for) and the ratios against cella-runtime.
+# Two passes, each round in a shuffled order: every start from an idle
+# machine (50 ms pause before it), then back to back. Prints medians of wall
+# time, CPU time (user + system of all the run waited for) and peak RSS
+# (GNU time's %M), and the ratios against crun.
 #
 # All three run inside one private mount namespace where
 # /sys/fs/cgroup/unified is unmounted: crun 1.8 refuses hybrid cgroups, and
@@ -37,7 +39,7 @@ c["ociVersion"] = "1.0.2"  # crun 1.8 accepts only 1.0.x
 json.dump(c, open(p, "w"), indent=2)
 PY
 cat > "$work/measure.py" <<'PY'
-import os, statistics, sys, time
+import os, random, resource, statistics, sys, time
 rounds, bundle, cella = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 state = os.path.dirname(bundle)
 runtimes = {
@@ -50,28 +52,38 @@ rss_file = f"{state}/rss"
 def once(name, i):
     # Peak RSS as GNU time reports it (%M): a small C parent, so the figure is
     # the runtime's own (a spawn from Python would report Python's pages).
+    # CPU: user + system of everything the run waited for (wait4's rusage).
     argv = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + runtimes[name] + ["run", "--bundle", bundle, f"bench-{name}-{i}"]
     t0 = time.perf_counter_ns()
     pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
         (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1)])
-    _, status = os.waitpid(pid, 0)
+    _, status, ru = os.wait4(pid, 0)
     ms = (time.perf_counter_ns() - t0) / 1e6
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{name} run failed with status {status}: rerun by hand: {' '.join(argv)}")
-    return ms, int(open(rss_file).read().split()[-1]) / 1024
-res = {n: ([], []) for n in runtimes}
+    cpu = (ru.ru_utime + ru.ru_stime) * 1e3
+    return ms, cpu, int(open(rss_file).read().split()[-1]) / 1024
 for name in runtimes:            # warm-up: page cache, first cgroup dirs
     for i in range(3):
         once(name, f"warm{i}")
-for i in range(rounds):          # alternate so drift hits every runtime alike
-    for name in runtimes:
-        ms, mb = once(name, i)
-        res[name][0].append(ms); res[name][1].append(mb)
-base_t = statistics.median(res["cella-runtime"][0]); base_m = statistics.median(res["cella-runtime"][1])
-print(f"run of /bin/true, busybox bundle, default spec; {rounds} alternating rounds (medians)")
-print(f"{'runtime':<15}{'wall ms':>9}{'peak RSS MB':>13}{'time vs cella':>15}{'RSS vs cella':>14}")
-for name, (ts, ms) in res.items():
-    t, m = statistics.median(ts), statistics.median(ms)
-    print(f"{name:<15}{t:>9.2f}{m:>13.2f}{t / base_t:>14.2f}x{m / base_m:>13.2f}x")
+for mode in ("from idle", "back-to-back"):
+    res = {n: ([], [], []) for n in runtimes}
+    for i in range(rounds):
+        # Shuffled each round: a start that follows another runtime's cgroup
+        # move within an RCU grace period gets its own move almost free.
+        order = list(runtimes)
+        random.shuffle(order)
+        for name in order:
+            if mode == "from idle":
+                time.sleep(0.05)     # each start from an idle machine
+            ms, cpu, mb = once(name, f"{mode[0]}{i}")
+            res[name][0].append(ms); res[name][1].append(cpu); res[name][2].append(mb)
+    med = {n: tuple(statistics.median(v) for v in r) for n, r in res.items()}
+    bt, bc, bm = med["crun"]
+    print(f"run of /bin/true, busybox bundle, default spec; {rounds} shuffled rounds, {mode} (medians)")
+    print(f"{'runtime':<15}{'wall ms':>9}{'CPU ms':>9}{'peak RSS MB':>13}{'wall/crun':>11}{'CPU/crun':>10}{'RSS/crun':>10}")
+    for name, (t, c, m) in med.items():
+        print(f"{name:<15}{t:>9.2f}{c:>9.2f}{m:>13.2f}{t / bt:>10.2f}x{c / bc:>9.2f}x{m / bm:>9.2f}x")
+    print()
 PY
 unshare -m --propagation private sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; python3 '$work/measure.py' '$rounds' '$work/bundle' '$cella'"

@@ -158,6 +158,19 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Moves the calling thread into this cgroup in every v1 hierarchy by
+    /// writing 0 to each `tasks` file. For a single-threaded process that
+    /// is the whole process, and the kernel skips the global threadgroup
+    /// lock (and the RCU grace period its writer waits for, 7-15 ms) that
+    /// a PID written to `cgroup.procs` takes.
+    pub fn join_self_v1(&self) -> Result<()> {
+        for dir in self.dirs.iter().filter(|d| !d.is_v2()) {
+            let p = dir.path.join("tasks");
+            std::fs::write(&p, b"0").map_err(io_err("join", &p))?;
+        }
+        Ok(())
+    }
+
     /// Host PIDs of every process in the cgroup (read from the first hierarchy
     /// that exists), sorted.
     pub fn pids(&self) -> Result<Vec<i32>> {

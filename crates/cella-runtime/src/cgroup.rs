@@ -130,13 +130,14 @@ impl Placement {
     }
 
     /// Puts the child in its cgroup. cgroupfs: writes its PID (unless it
-    /// was born there, `born_inside`). systemd: starts the scope with the
+    /// places itself, `self_placed`: born in its v2 cgroup, moving itself
+    /// into its v1 ones). systemd: starts the scope with the
     /// PID and the unit properties, checks that systemd put it where
     /// expected, then makes the directories of the hierarchies systemd
     /// does not manage and writes every limit.
-    pub fn join(&mut self, spec: &Spec, id: &str, child: i32, born_inside: bool) -> Result<()> {
+    pub fn join(&mut self, spec: &Spec, id: &str, child: i32, self_placed: bool) -> Result<()> {
         let Some((manager, path)) = self.systemd.as_mut() else {
-            if let (Some(cg), false) = (&self.cgroup, born_inside) {
+            if let (Some(cg), false) = (&self.cgroup, self_placed) {
                 cg.add_pid(child)?;
             }
             return Ok(());

@@ -124,13 +124,19 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         cleanup.state_dir.as_ref().expect("set above").save(&state)?;
     }
     cleanup.cgroup.as_mut().expect("set above").make(&spec)?;
-    // On pure v2 the child is born in its cgroup: no migration to wait for.
-    // (A systemd scope needs the PID first.)
-    let into_cgroup = match (&layout, &cgroup, opts.cgroup_driver) {
-        (Some(l), Some(cg), Driver::Cgroupfs) if l.mode == cella_cgroups::Mode::V2 && plan.is_simple() => {
-            let dir = &cg.dirs[0].path;
-            Some(cella_sys::fd::open(dir, libc::O_PATH | libc::O_DIRECTORY, 0).at("open cgroup", dir)?)
-        }
+    // With the cgroupfs driver on the simple path no PID is written to a
+    // cgroup.procs (each such write waits for an RCU grace period): the
+    // child is born in its v2 cgroup (CLONE_INTO_CGROUP; pure v2, or the
+    // unified tree of a hybrid layout) and moves itself into its v1 ones
+    // (`join_self_v1`). A systemd scope needs the PID first.
+    let self_placed = opts.cgroup_driver == Driver::Cgroupfs && plan.is_simple() && cgroup.is_some();
+    let into_cgroup = match (&cgroup, self_placed) {
+        (Some(cg), true) => match cg.dirs.iter().find(|d| d.is_v2()) {
+            Some(d) => {
+                Some(cella_sys::fd::open(&d.path, libc::O_PATH | libc::O_DIRECTORY, 0).at("open cgroup", &d.path)?)
+            }
+            None => None,
+        },
         _ => None,
     };
 
@@ -185,6 +191,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 seccomp: seccomp.as_ref(),
                 seccomp_listener,
                 undumpable_early: runtime_is_root,
+                join_cgroup_v1_self: self_placed,
             };
             init::run(cx)
         }
@@ -200,7 +207,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         userns::write(child, map_writer, &linux.uid_mappings, &linux.gid_mappings)?;
     }
     let placement = cleanup.cgroup.as_mut().expect("set above");
-    placement.join(&spec, &opts.id, child, into_cgroup.is_some())?;
+    placement.join(&spec, &opts.id, child, self_placed)?;
     if state.cgroup != placement.cgroup {
         // Rootless under systemd: only the delegated hierarchies remain.
         state.cgroup = placement.cgroup.clone();

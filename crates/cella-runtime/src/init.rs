@@ -45,6 +45,9 @@ pub struct InitContext<'a> {
     /// reach us meanwhile without CAP_SYS_PTRACE in its user namespace: we
     /// hold every capability there).
     pub undumpable_early: bool,
+    /// Move into the v1 hierarchies of `cgroup` ourselves, first thing
+    /// after `Go` (see `cella_cgroups::Cgroup::join_self_v1`).
+    pub join_cgroup_v1_self: bool,
 }
 
 /// The child's entry point.
@@ -64,6 +67,10 @@ enum Never {}
 
 fn setup(cx: &InitContext<'_>) -> Result<Never> {
     cx.chan.expect_go()?;
+    if let (true, Some(cg)) = (cx.join_cgroup_v1_self, cx.cgroup) {
+        // Before the cgroup namespace is made, so that it is our root there.
+        cg.join_self_v1()?;
+    }
     let plan = cx.plan;
     if !plan.is_simple() {
         enter_namespaces_slow(cx)?;

@@ -58,10 +58,42 @@ impl Command {
     }
 }
 
+/// Prints a command-line error and gives its exit code: docker's 125 for
+/// the engine's commands (scripts tell "the engine refused" from "the
+/// container failed" by it), util-linux's 1 for `cella ns`, 0 for --help
+/// and --version.
+fn usage_error(e: clap::Error, args: impl Iterator<Item = String>) -> i32 {
+    use clap::error::ErrorKind;
+    let _ = e.print();
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+        _ if first_word(args).as_deref() == Some("ns") => 1,
+        _ => 125,
+    }
+}
+
+/// The command word: the first argument that is not an option or the
+/// value of a global option.
+fn first_word(mut args: impl Iterator<Item = String>) -> Option<String> {
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--root" | "--runroot" | "--cgroup-manager" => {
+                args.next();
+            }
+            s if s.starts_with('-') => {}
+            _ => return Some(a),
+        }
+    }
+    None
+}
+
 fn main() {
     // `cella ps | head` ends quietly, as other tools do.
     cella_sys::process::set_sigpipe(true);
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => std::process::exit(usage_error(e, std::env::args().skip(1))),
+    };
     if cli.command.enters_containers() {
         // Before anything else (see cella_engine::seal_self): re-executes.
         if let Err(e) = cella_engine::seal_self() {
@@ -95,6 +127,20 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_errors_exit_as_docker_and_util_linux_do() {
+        let code = |argv: &[&str]| {
+            let e = Cli::try_parse_from(argv).err().unwrap();
+            usage_error(e, argv[1..].iter().map(|s| s.to_string()))
+        };
+        assert_eq!(code(&["cella", "run", "--no-such-flag", "img"]), 125);
+        assert_eq!(code(&["cella", "--root", "/r", "ps", "--bogus"]), 125);
+        assert_eq!(code(&["cella", "no-such-command"]), 125);
+        assert_eq!(code(&["cella", "--root", "ns", "ps", "--bogus"]), 125);
+        assert_eq!(code(&["cella", "ns", "unshare", "--bogus"]), 1);
+        assert_eq!(code(&["cella", "--help"]), 0);
+    }
 
     /// The engine execs this binary with its monitor command: the parser
     /// must accept exactly what `monitor::spawn` passes.
