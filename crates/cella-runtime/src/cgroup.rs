@@ -124,8 +124,9 @@ impl Placement {
         let Some(cg) = self.cgroup.as_ref().filter(|_| self.unmade) else {
             return Ok(());
         };
-        cg.create()?;
+        // From here on undo removes what was made, even part of it.
         self.unmade = false;
+        cg.create()?;
         fill(cg, spec)
     }
 
