@@ -173,3 +173,18 @@ fn podman_save_archives_load_and_run() {
         .args(["-c", &format!("{pm} rmi -a -f >/dev/null 2>&1; rm -rf {w}")])
         .status();
 }
+
+#[test]
+fn images_q_lists_what_rmi_can_remove() {
+    // `cella rmi $(cella images -q)` must not fail on the built-in image.
+    let e = Engine::new();
+    assert_eq!(e.ok(&["images", "-q"]), "", "the host image is not listed");
+    let bb = e.busybox();
+    let ids = e.ok(&["images", "-q"]);
+    assert_eq!(ids.lines().count(), 1, "{ids}");
+    let mut args = vec!["rmi"];
+    args.extend(ids.split_whitespace());
+    e.ok(&args);
+    assert!(!e.ok(&["images"]).contains(bb.split(':').next().unwrap()));
+    assert!(e.ok(&["images"]).contains("host"), "still there, just not in -q");
+}

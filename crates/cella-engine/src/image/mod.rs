@@ -51,6 +51,13 @@ pub struct Image {
 }
 
 pub const HOST_ID: &str = "host";
+
+impl Image {
+    /// The built-in view of the host, which cannot be removed.
+    pub fn is_builtin(&self) -> bool {
+        self.id == HOST_ID
+    }
+}
 /// The host directories the `host` image shows (read-only, with a writable
 /// layer per container on top), when they exist.
 pub const HOST_DIRS: [&str; 9] = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "opt"];

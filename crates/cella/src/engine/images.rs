@@ -20,7 +20,9 @@ pub struct ImagesArgs {
 pub fn images(e: &Engine, a: ImagesArgs) -> Result<i32> {
     let all = e.images()?;
     if a.quiet {
-        for i in &all {
+        // Ids to feed `rmi $(cella images -q)`: the built-in host image
+        // cannot be removed, so it is left out.
+        for i in all.iter().filter(|i| !i.is_builtin()) {
             println!("{}", short(&i.id));
         }
         return Ok(0);
