@@ -22,6 +22,7 @@ pub mod store;
 pub use container::attach::Frame;
 pub use container::bundle::parse_memory;
 pub use container::exec::ExecRequest;
+pub use container::filter::Filter as ContainerFilter;
 pub use container::inspect::Process;
 pub use container::logs::{Entry as LogEntry, Follow as LogFollow};
 pub use container::monitor::COMMAND as MONITOR_COMMAND;
@@ -77,6 +78,22 @@ impl Engine {
     /// (`cella run`): as `start`, without writing its bundle again.
     pub fn start_created(&self, c: &Container, attach: bool) -> Result<()> {
         container::ops::start_created(&self.paths, c, attach)
+    }
+
+    /// `ps`: the running containers (every one with `all`, or when the
+    /// filter asks about states) that pass `filter`, newest first.
+    pub fn containers_matching(&self, filter: &ContainerFilter, all: bool) -> Result<Vec<Container>> {
+        let images: std::collections::HashMap<&str, Option<String>> = filter
+            .ancestors()
+            .map(|r| (r, image::find(&self.paths, r).ok().map(|i| i.id)))
+            .collect();
+        let image_of = |r: &str| images.get(r).cloned().flatten();
+        let all = all || filter.shows_stopped();
+        Ok(container::list(&self.paths)?
+            .into_iter()
+            .filter(|c| all || matches!(c.state.status, Status::Running | Status::Paused))
+            .filter(|c| filter.matches(c, &image_of))
+            .collect())
     }
 
     /// By name, full id or unique id prefix.

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod config;
 pub mod copy;
 pub mod exec;
+pub mod filter;
 pub mod inspect;
 pub mod logs;
 pub mod monitor;

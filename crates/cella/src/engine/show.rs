@@ -20,6 +20,9 @@ pub struct PsArgs {
     /// Full ids and commands
     #[arg(long = "no-trunc")]
     no_trunc: bool,
+    /// Only those that match KEY=VALUE (name, id, status, ancestor, exited, label); repeatable
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
 }
 
 /// docker's wording for a duration: "5 seconds", "About a minute", "3 hours".
@@ -52,11 +55,8 @@ fn status_text(c: &Container) -> String {
 }
 
 pub fn ps(e: &Engine, a: PsArgs) -> Result<i32> {
-    let list: Vec<Container> = e
-        .containers()?
-        .into_iter()
-        .filter(|c| a.all || matches!(c.state.status, Status::Running | Status::Paused))
-        .collect();
+    let filter = cella_engine::ContainerFilter::parse(&a.filter)?;
+    let list: Vec<Container> = e.containers_matching(&filter, a.all)?;
     if a.quiet {
         for c in &list {
             println!("{}", if a.no_trunc { &c.id } else { c.short_id() });

@@ -1,0 +1,99 @@
+//! `ps --filter`, side by side with podman (its own store under the test's
+//! directory, vfs, runc, no network) on the same containers: a running `web`, a
+//! `job` that exited 3 and a `done` that exited 0, all of one image.
+
+#[path = "support/engine.rs"]
+mod common;
+use common::*;
+use std::collections::BTreeSet;
+use std::process::Command;
+
+fn sh(script: &str) -> String {
+    let o = Command::new("sh").args(["-ec", script]).output().unwrap();
+    assert!(o.status.success(), "{script}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn ps_filters_select_what_podmans_select() {
+    let e = Engine::new();
+    let work = e.root.with_file_name("podman");
+    cella_testsupport::busybox_rootfs(&work.join("rootfs"));
+    let w = work.display();
+    let pm = format!("podman --root {w}/root --runroot {w}/run --storage-driver vfs --runtime runc");
+    let image = "localhost/filters:1";
+    sh(&format!(
+        "cd {w}/rootfs && tar -cf {w}/r.tar . && {pm} import {w}/r.tar {image} >/dev/null 2>&1"
+    ));
+    e.ok(&["import", work.join("r.tar").to_str().unwrap(), image]);
+    for (name, cmd) in [("web", "sleep 300"), ("job", "exit 3"), ("done", "true")] {
+        let detach = if name == "web" { "-d" } else { "" };
+        sh(&format!(
+            // Limits below this machine's hard ones: podman raises nofile and
+            // nproc above them, which needs CAP_SYS_RESOURCE (not here).
+            "{pm} run {detach} --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --network none \\
+             --name {name} {image} sh -c '{cmd}' >/dev/null || true"
+        ));
+        let mut args = vec!["run", "--name", name];
+        if name == "web" {
+            args.push("-d");
+        }
+        args.extend([image, "sh", "-c", cmd]);
+        let _ = e.out(&args);
+    }
+    let podman = |filters: &[&str]| -> BTreeSet<String> {
+        let f: String = filters.iter().map(|f| format!(" --filter '{f}'")).collect();
+        sh(&format!("{pm} ps -a{f} --format '{{{{.Names}}}}'"))
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let cella = |filters: &[&str], all: bool| -> BTreeSet<String> {
+        let mut args = vec!["ps", "--format", "json"];
+        if all {
+            args.push("-a");
+        }
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        let v: serde_json::Value = serde_json::from_str(&e.ok(&args)).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["Names"][0].as_str().unwrap().to_string())
+            .collect()
+    };
+    let cases: &[&[&str]] = &[
+        &["name=web"],
+        &["name=o"],
+        &["name=^jo"],
+        &["name=b$"],
+        &["status=running"],
+        &["status=exited"],
+        &["status=created"],
+        &["exited=3"],
+        &["exited=0"],
+        &["ancestor=localhost/filters:1"],
+        &["label=team=a"],
+        &["name=web", "name=job"],
+        &["name=o", "status=exited"],
+        &["status=exited", "exited=0"],
+    ];
+    for f in cases {
+        assert_eq!(cella(f, true), podman(f), "--filter {f:?}");
+    }
+    // docker lists stopped containers for a status or exit filter without -a.
+    assert_eq!(cella(&["exited=3"], false), BTreeSet::from(["job".to_string()]));
+    assert_eq!(
+        cella(&["name=o"], false),
+        BTreeSet::new(),
+        "no -a, no status filter: running only"
+    );
+    let o = e.out(&["ps", "--filter", "colour=red"]);
+    assert_eq!(o.status.code(), Some(125), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("colour=red"), "{o:?}");
+    let _ = sh(&format!(
+        "{pm} rm -f -a >/dev/null 2>&1; {pm} rmi -a -f >/dev/null 2>&1 || true"
+    ));
+}
