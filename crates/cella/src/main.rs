@@ -4,6 +4,7 @@ mod engine;
 mod ns;
 mod table;
 mod target;
+mod template;
 
 use clap::{Parser, Subcommand};
 

@@ -1,4 +1,4 @@
-//! `ps --filter`, side by side with podman (its own store under the test's
+//! `ps --filter` and `--format` templates, side by side with podman (its own store under the test's
 //! directory, vfs, runc, no network) on the same containers: a running `web`, a
 //! `job` that exited 3 and a `done` that exited 0, all of one image.
 
@@ -16,7 +16,7 @@ fn sh(script: &str) -> String {
 
 #[test]
 #[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
-fn ps_filters_select_what_podmans_select() {
+fn ps_filters_and_templates_select_and_print_what_podmans_do() {
     let e = Engine::new();
     let work = e.root.with_file_name("podman");
     cella_testsupport::busybox_rootfs(&work.join("rootfs"));
@@ -93,6 +93,40 @@ fn ps_filters_select_what_podmans_select() {
     let o = e.out(&["ps", "--filter", "colour=red"]);
     assert_eq!(o.status.code(), Some(125), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("colour=red"), "{o:?}");
+    // Go templates, on the same containers and image.
+    for (args, template) in [
+        (
+            "inspect -f",
+            "{{.State.Status}} {{.State.ExitCode}} {{json .State.Running}}",
+        ),
+        (
+            "inspect --format",
+            "{{if .State.Running}}up{{else}}down {{.State.ExitCode}}{{end}}",
+        ),
+    ] {
+        for name in ["web", "job", "done"] {
+            let theirs = sh(&format!("{pm} {args} '{template}' {name}"));
+            let mut argv: Vec<&str> = args.split(' ').collect();
+            argv.extend([template, name]);
+            assert_eq!(e.ok(&argv), theirs, "{args} {template} {name}");
+        }
+    }
+    let repo_tag = "{{.Repository}}:{{.Tag}}";
+    // An intended difference: cella lists its built-in host image too.
+    assert_eq!(
+        e.ok(&["images", "--format", repo_tag]).replace("host:latest\n", ""),
+        sh(&format!("{pm} images --format '{repo_tag}'"))
+    );
+    // (Not .State: docker's is the state word, podman's the status text;
+    // cella follows docker, as the table below shows.)
+    let names = "{{.Names}} {{.Image}}";
+    let sorted = |s: String| -> BTreeSet<String> { s.lines().map(str::to_string).collect() };
+    assert_eq!(
+        sorted(e.ok(&["ps", "-a", "--format", names])),
+        sorted(sh(&format!("{pm} ps -a --format '{names}'")))
+    );
+    let table = e.ok(&["ps", "--format", "table {{.Names}}\\t{{.State}}"]);
+    assert_eq!(table, "NAMES   STATE\nweb     running\n", "{table}");
     let _ = sh(&format!(
         "{pm} rm -f -a >/dev/null 2>&1; {pm} rmi -a -f >/dev/null 2>&1 || true"
     ));

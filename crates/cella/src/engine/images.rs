@@ -12,7 +12,7 @@ pub struct ImagesArgs {
     /// Only ids
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
-    /// table (default) or json
+    /// table (default), json, or a Go template as docker's ('{{.Names}}', 'table {{.ID}}\t{{.Image}}')
     #[arg(long = "format", default_value = "table")]
     format: String,
 }
@@ -58,7 +58,26 @@ pub fn images(e: &Engine, a: ImagesArgs) -> Result<i32> {
             }
             t.print(false, false);
         }
-        other => bail!("--format {other}: use table or json"),
+        template => {
+            let mut rows = Vec::new();
+            for i in &all {
+                let tags = if i.repo_tags.is_empty() {
+                    vec!["<none>:<none>".to_string()]
+                } else {
+                    i.repo_tags.clone()
+                };
+                for tag in tags {
+                    let (repo, t_) = tag.rsplit_once(':').unwrap_or((&tag, ""));
+                    rows.push(serde_json::json!({
+                        "Repository": repo, "Tag": t_, "ID": short(&i.id),
+                        "CreatedAt": i.created.map(|t| t.to_string()).unwrap_or_default(),
+                        "Size": if i.id == HOST_ID { "-".into() } else { crate::table::human_bytes(i.size) },
+                        "Digest": "<none>",
+                    }));
+                }
+            }
+            crate::template::print_all(template, &rows)?;
+        }
     }
     Ok(0)
 }

@@ -1,7 +1,7 @@
 //! ps, inspect, logs, top.
 
 use crate::table::Table;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use cella_engine::{Container, Engine, Status, Timestamp};
 use clap::Args;
 use serde_json::{json, Value};
@@ -14,7 +14,7 @@ pub struct PsArgs {
     /// Only ids
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
-    /// table (default) or json
+    /// table (default), json, or a Go template as docker's ('{{.Names}}', 'table {{.ID}}\t{{.Image}}')
     #[arg(long = "format", default_value = "table")]
     format: String,
     /// Full ids and commands
@@ -79,7 +79,9 @@ pub fn ps(e: &Engine, a: PsArgs) -> Result<i32> {
         return Ok(0);
     }
     if a.format != "table" {
-        bail!("--format {}: use table or json", a.format);
+        let rows: Vec<Value> = list.iter().map(|c| ps_fields(e, c, a.no_trunc)).collect();
+        crate::template::print_all(&a.format, &rows)?;
+        return Ok(0);
     }
     let mut t = Table::new(
         &["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"],
@@ -107,6 +109,34 @@ pub fn ps(e: &Engine, a: PsArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// A container as docker's `ps` templates name its fields.
+fn ps_fields(e: &Engine, c: &Container, no_trunc: bool) -> Value {
+    let cmd = e.command_of(c).join(" ");
+    json!({
+        "ID": if no_trunc { c.id.as_str() } else { c.short_id() },
+        "Names": c.name,
+        "Image": e.image_name_of(c),
+        "Command": format!("\"{cmd}\""),
+        "CreatedAt": c.created.to_string(),
+        "RunningFor": format!("{} ago", human_since(Some(c.created))),
+        "Status": status_text(c),
+        "State": c.state.status.to_string(),
+        "Ports": c
+            .config
+            .ports
+            .iter()
+            .map(|p| {
+                let ip = p.host_ip.map_or("0.0.0.0".to_string(), |i| i.to_string());
+                format!("{ip}:{}->{}/{}", p.host_port, p.container_port, p.proto)
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        "Labels": "",
+        "Networks": c.config.network.to_string(),
+        "Mounts": "",
+    })
+}
+
 #[derive(Args)]
 pub struct InspectArgs {
     /// Containers or images (names or ids)
@@ -115,6 +145,9 @@ pub struct InspectArgs {
     /// container or image (default: whichever the name matches, containers first)
     #[arg(long = "type")]
     kind: Option<String>,
+    /// A Go template rendered for each, as docker's (e.g. '{{.State.Status}}'), or json
+    #[arg(short = 'f', long = "format")]
+    format: Option<String>,
 }
 
 pub fn inspect(e: &Engine, a: InspectArgs) -> Result<i32> {
@@ -143,7 +176,11 @@ pub fn inspect(e: &Engine, a: InspectArgs) -> Result<i32> {
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    match a.format.as_deref() {
+        None => println!("{}", serde_json::to_string_pretty(&out)?),
+        Some("json") => println!("{}", serde_json::to_string(&out)?),
+        Some(f) => crate::template::print_all(f, &out)?,
+    }
     Ok(if failed { 1 } else { 0 })
 }
 
@@ -196,7 +233,7 @@ pub struct StatsArgs {
     /// Print once and exit
     #[arg(long = "no-stream")]
     no_stream: bool,
-    /// table (default) or json
+    /// table (default), json, or a Go template as docker's ('{{.Names}}', 'table {{.ID}}\t{{.Image}}')
     #[arg(long = "format", default_value = "table")]
     format: String,
     /// Containers (default: all running)
