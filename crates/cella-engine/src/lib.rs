@@ -30,7 +30,7 @@ pub use container::{CgroupManager, Container, NamespaceMode, NetworkMode, Publis
 pub use distribution::pull::{Event as PullEvent, Options as RegistryOptions};
 pub use error::{Error, Result};
 pub use image::save::Format as ArchiveFormat;
-pub use image::{Image, ImageConfig};
+pub use image::{Filter as ImageFilter, Image, ImageConfig};
 pub use network::Network;
 pub use store::time::Timestamp;
 
@@ -249,7 +249,7 @@ impl Engine {
             }
         }
         let _lock = store::lock(&self.paths)?;
-        image::remove(&self.paths, reference)
+        image::remove(&self.paths, reference, force)
     }
 
     pub fn import(&self, source: &str, reference: &str, config: ImageConfig) -> Result<Image> {

@@ -127,6 +127,42 @@ fn ps_filters_and_templates_select_and_print_what_podmans_do() {
     );
     let table = e.ok(&["ps", "--format", "table {{.Names}}\\t{{.State}}"]);
     assert_eq!(table, "NAMES   STATE\nweb     running\n", "{table}");
+    // images --filter against podman, on the image with one name.
+    let filters = [
+        "reference=localhost/filters",
+        "reference=*:1",
+        "reference=localhost/*",
+        "reference=nope*",
+        "dangling=false",
+    ];
+    for f in filters {
+        let ours = e
+            .ok(&["images", "--filter", f, "--format", repo_tag])
+            .replace("host:latest\n", "");
+        let theirs = sh(&format!("{pm} images --filter '{f}' --format '{repo_tag}'"));
+        assert_eq!(sorted(ours), sorted(theirs), "images --filter {f}");
+    }
+    // With a second name, docker lists only the names that match (podman
+    // lists every name of a matching image: an intended difference).
+    e.ok(&["tag", image, "localhost/other:2"]);
+    let only = |f: &str| sorted(e.ok(&["images", "--filter", f, "--format", repo_tag]));
+    assert_eq!(
+        only("reference=localhost/other"),
+        BTreeSet::from(["localhost/other:2".to_string()])
+    );
+    assert_eq!(only("reference=*:1").len(), 1);
+    // docker refuses to remove by id an image with two names, without -f.
+    let bb = e.busybox();
+    e.ok(&["tag", &bb, "busybox:two"]);
+    let id = e.ok(&["images", "-q", "--filter", "reference=busybox:two"]);
+    let o = e.out(&["rmi", id.trim()]);
+    assert!(
+        !o.status.success() && String::from_utf8_lossy(&o.stderr).contains("must be forced"),
+        "{o:?}"
+    );
+    assert!(e.ok(&["images"]).contains("busybox"), "nothing was removed");
+    e.ok(&["rmi", "-f", id.trim()]);
+    assert!(!e.ok(&["images"]).contains("busybox"));
     let _ = sh(&format!(
         "{pm} rm -f -a >/dev/null 2>&1; {pm} rmi -a -f >/dev/null 2>&1 || true"
     ));

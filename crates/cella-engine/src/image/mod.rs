@@ -52,6 +52,70 @@ pub struct Image {
 
 pub const HOST_ID: &str = "host";
 
+/// docker's `images --filter`: `dangling=true|false`, `reference=PATTERN`
+/// (`*` and `?` globs over `name:tag`, or over the name alone). Terms of
+/// the same key are either; different keys all.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    dangling: Vec<bool>,
+    references: Vec<String>,
+}
+
+impl Filter {
+    pub fn parse(specs: &[String]) -> Result<Filter> {
+        let mut f = Filter::default();
+        for spec in specs {
+            let bad = |why: &str| Error::Invalid(format!("invalid filter {spec:?}: {why}"));
+            match spec.split_once('=') {
+                Some(("dangling", v)) => f.dangling.push(match v {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(bad("dangling is true or false")),
+                }),
+                Some(("reference", v)) => f.references.push(v.to_string()),
+                _ => return Err(bad("keys are dangling and reference")),
+            }
+        }
+        Ok(f)
+    }
+
+    /// Whether `tag` (one of the image's names, None for an untagged one)
+    /// of `image` passes.
+    pub fn matches(&self, image: &Image, tag: Option<&str>) -> bool {
+        let dangling = image.repo_tags.is_empty();
+        let by_dangling = self.dangling.is_empty() || self.dangling.contains(&dangling);
+        let by_reference = self.references.is_empty()
+            || tag.is_some_and(|t| {
+                let name = t.rsplit_once(':').map_or(t, |(n, _)| n);
+                self.references.iter().any(|p| glob(p, t) || glob(p, name))
+            });
+        by_dangling && by_reference
+    }
+}
+
+/// `*` any run of characters, `?` one; everything else itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
 impl Image {
     /// The built-in view of the host, which cannot be removed.
     pub fn is_builtin(&self) -> bool {
@@ -206,9 +270,10 @@ pub fn tag(paths: &Paths, source: &str, target: &str) -> Result<()> {
 }
 
 /// `cella rmi`: drops a tag, and the image with its last tag (or when named
-/// by id); layers no other image uses are removed. The caller holds the
-/// store lock and has checked that no container uses the image.
-pub fn remove(paths: &Paths, reference: &str) -> Result<Vec<String>> {
+/// by id: with more than one tag only with `force`, as docker); layers no
+/// other image uses are removed. The caller holds the store lock and has
+/// checked that no container uses the image.
+pub fn remove(paths: &Paths, reference: &str, force: bool) -> Result<Vec<String>> {
     let mut image = find(paths, reference)?;
     if image.id == HOST_ID {
         return Err(Error::Invalid("the built-in host image cannot be removed".into()));
@@ -219,6 +284,12 @@ pub fn remove(paths: &Paths, reference: &str) -> Result<Vec<String>> {
         image.repo_tags.retain(|t| *t != tag);
         store::write_json(&record_path(paths, &image.id), &image)?;
         return Ok(vec![format!("Untagged: {tag}")]);
+    }
+    if !image.repo_tags.contains(&tag) && image.repo_tags.len() > 1 && !force {
+        return Err(Error::Conflict(format!(
+            "unable to delete {reference} (must be forced): the image is tagged {}; remove the tags one by one or use -f",
+            image.repo_tags.join(", ")
+        )));
     }
     let p = record_path(paths, &image.id);
     std::fs::remove_file(&p).map_err(|e| Error::Io {
@@ -278,6 +349,23 @@ pub fn collect(paths: &Paths, removed: &[String], remaining: &[crate::image::Ima
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn reference_globs_and_dangling() {
+        assert!(super::glob("busy*", "busybox:test") && super::glob("*:latest", "a/b:latest"));
+        assert!(super::glob("b?sybox", "busybox") && !super::glob("box", "busybox"));
+        let mut img = host_image();
+        img.repo_tags = vec!["localhost/web:1".into()];
+        let f = |s: &[&str]| Filter::parse(&s.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        assert!(f(&["reference=localhost/web"]).matches(&img, Some("localhost/web:1")));
+        assert!(f(&["reference=*web:1"]).matches(&img, Some("localhost/web:1")));
+        assert!(!f(&["reference=db*"]).matches(&img, Some("localhost/web:1")));
+        assert!(!f(&["dangling=true"]).matches(&img, Some("localhost/web:1")));
+        img.repo_tags.clear();
+        assert!(f(&["dangling=true"]).matches(&img, None));
+        assert!(Filter::parse(&["dangling=maybe".into()]).is_err());
+        assert!(Filter::parse(&["label=x".into()]).is_err());
+    }
     use super::*;
 
     #[test]

@@ -4,7 +4,7 @@ use crate::table::Table;
 use anyhow::{bail, Context, Result};
 use cella_engine::image::content::short;
 use cella_engine::image::HOST_ID;
-use cella_engine::{Engine, ImageConfig};
+use cella_engine::{Engine, Image, ImageConfig};
 use clap::{Args, Subcommand};
 
 #[derive(Args)]
@@ -12,71 +12,91 @@ pub struct ImagesArgs {
     /// Only ids
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
-    /// table (default), json, or a Go template as docker's ('{{.Names}}', 'table {{.ID}}\t{{.Image}}')
+    /// table (default), json, or a Go template as docker's ('{{.Repository}}:{{.Tag}}', 'table {{.ID}}\t{{.Size}}')
     #[arg(long = "format", default_value = "table")]
     format: String,
+    /// Only those that match: dangling=true|false, reference=PATTERN (globs); repeatable
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
 }
 
 pub fn images(e: &Engine, a: ImagesArgs) -> Result<i32> {
+    let filter = cella_engine::ImageFilter::parse(&a.filter)?;
     let all = e.images()?;
+    // One row per name (an untagged image: one row without a name).
+    let rows: Vec<(&Image, Option<&str>)> = all
+        .iter()
+        .flat_map(|i| {
+            let names: Vec<Option<&str>> = match i.repo_tags.is_empty() {
+                true => vec![None],
+                false => i.repo_tags.iter().map(|t| Some(t.as_str())).collect(),
+            };
+            names.into_iter().map(move |t| (i, t))
+        })
+        .filter(|(i, t)| filter.matches(i, *t))
+        .collect();
     if a.quiet {
         // Ids to feed `rmi $(cella images -q)`: the built-in host image
-        // cannot be removed, so it is left out.
-        for i in all.iter().filter(|i| !i.is_builtin()) {
-            println!("{}", short(&i.id));
+        // cannot be removed, so it is left out; each image once.
+        let mut seen = std::collections::HashSet::new();
+        for (i, _) in rows.iter().filter(|(i, _)| !i.is_builtin()) {
+            if seen.insert(&i.id) {
+                println!("{}", short(&i.id));
+            }
         }
         return Ok(0);
     }
+    let split = |t: Option<&str>| -> (String, String) {
+        match t.and_then(|t| t.rsplit_once(':')) {
+            Some((r, t)) => (r.to_string(), t.to_string()),
+            None => ("<none>".into(), "<none>".into()),
+        }
+    };
+    let size = |i: &Image| {
+        if i.id == HOST_ID {
+            "-".into()
+        } else {
+            crate::table::human_bytes(i.size)
+        }
+    };
     match a.format.as_str() {
-        "json" => println!("{}", serde_json::to_string_pretty(&all)?),
+        "json" => {
+            let mut ids = std::collections::HashSet::new();
+            let images: Vec<&Image> = rows.iter().map(|(i, _)| *i).filter(|i| ids.insert(&i.id)).collect();
+            println!("{}", serde_json::to_string_pretty(&images)?)
+        }
         "table" => {
             let mut t = Table::new(
                 &["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"],
                 &[false, false, false, false, true],
             );
-            for i in &all {
-                let tags = if i.repo_tags.is_empty() {
-                    vec!["<none>:<none>".to_string()]
-                } else {
-                    i.repo_tags.clone()
-                };
-                for tag in tags {
-                    let (repo, t_) = tag.rsplit_once(':').unwrap_or((&tag, ""));
-                    t.rows.push(vec![
-                        repo.into(),
-                        t_.into(),
-                        short(&i.id).to_string(),
-                        i.created
-                            .map_or("built in".into(), |t| t.to_string()[..19].replace('T', " ")),
-                        if i.id == HOST_ID {
-                            "-".into()
-                        } else {
-                            crate::table::human_bytes(i.size)
-                        },
-                    ]);
-                }
+            for (i, tag) in &rows {
+                let (repo, t_) = split(*tag);
+                t.rows.push(vec![
+                    repo,
+                    t_,
+                    short(&i.id).to_string(),
+                    i.created
+                        .map_or("built in".into(), |t| t.to_string()[..19].replace('T', " ")),
+                    size(i),
+                ]);
             }
             t.print(false, false);
         }
         template => {
-            let mut rows = Vec::new();
-            for i in &all {
-                let tags = if i.repo_tags.is_empty() {
-                    vec!["<none>:<none>".to_string()]
-                } else {
-                    i.repo_tags.clone()
-                };
-                for tag in tags {
-                    let (repo, t_) = tag.rsplit_once(':').unwrap_or((&tag, ""));
-                    rows.push(serde_json::json!({
+            let values: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(i, tag)| {
+                    let (repo, t_) = split(*tag);
+                    serde_json::json!({
                         "Repository": repo, "Tag": t_, "ID": short(&i.id),
                         "CreatedAt": i.created.map(|t| t.to_string()).unwrap_or_default(),
-                        "Size": if i.id == HOST_ID { "-".into() } else { crate::table::human_bytes(i.size) },
+                        "Size": size(i),
                         "Digest": "<none>",
-                    }));
-                }
-            }
-            crate::template::print_all(template, &rows)?;
+                    })
+                })
+                .collect();
+            crate::template::print_all(template, &values)?;
         }
     }
     Ok(0)
