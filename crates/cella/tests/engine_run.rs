@@ -472,3 +472,32 @@ fn init_reaps_orphans_and_passes_signals_on() {
         Some(7)
     );
 }
+
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn inspect_carries_the_fields_docker_scripts_read() {
+    let e = Engine::new();
+    let bb = e.busybox();
+    let data = e.root.with_file_name("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let vol = format!("{}:/data:ro", data.display());
+    e.ok(&[
+        "run", "-d", "--name", "fields", "-m", "64m", "-w", "/tmp", "-e", "MINE=1", "-v", &vol, &bb, "sleep", "100",
+    ]);
+    let get = |t: &str| e.ok(&["inspect", "-f", t, "fields"]).trim().to_string();
+    assert_eq!(
+        get("{{.State.FinishedAt}}"),
+        "0001-01-01T00:00:00Z",
+        "Go's zero time while it runs"
+    );
+    assert_eq!(get("{{.Config.WorkingDir}}"), "/tmp");
+    let env = get("{{json .Config.Env}}");
+    assert!(
+        env.contains("MINE=1") && env.contains("PATH="),
+        "the whole environment: {env}"
+    );
+    assert_eq!(get("{{.HostConfig.Memory}}"), (64u64 << 20).to_string());
+    assert_eq!(get("{{.HostConfig.RestartPolicy.Name}}"), "no");
+    assert_eq!(get("{{range .Mounts}}{{.Destination}} {{.RW}}{{end}}"), "/data false");
+    e.ok(&["rm", "-f", "fields"]);
+}

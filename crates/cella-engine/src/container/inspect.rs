@@ -64,10 +64,58 @@ fn user_mounts(c: &Container, spec: Option<&cella_spec::Spec>) -> Vec<Value> {
         s.mounts
             .iter()
             .filter(|m| asked(m))
-            .map(|m| json!({"Type": m.kind, "Source": m.source, "Destination": m.destination, "Options": m.options}))
+            .map(|m| {
+                let rw = !m.options.iter().any(|o| o == "ro");
+                json!({"Type": m.kind, "Source": m.source, "Destination": m.destination,
+                       "Options": m.options, "RW": rw, "Mode": if rw { "" } else { "ro" }})
+            })
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// What docker shows for a time that has not come (Go's zero time).
+const NEVER: &str = "0001-01-01T00:00:00Z";
+
+/// docker's `Config`: what was asked, with the process as it runs (the
+/// whole environment, image's and engine's included; the working directory).
+fn config_of(c: &Container, spec: Option<&cella_spec::Spec>) -> Value {
+    let mut v = serde_json::to_value(&c.config).unwrap_or_default();
+    if let (Some(o), Some(p)) = (v.as_object_mut(), spec.and_then(|s| s.process.as_ref())) {
+        o.insert("Env".into(), json!(p.env));
+        o.insert("WorkingDir".into(), json!(p.cwd));
+        o.insert("User".into(), json!(c.config.user.clone().unwrap_or_default()));
+        o.insert(
+            "Hostname".into(),
+            json!(spec.and_then(|s| s.hostname.clone()).unwrap_or_default()),
+        );
+        o.insert("Tty".into(), json!(c.config.tty));
+        o.insert("OpenStdin".into(), json!(c.config.interactive));
+    }
+    v
+}
+
+/// docker's `HostConfig`, from what was asked.
+fn host_config(c: &Container) -> Value {
+    let cfg = &c.config;
+    json!({
+        "Binds": cfg.volumes,
+        "NetworkMode": cfg.network.to_string(),
+        "AutoRemove": cfg.auto_remove,
+        "Privileged": cfg.privileged,
+        "ReadonlyRootfs": cfg.read_only,
+        "CapAdd": cfg.cap_add,
+        "CapDrop": cfg.cap_drop,
+        "Memory": cfg.memory.unwrap_or(0),
+        "NanoCpus": cfg.cpus.map_or(0, |n| (n * 1e9) as i64),
+        "PidsLimit": cfg.pids_limit.unwrap_or(0),
+        "Init": cfg.init,
+        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "PortBindings": cfg.ports.iter().map(|p| (
+            format!("{}/{}", p.container_port, p.proto),
+            json!([{"HostIp": p.host_ip.map(|i| i.to_string()).unwrap_or_default(), "HostPort": p.host_port.to_string()}]),
+        )).collect::<serde_json::Map<String, Value>>(),
+    })
 }
 
 /// docker's `inspect` document of a container.
@@ -97,8 +145,8 @@ pub fn document(paths: &Paths, c: &Container) -> Value {
             "ExitCode": c.state.exit_code,
             "OOMKilled": c.state.oom_killed,
             "Error": c.state.error,
-            "StartedAt": c.state.started_at.map(|t| t.to_string()).unwrap_or_default(),
-            "FinishedAt": c.state.finished_at.map(|t| t.to_string()).unwrap_or_default(),
+            "StartedAt": c.state.started_at.map_or(NEVER.to_string(), |t| t.to_string()),
+            "FinishedAt": c.state.finished_at.map_or(NEVER.to_string(), |t| t.to_string()),
         },
         "Namespaces": if running { namespaces(c.state.pid) } else { json!({}) },
         "NetworkSettings": {
@@ -108,7 +156,8 @@ pub fn document(paths: &Paths, c: &Container) -> Value {
         },
         "Mounts": user_mounts(c, spec.as_ref()),
         "LogPath": dir.join(LOG),
-        "Config": c.config,
+        "Config": config_of(c, spec.as_ref()),
+        "HostConfig": host_config(c),
         "Hostname": spec.as_ref().and_then(|s| s.hostname.clone()),
         "Spec": spec,
     })
