@@ -14,6 +14,32 @@ fn sh(script: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// podman's containers, images and mounts under the test's directory go
+/// when the test ends, failed or not (before the engine's directory does).
+struct Podman {
+    pm: String,
+    work: std::path::PathBuf,
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let pm = &self.pm;
+        let _ = Command::new("sh")
+            .args([
+                "-c",
+                &format!("{pm} rm -f -a >/dev/null 2>&1; {pm} rmi -a -f >/dev/null 2>&1"),
+            ])
+            .status();
+        // What podman mounted there (a container's /dev/shm) if it could not.
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        for m in mounts.lines().filter_map(|l| l.split(' ').nth(4)) {
+            if std::path::Path::new(m).starts_with(&self.work) {
+                let _ = Command::new("umount").args(["-l", m]).status();
+            }
+        }
+    }
+}
+
 #[test]
 #[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
 fn ps_filters_and_templates_select_and_print_what_podmans_do() {
@@ -22,6 +48,10 @@ fn ps_filters_and_templates_select_and_print_what_podmans_do() {
     cella_testsupport::busybox_rootfs(&work.join("rootfs"));
     let w = work.display();
     let pm = format!("podman --root {w}/root --runroot {w}/run --storage-driver vfs --runtime runc");
+    let _podman = Podman {
+        pm: pm.clone(),
+        work: work.clone(),
+    };
     let image = "localhost/filters:1";
     sh(&format!(
         "cd {w}/rootfs && tar -cf {w}/r.tar . && {pm} import {w}/r.tar {image} >/dev/null 2>&1"
@@ -163,7 +193,4 @@ fn ps_filters_and_templates_select_and_print_what_podmans_do() {
     assert!(e.ok(&["images"]).contains("busybox"), "nothing was removed");
     e.ok(&["rmi", "-f", id.trim()]);
     assert!(!e.ok(&["images"]).contains("busybox"));
-    let _ = sh(&format!(
-        "{pm} rm -f -a >/dev/null 2>&1; {pm} rmi -a -f >/dev/null 2>&1 || true"
-    ));
 }
