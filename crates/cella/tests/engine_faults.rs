@@ -7,7 +7,6 @@
 mod common;
 use common::*;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn eventually(mut f: impl FnMut() -> bool) -> bool {
@@ -177,30 +176,6 @@ fn a_run_killed_part_way_leaves_nothing_the_next_command_does_not_clear() {
     assert_eq!(e.containers_on_disk(), 0);
 }
 
-/// Runs `script` in a network namespace of the test's own with $C set to
-/// this engine's cella and $BB to the image; its stdout and stderr.
-fn in_netns(e: &Engine, bb: &str, script: &str) -> String {
-    let c = format!(
-        "env CELLA_DEFAULT_NETWORK=none {CELLA} --root {} --runroot {}",
-        e.root.display(),
-        e.runroot.display()
-    );
-    let out = Command::new("unshare")
-        .args([
-            "--net",
-            "sh",
-            "-c",
-            &format!("C='{c}'; BB={bb}; ip link set lo up; {script}"),
-        ])
-        .output()
-        .unwrap();
-    format!(
-        "{}\n--- stderr ---\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 const SERVE: &str = "sh -c 'mkdir -p /www && echo page > /www/index.html && httpd -f -p 8080 -h /www'";
 
 #[test]
@@ -209,11 +184,8 @@ fn published_ports_survive_a_flushed_firewall_and_a_deleted_bridge() {
     let e = Engine::new();
     let bb = e.busybox();
     let get = "$(curl -fsS -m 3 http://127.0.0.1:18093/ 2>&1)";
-    let text = in_netns(
-        &e,
-        &bb,
-        &format!(
-            "$C run -d --name w1 --network bridge -p 127.0.0.1:18093:8080 $BB {SERVE} >/dev/null && sleep 0.5 && \
+    let (_, text) = e.in_netns(&format!(
+            "BB={bb}; $C run -d --name w1 --network bridge -p 127.0.0.1:18093:8080 $BB {SERVE} >/dev/null && sleep 0.5 && \
              echo first={get} && $C rm -f w1 >/dev/null && \
              nft flush ruleset && \
              $C run -d --name w2 --network bridge -p 127.0.0.1:18093:8080 $BB {SERVE} >/dev/null; echo flushed_rc=$? && \

@@ -7,37 +7,11 @@ use common::*;
 use std::collections::BTreeMap;
 use std::process::Command;
 
-/// Runs `script` in a new network namespace with $C set to this engine's
-/// cella; returns its `key=value` lines.
-fn in_netns(e: &Engine, script: &str) -> (BTreeMap<String, String>, String) {
-    let c = format!(
-        "env CELLA_DEFAULT_NETWORK=none {CELLA} --root {} --runroot {}",
-        e.root.display(),
-        e.runroot.display()
-    );
-    let out = Command::new("unshare")
-        .args(["--net", "sh", "-c", &format!("C='{c}'; ip link set lo up; {script}")])
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}\n--- stderr ---\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let vars = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect();
-    (vars, text)
-}
-
 #[test]
 fn two_containers_on_the_bridge_reach_each_other_by_address_and_name() {
     let e = Engine::new();
     let bb = e.busybox();
-    let (v, text) = in_netns(
-        &e,
+    let (v, text) = e.in_netns(
         &format!(
             r#"
         $C run -d --name web --network bridge {bb} sh -c 'mkdir -p /www && echo page > /www/index.html && httpd -f -p 8080 -h /www' >/dev/null
@@ -86,8 +60,7 @@ fn two_containers_on_the_bridge_reach_each_other_by_address_and_name() {
 #[test]
 fn concurrent_containers_get_unique_addresses_and_leak_nothing() {
     let e = Engine::new();
-    let (v, text) = in_netns(
-        &e,
+    let (v, text) = e.in_netns(
         r#"
         for i in $(seq 1 50); do $C run -d --name n$i --network bridge host sleep 60 >/dev/null & done; wait
         echo ips=$(for i in $(seq 1 50); do $C inspect n$i | grep '"IPAddress"' | tr -d ' ",' | cut -d: -f2; done | sort -u | grep -c 10.88)
@@ -120,8 +93,7 @@ fn published_ports_nat_and_conflicts() {
         dir.to_str().unwrap(),
         "exposing:1",
     ]);
-    let (v, text) = in_netns(
-        &e,
+    let (v, text) = e.in_netns(
         &format!(
             r#"
         ip addr add 192.0.2.1/32 dev lo
@@ -252,10 +224,8 @@ fn user_networks_are_isolated_and_take_their_options() {
 fn connect_and_disconnect_a_running_container() {
     let e = Engine::new();
     let bb = e.busybox();
-    let (v, text) = in_netns(
-        &e,
-        &format!(
-            r#"
+    let (v, text) = e.in_netns(&format!(
+        r#"
         $C network create red >/dev/null; $C network create blue >/dev/null
         $C run -d --name a --network red {bb} sleep 30 >/dev/null
         $C run -d --name b --network blue {bb} sleep 30 >/dev/null
@@ -276,9 +246,8 @@ fn connect_and_disconnect_a_running_container() {
         echo veths=$(ip -o link show type veth | wc -l)
         $C network rm red blue >/dev/null && echo removed=yes
         "#,
-            root = e.root.display()
-        ),
-    );
+        root = e.root.display()
+    ));
     let want = [
         ("before", "blocked"),
         ("eth1", "10.89.1.77/24"),

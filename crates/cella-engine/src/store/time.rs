@@ -24,10 +24,7 @@ impl Timestamp {
     /// an optional fraction, then `Z` or `±HH:MM`.
     pub fn parse(s: &str) -> Option<Timestamp> {
         let b = s.as_bytes();
-        let num = |r: std::ops::Range<usize>| -> Option<i64> {
-            let t = s.get(r)?;
-            t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
-        };
+        let num = |r: std::ops::Range<usize>| num_of(s.get(r)?);
         if b.len() < 20
             || b[4] != b'-'
             || b[7] != b'-'

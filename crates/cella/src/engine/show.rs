@@ -88,30 +88,26 @@ pub fn ps(e: &Engine, a: PsArgs) -> Result<i32> {
         &[false; 6],
     );
     for c in &list {
-        let mut cmd = e.command_of(c).join(" ");
-        if !a.no_trunc && cmd.chars().count() > 20 {
-            cmd = cmd.chars().take(19).collect::<String>() + "…";
-        }
-        t.rows.push(vec![
-            if a.no_trunc {
-                c.id.clone()
-            } else {
-                c.short_id().to_string()
-            },
-            e.image_name_of(c),
-            format!("\"{cmd}\""),
-            format!("{} ago", human_since(Some(c.created))),
-            status_text(c),
-            c.name.clone(),
-        ]);
+        let f = ps_fields(e, c, a.no_trunc);
+        let cell = |k: &str| f[k].as_str().unwrap_or_default().to_string();
+        t.rows.push(
+            ["ID", "Image", "Command", "RunningFor", "Status", "Names"]
+                .map(cell)
+                .to_vec(),
+        );
     }
     t.print(false, false);
     Ok(0)
 }
 
-/// A container as docker's `ps` templates name its fields.
+/// A container as docker's `ps` templates name its fields (the table's
+/// columns are some of them). Like docker, the command is cut to 20
+/// characters unless `no_trunc`.
 fn ps_fields(e: &Engine, c: &Container, no_trunc: bool) -> Value {
-    let cmd = e.command_of(c).join(" ");
+    let mut cmd = e.command_of(c).join(" ");
+    if !no_trunc && cmd.chars().count() > 20 {
+        cmd = cmd.chars().take(19).collect::<String>() + "…";
+    }
     json!({
         "ID": if no_trunc { c.id.as_str() } else { c.short_id() },
         "Names": c.name,

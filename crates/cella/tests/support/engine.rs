@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
@@ -84,6 +85,31 @@ impl Engine {
     pub fn inspect(&self, name: &str) -> serde_json::Value {
         let v: serde_json::Value = serde_json::from_str(&self.ok(&["inspect", name])).unwrap();
         v[0].clone()
+    }
+
+    /// Runs `script` in a new network namespace with $C set to this engine's
+    /// cella; returns its `key=value` lines.
+    pub fn in_netns(&self, script: &str) -> (BTreeMap<String, String>, String) {
+        let c = format!(
+            "env CELLA_DEFAULT_NETWORK=none {CELLA} --root {} --runroot {}",
+            self.root.display(),
+            self.runroot.display()
+        );
+        let out = Command::new("unshare")
+            .args(["--net", "sh", "-c", &format!("C='{c}'; ip link set lo up; {script}")])
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}\n--- stderr ---\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let vars = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+            .collect();
+        (vars, text)
     }
 
     pub fn containers_on_disk(&self) -> usize {
