@@ -69,10 +69,6 @@ impl Filter {
         Ok(Filter { terms })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.terms.is_empty()
-    }
-
     /// Whether stopped containers are listed without `-a` (docker does so
     /// when the filter asks about states or exit codes).
     pub fn shows_stopped(&self) -> bool {

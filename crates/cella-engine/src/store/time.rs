@@ -70,10 +70,6 @@ impl Timestamp {
         })
     }
 
-    pub fn secs(&self) -> i64 {
-        self.secs
-    }
-
     /// How long ago it was (zero for a moment in the future).
     pub fn age(&self) -> Duration {
         let now = Timestamp::now();
@@ -161,18 +157,15 @@ mod tests {
     #[test]
     fn reads_what_images_and_go_write() {
         let t = Timestamp::parse("2023-11-14T22:13:20Z").unwrap();
-        assert_eq!((t.secs(), t.nanos), (1_700_000_000, 0));
+        assert_eq!((t.secs, t.nanos), (1_700_000_000, 0));
         let t = Timestamp::parse("2023-11-14T22:13:20.5Z").unwrap();
         assert_eq!(t.nanos, 500_000_000);
         // A fraction longer than nanoseconds is cut, an offset applied.
         let t = Timestamp::parse("2023-11-15T00:13:20.1234567891+02:00").unwrap();
-        assert_eq!((t.secs(), t.nanos), (1_700_000_000, 123_456_789));
-        assert_eq!(Timestamp::parse("1969-12-31T23:59:59Z").unwrap().secs(), -1);
-        assert_eq!(
-            Timestamp::parse("2026-11-22T12:00:05.5Z").unwrap().secs(),
-            1_795_348_805
-        );
-        assert_eq!(Timestamp::parse("2000-02-29T00:00:00Z").unwrap().secs(), 951_782_400);
+        assert_eq!((t.secs, t.nanos), (1_700_000_000, 123_456_789));
+        assert_eq!(Timestamp::parse("1969-12-31T23:59:59Z").unwrap().secs, -1);
+        assert_eq!(Timestamp::parse("2026-11-22T12:00:05.5Z").unwrap().secs, 1_795_348_805);
+        assert_eq!(Timestamp::parse("2000-02-29T00:00:00Z").unwrap().secs, 951_782_400);
     }
 
     #[test]
@@ -205,6 +198,6 @@ mod tests {
         let odd: R = serde_json::from_str(r#"{"at":"last week"}"#).unwrap();
         assert_eq!(odd, R { at: None });
         let some: R = serde_json::from_str(r#"{"at":"1970-01-01T00:00:01Z"}"#).unwrap();
-        assert_eq!(some.at.unwrap().secs(), 1);
+        assert_eq!(some.at.unwrap().secs, 1);
     }
 }
