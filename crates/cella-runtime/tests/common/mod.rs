@@ -271,7 +271,11 @@ pub fn with_hanging_create_hook(b: &mut Bundle) -> PathBuf {
             args: vec![
                 "sh".into(),
                 "-c".into(),
-                format!("echo $$ > {}; exec sleep 60", hook_pid.display()),
+                // Written aside and renamed, so a reader never sees it empty.
+                format!(
+                    "echo $$ > {0}.tmp && mv {0}.tmp {0}; exec sleep 60",
+                    hook_pid.display()
+                ),
             ],
             ..Default::default()
         }],
