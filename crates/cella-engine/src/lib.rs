@@ -18,9 +18,10 @@ pub mod image;
 pub mod network;
 pub mod safefs;
 pub mod store;
+pub mod system;
 
 pub use container::attach::Frame;
-pub use container::bundle::parse_memory;
+pub use container::bundle::{parse_memory, parse_memory_swap};
 pub use container::exec::ExecRequest;
 pub use container::filter::Filter as ContainerFilter;
 pub use container::inspect::Process;
@@ -111,8 +112,19 @@ impl Engine {
         container::load(&self.paths, &c.id)
     }
 
-    pub fn stop(&self, c: &Container, grace: Duration) -> Result<Container> {
-        container::ops::stop(&self.paths, c, grace)
+    /// `signal` and `grace` default to the container's --stop-signal and
+    /// --stop-timeout (SIGTERM, 10 s).
+    pub fn stop(&self, c: &Container, signal: Option<i32>, grace: Option<Duration>) -> Result<Container> {
+        container::ops::stop(&self.paths, c, signal, grace)
+    }
+
+    /// Its exit code once it has ended (kept a while if --rm removed it).
+    pub fn wait_code(&self, c: &Container) -> Result<i32> {
+        container::ops::wait_code(&self.paths, c)
+    }
+
+    pub fn rename(&self, c: &Container, new: &str) -> Result<()> {
+        container::ops::rename(&self.paths, c, new)
     }
 
     /// A signal to a running container's init (SIGKILL: to all of it).
@@ -148,14 +160,25 @@ impl Engine {
         container::exec::exec(&self.paths, c, req)
     }
 
-    /// `cp CONTAINER:SRC DST` (DST `-`: a tar stream on stdout).
+    /// `cp CONTAINER:SRC DST` (DST `-`: a tar stream on stdout), from a
+    /// running container or a stopped one.
     pub fn copy_from(&self, c: &Container, src: &str, dst: &str, follow: bool) -> Result<()> {
-        container::copy::from_container(container::ops::running_pid(c)?, src, dst, follow)
+        let root = match c.state.status {
+            Status::Running | Status::Paused => container::copy::running_root(container::ops::running_pid(c, "cp")?)?,
+            _ if c.monitor_alive() => {
+                return Err(Error::Conflict(format!(
+                    "container {} is starting or stopping: try again",
+                    c.name
+                )))
+            }
+            _ => container::copy::stopped_root(&self.paths, c)?,
+        };
+        container::copy::from_container(root, src, dst, follow)
     }
 
     /// `cp SRC CONTAINER:DST` (SRC `-`: a tar stream on stdin).
     pub fn copy_into(&self, c: &Container, src: &str, dst: &str, follow: bool) -> Result<()> {
-        container::copy::into_container(container::ops::running_pid(c)?, src, dst, follow)
+        container::copy::into_container(container::ops::running_pid(c, "cp into a container")?, src, dst, follow)
     }
 
     /// A connection to the container's monitor, speaking [`Frame`]s.
@@ -214,6 +237,17 @@ impl Engine {
         container::monitor::main(&self.paths, id, wait_for_attach)
     }
 
+    /// docker's `version` document.
+    pub fn version(&self) -> serde_json::Value {
+        system::version()
+    }
+
+    /// docker's `info` document: containers by state, images, the store,
+    /// cgroups, the kernel and the machine.
+    pub fn info(&self) -> Result<serde_json::Value> {
+        system::info(&self.paths)
+    }
+
     // ---- images -----------------------------------------------------
 
     /// The built-in `host` image first, then the store's.
@@ -236,7 +270,12 @@ impl Engine {
     /// too). The lines docker prints (Untagged, Deleted).
     pub fn remove_image(&self, reference: &str, force: bool) -> Result<Vec<String>> {
         let img = image::find(&self.paths, reference)?;
-        let users = container::ops::users_of_image(&self.paths, &img.id)?;
+        // Taking one of several names away leaves the image to its users.
+        let users = if image::only_untags(&img, reference) {
+            Vec::new()
+        } else {
+            container::ops::users_of_image(&self.paths, &img.id)?
+        };
         if !users.is_empty() {
             if !force {
                 return Err(Error::Conflict(format!(
@@ -250,6 +289,24 @@ impl Engine {
         }
         let _lock = store::lock(&self.paths)?;
         image::remove(&self.paths, reference, force)
+    }
+
+    /// `image prune`: images no container uses, dangling ones (without a
+    /// name) only unless `all`; never the built-in host image. The lines
+    /// docker prints for each. Under the store lock, so no container can
+    /// start using one meanwhile.
+    pub fn prune_images(&self, all: bool) -> Result<Vec<String>> {
+        let _lock = store::lock(&self.paths)?;
+        let used: std::collections::HashSet<String> =
+            container::list(&self.paths)?.into_iter().map(|c| c.image_id).collect();
+        let mut lines = Vec::new();
+        for img in image::list(&self.paths)? {
+            if used.contains(&img.id) || (!all && !img.repo_tags.is_empty()) {
+                continue;
+            }
+            lines.extend(image::remove(&self.paths, &img.id, true)?);
+        }
+        Ok(lines)
     }
 
     pub fn import(&self, source: &str, reference: &str, config: ImageConfig) -> Result<Image> {

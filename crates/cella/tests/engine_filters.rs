@@ -5,58 +5,18 @@
 #[path = "support/engine.rs"]
 mod common;
 use common::*;
+#[path = "support/podman.rs"]
+mod podman;
+use podman::{sh, Podman};
 use std::collections::BTreeSet;
-use std::process::Command;
-
-fn sh(script: &str) -> String {
-    let o = Command::new("sh").args(["-ec", script]).output().unwrap();
-    assert!(o.status.success(), "{script}: {o:?}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// podman's containers, images and mounts under the test's directory go
-/// when the test ends, failed or not (before the engine's directory does).
-struct Podman {
-    pm: String,
-    work: std::path::PathBuf,
-}
-
-impl Drop for Podman {
-    fn drop(&mut self) {
-        let pm = &self.pm;
-        let _ = Command::new("sh")
-            .args([
-                "-c",
-                &format!("{pm} rm -f -a >/dev/null 2>&1; {pm} rmi -a -f >/dev/null 2>&1"),
-            ])
-            .status();
-        // What podman mounted there (a container's /dev/shm) if it could not.
-        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        for m in mounts.lines().filter_map(|l| l.split(' ').nth(4)) {
-            if std::path::Path::new(m).starts_with(&self.work) {
-                let _ = Command::new("umount").args(["-l", m]).status();
-            }
-        }
-    }
-}
 
 #[test]
 #[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
 fn ps_filters_and_templates_select_and_print_what_podmans_do() {
     let e = Engine::new();
-    let work = e.root.with_file_name("podman");
-    cella_testsupport::busybox_rootfs(&work.join("rootfs"));
-    let w = work.display();
-    let pm = format!("podman --root {w}/root --runroot {w}/run --storage-driver vfs --runtime runc");
-    let _podman = Podman {
-        pm: pm.clone(),
-        work: work.clone(),
-    };
     let image = "localhost/filters:1";
-    sh(&format!(
-        "cd {w}/rootfs && tar -cf {w}/r.tar . && {pm} import {w}/r.tar {image} >/dev/null 2>&1"
-    ));
-    e.ok(&["import", work.join("r.tar").to_str().unwrap(), image]);
+    let podman = Podman::beside(&e, image);
+    let pm = podman.pm.clone();
     for (name, cmd) in [("web", "sleep 300"), ("job", "exit 3"), ("done", "true")] {
         let detach = if name == "web" { "-d" } else { "" };
         sh(&format!(
@@ -87,11 +47,30 @@ fn ps_filters_and_templates_select_and_print_what_podmans_do() {
         for f in filters {
             args.extend(["--filter", f]);
         }
-        let v: serde_json::Value = serde_json::from_str(&e.ok(&args)).unwrap();
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["Names"][0].as_str().unwrap().to_string())
+        // docker's json: an object per line, with docker's keys.
+        e.ok(&args)
+            .lines()
+            .map(|l| {
+                let c: serde_json::Value = serde_json::from_str(l).unwrap();
+                for key in [
+                    "ID",
+                    "Image",
+                    "Command",
+                    "CreatedAt",
+                    "RunningFor",
+                    "Status",
+                    "State",
+                    "Ports",
+                    "Labels",
+                    "Networks",
+                    "Mounts",
+                    "LocalVolumes",
+                    "Size",
+                ] {
+                    assert!(c[key].is_string(), "{key} in {l}");
+                }
+                c["Names"].as_str().unwrap().to_string()
+            })
             .collect()
     };
     let cases: &[&[&str]] = &[

@@ -59,6 +59,41 @@ pub struct RunConfig {
     pub mac_address: Option<String>,
     /// Who makes the container's cgroup, chosen at create time.
     pub cgroup_manager: CgroupManager,
+    /// --label KEY=VALUE (and --label-file lines): for `ps -f label=`.
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// --annotation KEY=VALUE: into the OCI spec's annotations.
+    pub annotations: std::collections::BTreeMap<String, String>,
+    /// --stop-signal: what `stop` sends first (default SIGTERM).
+    pub stop_signal: Option<String>,
+    /// --stop-timeout: `stop`'s grace period when -t is not given (10 s).
+    pub stop_timeout: Option<u64>,
+    /// --cpuset-cpus, e.g. 0-1,3.
+    pub cpuset_cpus: Option<String>,
+    /// --cpu-shares: the relative weight (docker's 1024 scale).
+    pub cpu_shares: Option<u64>,
+    /// --memory-swap: memory plus swap in bytes, -1 unlimited.
+    pub memory_swap: Option<i64>,
+    /// --oom-kill-disable.
+    pub oom_kill_disable: bool,
+    /// --shm-size of /dev/shm in bytes (docker's default 64 MiB).
+    pub shm_size: Option<i64>,
+    /// --group-add: further groups, by name (the container's /etc/group) or number.
+    pub group_add: Vec<String>,
+}
+
+impl RunConfig {
+    /// The signal `stop` sends first: --stop-signal, else SIGTERM.
+    pub fn stop_signal(&self) -> i32 {
+        self.stop_signal
+            .as_deref()
+            .and_then(cella_spec::signal::parse)
+            .unwrap_or(libc::SIGTERM)
+    }
+
+    /// `stop`'s grace period without -t: --stop-timeout, else docker's 10 s.
+    pub fn stop_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.stop_timeout.unwrap_or(10))
+    }
 }
 
 /// podman's `--cgroup-manager`: a systemd scope per container, or cella's

@@ -1,5 +1,5 @@
-//! `cella cp`: files between the host and a running container, with
-//! docker's rules for where a copy lands.
+//! `cella cp`: files between the host and a container (out of a stopped
+//! one too), with docker's rules for where a copy lands.
 //!
 //! The container's side is reached through its root (/proc/PID/root) with
 //! openat2(RESOLVE_IN_ROOT), and trees are walked with O_PATH descriptors
@@ -49,13 +49,65 @@ impl Spec {
     }
 }
 
-/// The container's root. From here on this process holds descriptors of
-/// the container's files and of the host's: not dumpable, so that a
-/// container sharing our PID namespace cannot reach them through /proc.
-fn root_of(pid: i32) -> Result<OwnedFd> {
+/// A running container's root. From here on this process holds
+/// descriptors of the container's files and of the host's: not dumpable,
+/// so that a container sharing our PID namespace cannot reach them
+/// through /proc.
+pub fn running_root(pid: i32) -> Result<OwnedFd> {
     cella_runtime::selfexe::become_undumpable()?;
     let p = PathBuf::from(format!("/proc/{pid}/root"));
     cella_sys::fd::open(&p, libc::O_RDONLY | libc::O_DIRECTORY, 0).at("open the container's root", &p)
+}
+
+/// A stopped container's root, read-only: its own changes over the
+/// image's layers, as an overlay mounted in a mount namespace of this
+/// process's own (so the host never sees it and it goes with the process);
+/// a plain copy (rootless, --userns auto) is its directory.
+pub fn stopped_root(paths: &crate::store::paths::Paths, c: &crate::container::Container) -> Result<OwnedFd> {
+    cella_runtime::selfexe::become_undumpable()?;
+    let dir = c.dir(paths);
+    let rootfs = dir.join("rootfs");
+    let open = |p: &Path| cella_sys::fd::open(p, libc::O_RDONLY | libc::O_DIRECTORY, 0).at("open", p);
+    let image = crate::image::find(paths, &c.image_id)?;
+    if image.id == crate::image::HOST_ID {
+        return Err(Error::Conflict(format!(
+            "container {} runs the host image: its files are the host's; cp works with it while it runs",
+            c.name
+        )));
+    }
+    let upper = dir.join("diff");
+    if !upper.is_dir() {
+        // Its root is a copy of the layers (rootless or its own user namespace).
+        return open(&rootfs);
+    }
+    let os = |what: &'static str| move |err| Error::Os { what, err };
+    cella_sys::ns::unshare(cella_sys::ns::CLONE_NEWNS).map_err(os("unshare a mount namespace for cp"))?;
+    cella_sys::mount::mount(
+        None,
+        &cella_sys::mount::Target::Path(Path::new("/")),
+        None,
+        libc::MS_SLAVE | libc::MS_REC,
+        None,
+    )
+    .map_err(os("make cp's mounts slaves of /"))?;
+    let mut lower = vec![upper.display().to_string()];
+    lower.extend(
+        image
+            .layers
+            .iter()
+            .rev()
+            .map(|l| crate::image::layer::dir(paths, l).display().to_string()),
+    );
+    let opts = format!("lowerdir={}", lower.join(":"));
+    cella_sys::mount::mount(
+        Some(Path::new("overlay")),
+        &cella_sys::mount::Target::Path(&rootfs),
+        Some("overlay"),
+        libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV,
+        Some(&opts),
+    )
+    .at("mount the stopped container's root on", &rootfs)?;
+    open(&rootfs)
 }
 
 /// A path of the container, relative to its root.
@@ -301,12 +353,11 @@ fn copy_into(src: BorrowedFd<'_>, to: (OwnedFd, Option<PathBuf>), what: &Path) -
     }
 }
 
-/// `cp CONTAINER:SRC DST`: `src` in the container whose init is `pid` to
-/// the host's `dst` (relative to our working directory; `-` for a tar
-/// stream on stdout). `follow`: the source's last component may be a symlink
-/// to follow (`-L`).
-pub fn from_container(pid: i32, src: &str, dst: &str, follow: bool) -> Result<()> {
-    let root = root_of(pid)?;
+/// `cp CONTAINER:SRC DST`: `src` in the container's `root` to the host's
+/// `dst` (relative to our working directory; `-` for a tar stream on
+/// stdout). `follow`: the source's last component may be a symlink to
+/// follow (`-L`).
+pub fn from_container(root: OwnedFd, src: &str, dst: &str, follow: bool) -> Result<()> {
     let s = Spec::parse(src);
     let sfd = open_in_container(root.as_fd(), &s.path, follow)?
         .ok_or_else(|| Error::NotFound(format!("no such file or directory in the container: {src}")))?;
@@ -336,7 +387,7 @@ pub fn from_container(pid: i32, src: &str, dst: &str, follow: bool) -> Result<()
 /// `cp SRC CONTAINER:DST`: the host's `src` (`-`: a tar stream on stdin,
 /// unpacked into the directory `dst`) into the container whose init is `pid`.
 pub fn into_container(pid: i32, src: &str, dst: &str, follow: bool) -> Result<()> {
-    let root = root_of(pid)?;
+    let root = running_root(pid)?;
     let d = Spec::parse(dst);
     if src == "-" {
         let dir = open_in_container(root.as_fd(), &d.path, true)?

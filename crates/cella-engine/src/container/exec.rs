@@ -80,6 +80,12 @@ fn pump_stdin(mut to: std::fs::File) {
 /// Runs the process; returns its exit code (0 at once when detached).
 /// A runtime error means it could not be started.
 pub fn exec(paths: &Paths, c: &Container, req: &ExecRequest) -> Result<i32> {
+    if c.state.status == Status::Paused {
+        return Err(Error::Conflict(format!(
+            "container {} is paused: unpause it first (`cella unpause {}`)",
+            c.name, c.name
+        )));
+    }
     if c.state.status != Status::Running || c.state.pid <= 0 {
         return Err(Error::Conflict(format!("container {} is not running", c.name)));
     }

@@ -16,8 +16,9 @@ enum Term {
     /// An image reference (name[:tag], id or id prefix).
     Ancestor(String),
     Exited(i32),
-    /// No container has labels yet: matches none.
-    Label,
+    /// `label=KEY` (has it) or `label=KEY=VALUE`; unlike the other keys,
+    /// every label term must match, as docker has it.
+    Label(String, Option<String>),
 }
 
 impl Term {
@@ -28,7 +29,7 @@ impl Term {
             Term::Status(_) => "status",
             Term::Ancestor(_) => "ancestor",
             Term::Exited(_) => "exited",
-            Term::Label => "label",
+            Term::Label(..) => "label",
         }
     }
 }
@@ -62,7 +63,10 @@ impl Filter {
                 }),
                 "ancestor" => Term::Ancestor(value.to_string()),
                 "exited" => Term::Exited(value.parse().map_err(|_| bad("exited takes an exit code"))?),
-                "label" => Term::Label,
+                "label" => match value.split_once('=') {
+                    Some((k, v)) => Term::Label(k.to_string(), Some(v.to_string())),
+                    None => Term::Label(value.to_string(), None),
+                },
                 _ => return Err(bad("keys are name, id, status, ancestor, exited and label")),
             });
         }
@@ -92,10 +96,12 @@ impl Filter {
         keys.sort_unstable();
         keys.dedup();
         keys.iter().all(|key| {
-            self.terms
-                .iter()
-                .filter(|t| t.key() == *key)
-                .any(|t| term_matches(t, c, image_of))
+            let mut of_key = self.terms.iter().filter(|t| t.key() == *key);
+            if *key == "label" {
+                of_key.all(|t| term_matches(t, c, image_of))
+            } else {
+                of_key.any(|t| term_matches(t, c, image_of))
+            }
         })
     }
 }
@@ -107,7 +113,11 @@ fn term_matches(t: &Term, c: &Container, image_of: &dyn Fn(&str) -> Option<Strin
         Term::Status(s) => s.is_some_and(|s| s == c.state.status),
         Term::Ancestor(r) => image_of(r).is_some_and(|id| id == c.image_id),
         Term::Exited(code) => c.state.status == Status::Exited && c.state.exit_code == *code,
-        Term::Label => false,
+        Term::Label(k, v) => c
+            .config
+            .labels
+            .get(k)
+            .is_some_and(|have| v.as_ref().is_none_or(|want| want == have)),
     }
 }
 
@@ -161,6 +171,15 @@ mod tests {
         assert!(f(&["exited=3"]).matches(&done, &none));
         assert!(!f(&["exited=0"]).matches(&done, &none));
         assert!(!f(&["label=a=b"]).matches(&done, &none));
+        let mut labelled = done.clone();
+        labelled.config.labels = [("a".into(), "b".into()), ("c".into(), "".into())].into();
+        assert!(f(&["label=a=b"]).matches(&labelled, &none));
+        assert!(f(&["label=a", "label=c"]).matches(&labelled, &none));
+        assert!(
+            !f(&["label=a", "label=d"]).matches(&labelled, &none),
+            "every label term must match"
+        );
+        assert!(!f(&["label=a=x"]).matches(&labelled, &none));
         let img = |r: &str| (r == "busybox:test").then(|| "sha256:img".to_string());
         assert!(f(&["ancestor=busybox:test"]).matches(&done, &img));
         assert!(!f(&["ancestor=other"]).matches(&done, &img));

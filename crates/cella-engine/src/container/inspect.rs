@@ -109,6 +109,13 @@ fn host_config(c: &Container) -> Value {
         "Memory": cfg.memory.unwrap_or(0),
         "NanoCpus": cfg.cpus.map_or(0, |n| (n * 1e9) as i64),
         "PidsLimit": cfg.pids_limit.unwrap_or(0),
+        "MemorySwap": cfg.memory_swap.unwrap_or(0),
+        "OomKillDisable": cfg.oom_kill_disable,
+        "CpuShares": cfg.cpu_shares.unwrap_or(0),
+        "CpusetCpus": cfg.cpuset_cpus.clone().unwrap_or_default(),
+        "ShmSize": cfg.shm_size.unwrap_or(64 << 20),
+        "GroupAdd": cfg.group_add,
+        "Annotations": cfg.annotations,
         "Init": cfg.init,
         "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "PortBindings": cfg.ports.iter().map(|p| (
@@ -131,7 +138,8 @@ pub fn document(paths: &Paths, c: &Container) -> Value {
     };
     json!({
         "Id": c.id,
-        "Name": c.name,
+        // docker's: the name with a leading slash (podman's has none).
+        "Name": format!("/{}", c.name),
         "Created": c.created,
         "Image": c.image_id,
         "ImageName": image_name_of(paths, c),
@@ -165,7 +173,7 @@ pub fn document(paths: &Paths, c: &Container) -> Value {
 
 /// The processes of a running container, by their PID namespace.
 pub fn processes(c: &Container) -> crate::error::Result<Vec<Process>> {
-    let pid = crate::container::ops::running_pid(c)?;
+    let pid = crate::container::ops::running_pid(c, "top")?;
     let members =
         cella_ns::pids::members(pid).map_err(|e| crate::error::Error::Invalid(format!("top {}: {e}", c.name)))?;
     Ok(members

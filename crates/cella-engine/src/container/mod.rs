@@ -1,5 +1,6 @@
 //! Container records, one owner per file in containers/<id>/:
-//! `container.json` what was asked (written once, by `create`),
+//! `container.json` what was asked (written by `create`; `rename` rewrites
+//! it under the store lock),
 //! `state.json` what happened (written by the container's monitor only),
 //! `networks.json` the networks joined later (by `network connect` and
 //! `disconnect`, under the store lock). Paused is not written: the runtime
@@ -10,6 +11,7 @@ pub mod bundle;
 pub mod config;
 pub mod copy;
 pub mod exec;
+pub mod exits;
 pub mod filter;
 pub mod inspect;
 pub mod logs;
@@ -193,7 +195,7 @@ impl Container {
     }
 }
 
-fn not_found(e: &Error) -> bool {
+pub(crate) fn not_found(e: &Error) -> bool {
     matches!(e, Error::Io { err, .. } if err.kind() == std::io::ErrorKind::NotFound)
 }
 

@@ -134,6 +134,34 @@ fn check(cfg: &RunConfig) -> Result<()> {
         let name = h.split_once(':').map_or(h.as_str(), |(n, _)| n);
         crate::store::ids::check_hostname(name, "--add-host")?;
     }
+    if let Some(sig) = &cfg.stop_signal {
+        if cella_spec::signal::parse(sig).is_none() {
+            return Err(Error::Invalid(format!(
+                "--stop-signal {sig}: not a signal name or number"
+            )));
+        }
+    }
+    if let Some(set) = &cfg.cpuset_cpus {
+        crate::container::bundle::check_cpuset(set)?;
+    }
+    if let Some(swap) = cfg.memory_swap {
+        match cfg.memory {
+            None => {
+                return Err(Error::Invalid(
+                    "--memory-swap needs --memory: set the memory limit too".into(),
+                ))
+            }
+            Some(m) if swap != -1 && swap < m => {
+                return Err(Error::Invalid(format!(
+                    "--memory-swap {swap} is below --memory {m}: it is memory plus swap, so at least the memory limit"
+                )))
+            }
+            _ => {}
+        }
+    }
+    if cfg.shm_size.is_some_and(|s| s <= 0) {
+        return Err(Error::Invalid("--shm-size must be more than 0".into()));
+    }
     if let Some(m) = cfg.memory {
         if m < crate::container::bundle::MIN_MEMORY {
             return Err(Error::Invalid(format!(
@@ -155,9 +183,8 @@ pub fn start(paths: &Paths, c: &Container, wait_for_attach: bool) -> Result<()> 
     }
     let c = &settled(paths, c.clone());
     match c.state.status {
-        Status::Running | Status::Paused => {
-            return Err(Error::Conflict(format!("container {} is already running", c.name)));
-        }
+        // docker's: starting a running container is no error and no change.
+        Status::Running | Status::Paused => return Ok(()),
         Status::Created if c.monitor_alive() => {
             return Err(Error::Conflict(format!("container {} is being started", c.name)));
         }
@@ -209,15 +236,33 @@ pub fn wait_exited(paths: &Paths, id: &str, timeout: Option<Duration>) -> Result
     }
 }
 
-/// `cella stop`: SIGTERM, then SIGKILL after `grace`.
-pub fn stop(paths: &Paths, c: &Container, grace: Duration) -> Result<Container> {
+/// `cella wait`: blocks until the container has ended and gives its exit
+/// code, also when `run --rm` removed it meanwhile.
+pub fn wait_code(paths: &Paths, c: &Container) -> Result<i32> {
+    match wait_exited(paths, &c.id, None) {
+        Ok(after) => Ok(after.state.exit_code),
+        Err(e) if container::not_found(&e) => crate::container::exits::read(paths, &c.id).ok_or_else(|| {
+            Error::NotFound(format!(
+                "container {} was removed while waiting, and its exit code was not kept",
+                c.name
+            ))
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// `cella stop`: the stop signal (`signal`, else --stop-signal, else
+/// SIGTERM), then SIGKILL after `grace` (else --stop-timeout, else 10 s).
+pub fn stop(paths: &Paths, c: &Container, signal: Option<i32>, grace: Option<Duration>) -> Result<Container> {
     if !matches!(c.state.status, Status::Running | Status::Paused) {
         return Ok(c.clone());
     }
+    let signal = signal.unwrap_or_else(|| c.config.stop_signal());
+    let grace = grace.unwrap_or_else(|| c.config.stop_timeout());
     if c.state.status == Status::Paused {
         let _ = cella_runtime::control::resume(&paths.runroot, &c.id);
     }
-    let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, libc::SIGTERM, false);
+    let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, signal, false);
     let mut after = wait_exited(paths, &c.id, Some(grace))?;
     if matches!(after.state.status, Status::Running | Status::Paused) {
         let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, libc::SIGKILL, true);
@@ -248,6 +293,29 @@ pub fn remove(paths: &Paths, c: &Container, force: bool) -> Result<()> {
     }
 }
 
+/// `cella rename`: a new name, unique among containers (under the store
+/// lock). The name is the record's; the running container does not see it.
+pub fn rename(paths: &Paths, c: &Container, new: &str) -> Result<()> {
+    crate::store::ids::check_name(new)?;
+    let _lock = crate::store::lock(paths)?;
+    let all = container::list(paths)?;
+    if let Some(other) = all.iter().find(|o| o.name == new && o.id != c.id) {
+        return Err(Error::Conflict(format!(
+            "the name {new:?} is already used by container {}: remove it or pick another",
+            other.short_id()
+        )));
+    }
+    if let Some(d) = &c.damaged {
+        return Err(Error::Invalid(format!(
+            "container {} cannot be renamed: {d}",
+            c.short_id()
+        )));
+    }
+    let mut renamed = container::load(paths, &c.id)?;
+    renamed.name = new.to_string();
+    renamed.save_record(paths)
+}
+
 /// Containers that use an image (rmi refuses while there are any).
 pub fn users_of_image(paths: &Paths, image_id: &str) -> Result<Vec<Container>> {
     Ok(container::list(paths)?
@@ -272,11 +340,12 @@ pub fn pause(paths: &Paths, c: &Container, freeze: bool) -> Result<()> {
     Ok(())
 }
 
-/// The init PID of a running container, for what works on running ones only.
-pub fn running_pid(c: &Container) -> Result<i32> {
-    if c.state.status != Status::Running || c.state.pid <= 0 {
+/// The init PID of a running (or paused) container, for what works on
+/// live ones only; `what` names it in the error.
+pub fn running_pid(c: &Container, what: &str) -> Result<i32> {
+    if !matches!(c.state.status, Status::Running | Status::Paused) || c.state.pid <= 0 {
         return Err(Error::Conflict(format!(
-            "container {} is not running: cp works with running containers only (so far)",
+            "container {} is not running: {what} works with running containers only; start it first",
             c.name
         )));
     }

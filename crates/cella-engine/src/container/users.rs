@@ -86,6 +86,30 @@ pub fn resolve(root: Option<BorrowedFd<'_>>, spec: &str) -> Result<Ids> {
     })
 }
 
+/// `--group-add` groups: names looked up in the container's /etc/group,
+/// numbers as they are.
+pub fn group_ids(root: Option<BorrowedFd<'_>>, groups: &[String]) -> Result<Vec<u32>> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let group = entries(root, "group")?;
+    groups
+        .iter()
+        .map(|g| match group.iter().find(|f| f.len() >= 3 && &f[0] == g) {
+            Some(f) => f[2].parse().map_err(|_| {
+                Error::Invalid(format!(
+                    "--group-add {g}: the container's /etc/group has no number for it"
+                ))
+            }),
+            None => g.parse().map_err(|_| {
+                Error::NotFound(format!(
+                    "--group-add {g}: no such group in the container's /etc/group (use a number)"
+                ))
+            }),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +149,8 @@ mod tests {
         assert!(resolve(root, "web:nogroup").is_err());
         assert_eq!(resolve(None, "7:8").unwrap().uid, 7, "no /etc: numeric ids only");
         assert!(resolve(None, "web").is_err());
+        assert_eq!(group_ids(root, &["log".into(), "99".into()]).unwrap(), vec![4, 99]);
+        assert!(group_ids(root, &["nope".into()]).is_err());
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -273,6 +273,12 @@ pub fn tag(paths: &Paths, source: &str, target: &str) -> Result<()> {
 /// by id: with more than one tag only with `force`, as docker); layers no
 /// other image uses are removed. The caller holds the store lock and has
 /// checked that no container uses the image.
+/// Whether removing `reference` only takes one of the image's names away
+/// (the image stays, with its other names).
+pub fn only_untags(image: &Image, reference: &str) -> bool {
+    image.repo_tags.len() > 1 && image.repo_tags.contains(&normalize(reference))
+}
+
 pub fn remove(paths: &Paths, reference: &str, force: bool) -> Result<Vec<String>> {
     let mut image = find(paths, reference)?;
     if image.id == HOST_ID {
@@ -280,7 +286,7 @@ pub fn remove(paths: &Paths, reference: &str, force: bool) -> Result<Vec<String>
     }
     let tag = normalize(reference);
     let mut removed = Vec::new();
-    if image.repo_tags.contains(&tag) && image.repo_tags.len() > 1 {
+    if only_untags(&image, reference) {
         image.repo_tags.retain(|t| *t != tag);
         store::write_json(&record_path(paths, &image.id), &image)?;
         return Ok(vec![format!("Untagged: {tag}")]);

@@ -272,10 +272,7 @@ pub fn with_hanging_create_hook(b: &mut Bundle) -> PathBuf {
                 "sh".into(),
                 "-c".into(),
                 // Written aside and renamed, so a reader never sees it empty.
-                format!(
-                    "echo $$ > {0}.tmp && mv {0}.tmp {0}; exec sleep 60",
-                    hook_pid.display()
-                ),
+                format!("echo $$ > {0}.tmp && mv {0}.tmp {0}; exec sleep 60", hook_pid.display()),
             ],
             ..Default::default()
         }],

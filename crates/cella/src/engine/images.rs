@@ -154,9 +154,13 @@ pub struct LoadArgs {
     /// The archive (default: stdin), or an OCI layout directory
     #[arg(short = 'i', long = "input", default_value = "-")]
     input: String,
+    /// Print only the loaded names (there is no progress output to hide)
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
 }
 
 pub fn load(e: &Engine, a: LoadArgs) -> Result<i32> {
+    let _ = a.quiet;
     for i in e.load(&a.input)? {
         match i.repo_tags.first() {
             Some(t) => println!("Loaded image: {t}"),
@@ -189,20 +193,73 @@ pub fn tag(e: &Engine, source: &str, target: &str) -> Result<i32> {
     Ok(0)
 }
 
+#[derive(Args)]
+pub struct ImagePruneArgs {
+    /// Every image no container uses, not only those without a name
+    #[arg(short = 'a', long = "all")]
+    all: bool,
+    /// Do not ask
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+}
+
+/// docker's `image` group (the same commands as the top-level ones).
 #[derive(Subcommand)]
 pub enum ImageCommand {
     /// List images
+    #[command(visible_alias = "list")]
     Ls(ImagesArgs),
     /// Image details as JSON
     Inspect { images: Vec<String> },
     /// Remove images
+    #[command(visible_alias = "remove")]
     Rm(RmiArgs),
+    /// Remove images no container uses (without a name, or all with -a)
+    Prune(ImagePruneArgs),
+    /// Add a name to an image
+    Tag { source: String, target: String },
+    /// Import a root filesystem as an image
+    Import(ImportArgs),
+    /// Load images from an archive
+    Load(LoadArgs),
+    /// Write images to an archive
+    Save(super::registry::SaveArgs),
+    /// Pull an image from a registry
+    Pull(super::registry::PullArgs),
+    /// Push an image to a registry
+    Push(super::registry::PushArgs),
 }
 
 pub fn image(e: &Engine, cmd: ImageCommand) -> Result<i32> {
     match cmd {
         ImageCommand::Ls(a) => images(e, a),
         ImageCommand::Rm(a) => rmi(e, a),
+        ImageCommand::Prune(a) => {
+            let what = if a.all {
+                "all images without at least one container associated to them"
+            } else {
+                "all dangling images"
+            };
+            if !super::manage::confirm(a.force, what)? {
+                return Ok(0);
+            }
+            let lines = e.prune_images(a.all)?;
+            if !lines.is_empty() {
+                println!("Deleted Images:");
+                for l in lines {
+                    println!("{l}");
+                }
+                println!();
+            }
+            println!("Total reclaimed space: 0B");
+            Ok(0)
+        }
+        ImageCommand::Tag { source, target } => tag(e, &source, &target),
+        ImageCommand::Import(a) => import(e, a),
+        ImageCommand::Load(a) => load(e, a),
+        ImageCommand::Save(a) => super::registry::save(e, a),
+        ImageCommand::Pull(a) => super::registry::pull(e, a),
+        ImageCommand::Push(a) => super::registry::push(e, a),
         ImageCommand::Inspect { images } => {
             let mut out = Vec::new();
             for n in &images {

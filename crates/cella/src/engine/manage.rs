@@ -99,21 +99,59 @@ pub fn exec(e: &Engine, a: ExecArgs) -> Result<i32> {
     }
 }
 
+/// Containers, by name or id.
+#[derive(Args)]
+pub struct Names {
+    pub containers: Vec<String>,
+}
+
 #[derive(Args)]
 pub struct StopArgs {
-    /// Seconds to wait before SIGKILL
-    #[arg(short = 't', long = "time", default_value_t = 10)]
-    time: u64,
+    /// Seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10)
+    #[arg(short = 't', long = "time")]
+    time: Option<u64>,
+    /// The signal to send first (default: the container's --stop-signal, else SIGTERM)
+    #[arg(short = 's', long = "signal")]
+    signal: Option<String>,
     containers: Vec<String>,
 }
 
+impl StopArgs {
+    fn signal(&self) -> Result<Option<i32>> {
+        self.signal
+            .as_deref()
+            .map(|s| cella_spec::signal::parse(s).ok_or_else(|| anyhow::anyhow!("unknown signal {s:?}")))
+            .transpose()
+    }
+}
+
+/// Stops them in parallel, as docker does.
 pub fn stop(e: &Engine, a: StopArgs) -> Result<i32> {
-    super::each(&a.containers, |n| {
+    let signal = a.signal()?;
+    let grace = a.time.map(Duration::from_secs);
+    super::each_parallel(&a.containers, |n| {
         let c = e.container(n)?;
-        e.stop(&c, Duration::from_secs(a.time))?;
-        println!("{n}");
-        Ok(())
+        e.stop(&c, signal, grace)?;
+        Ok(super::Done::Acted)
     })
+}
+
+/// `restart`: stop (as `stop` does), then start again; a stopped one just starts.
+pub fn restart(e: &Engine, a: StopArgs) -> Result<i32> {
+    let signal = a.signal()?;
+    let grace = a.time.map(Duration::from_secs);
+    super::each_parallel(&a.containers, |n| {
+        let c = e.container(n)?;
+        let stopped = e.stop(&c, signal, grace)?;
+        e.start(&stopped, false)?;
+        Ok(super::Done::Acted)
+    })
+}
+
+pub fn rename(e: &Engine, container: &str, new_name: &str) -> Result<i32> {
+    let c = e.container(container)?;
+    e.rename(&c, new_name)?;
+    Ok(0)
 }
 
 #[derive(Args)]
@@ -147,23 +185,81 @@ pub struct RmArgs {
     containers: Vec<String>,
 }
 
+/// Removes them in parallel, as docker does; with -f, one that is not
+/// there is no error (docker's `rm -f` is quiet about it too).
 pub fn rm(e: &Engine, a: RmArgs) -> Result<i32> {
     let _ = a.volumes;
-    super::each(&a.containers, |n| {
-        let c = e.container(n)?;
+    super::each_parallel(&a.containers, |n| {
+        let c = match e.container(n) {
+            Err(cella_engine::Error::NotFound(_)) if a.force => return Ok(super::Done::Quiet),
+            other => other?,
+        };
         e.remove(&c, a.force)?;
-        println!("{n}");
+        Ok(super::Done::Acted)
+    })
+}
+
+/// `wait`: each exit code, also of a `--rm` container removed meanwhile.
+pub fn wait(e: &Engine, names: &[String]) -> Result<i32> {
+    super::each(names, |n| {
+        let c = e.container(n)?;
+        println!("{}", e.wait_code(&c)?);
         Ok(())
     })
 }
 
-pub fn wait(e: &Engine, names: &[String]) -> Result<i32> {
-    super::each(names, |n| {
-        let c = e.container(n)?;
-        let after = e.wait(&c, None)?;
-        println!("{}", after.state.exit_code);
-        Ok(())
-    })
+#[derive(Args)]
+pub struct PruneArgs {
+    /// Do not ask
+    #[arg(short = 'f', long = "force")]
+    force: bool,
+    /// Only those that match KEY=VALUE (label, until is not yet supported)
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
+}
+
+/// Asks as docker does, unless `force`; true to go on.
+pub fn confirm(force: bool, what: &str) -> Result<bool> {
+    if force {
+        return Ok(true);
+    }
+    eprint!("WARNING! This will remove {what}.\nAre you sure you want to continue? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// `container prune`: every stopped (exited or created) container.
+pub fn prune(e: &Engine, a: PruneArgs) -> Result<i32> {
+    let filter = cella_engine::ContainerFilter::parse(&a.filter)?;
+    if !confirm(a.force, "all stopped containers")? {
+        return Ok(0);
+    }
+    let stopped: Vec<_> = e
+        .containers_matching(&filter, true)?
+        .into_iter()
+        .filter(|c| matches!(c.state.status, Status::Exited | Status::Created) && !c.monitor_alive())
+        .collect();
+    let mut failed = false;
+    let mut deleted = Vec::new();
+    for c in &stopped {
+        match e.remove(c, false) {
+            Ok(()) => deleted.push(c.id.clone()),
+            Err(err) => {
+                eprintln!("cella: {}: {err}", c.name);
+                failed = true;
+            }
+        }
+    }
+    if !deleted.is_empty() {
+        println!("Deleted Containers:");
+        for id in &deleted {
+            println!("{id}");
+        }
+        println!();
+    }
+    println!("Total reclaimed space: 0B");
+    Ok(if failed { 1 } else { 0 })
 }
 
 pub fn pause(e: &Engine, names: &[String], freeze: bool) -> Result<i32> {
@@ -179,8 +275,18 @@ pub fn pause(e: &Engine, names: &[String], freeze: bool) -> Result<i32> {
     })
 }
 
+#[derive(Args)]
+pub struct CpArgs {
+    /// Follow a symlink that SRC names (else the link itself is copied)
+    #[arg(short = 'L', long = "follow-link")]
+    follow_link: bool,
+    source: String,
+    destination: String,
+}
+
 /// `cella cp SRC DST`: one side is CONTAINER:PATH (a running container).
-pub fn cp(e: &Engine, src: &str, dst: &str, follow: bool) -> Result<i32> {
+pub fn cp(e: &Engine, a: CpArgs) -> Result<i32> {
+    let (src, dst, follow) = (a.source.as_str(), a.destination.as_str(), a.follow_link);
     // A colon names a container unless the part before it looks like a path.
     let split = |s: &str| -> Option<(String, String)> {
         let (c, p) = s.split_once(':')?;

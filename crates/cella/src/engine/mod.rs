@@ -1,6 +1,7 @@
 //! The engine's commands: docker's and podman's names, flags and exit codes.
 
 mod client;
+mod container;
 mod images;
 mod manage;
 mod network;
@@ -31,32 +32,30 @@ pub enum EngineCommand {
     /// A container's output
     Logs(show::LogsArgs),
     /// A container's processes: host PID and PID inside, side by side
-    Top { container: String },
+    Top(show::TopArgs),
     /// CPU, memory and process counts of running containers
     Stats(show::StatsArgs),
     /// A container's published ports
     Port { container: String },
     /// Copy files between the host and a running container (CONTAINER:PATH on
     /// one side; `-` on the other is a tar stream on stdin or stdout)
-    Cp {
-        /// Follow a symlink that SRC names (else the link itself is copied)
-        #[arg(short = 'L', long = "follow-link")]
-        follow_link: bool,
-        source: String,
-        destination: String,
-    },
-    /// Stop containers: SIGTERM, then SIGKILL after a grace period
+    Cp(manage::CpArgs),
+    /// Stop containers: their stop signal (SIGTERM), then SIGKILL after a grace period
     Stop(manage::StopArgs),
+    /// Stop containers and start them again
+    Restart(manage::StopArgs),
+    /// Give a container a new name
+    Rename { container: String, new_name: String },
     /// Send a signal to containers
     Kill(manage::KillArgs),
     /// Remove containers
     Rm(manage::RmArgs),
     /// Wait for containers to stop and print their exit codes
-    Wait { containers: Vec<String> },
+    Wait(manage::Names),
     /// Freeze all processes of containers
-    Pause { containers: Vec<String> },
+    Pause(manage::Names),
     /// Thaw paused containers
-    Unpause { containers: Vec<String> },
+    Unpause(manage::Names),
     /// List images
     Images(images::ImagesArgs),
     /// Import a root filesystem (tar archive, directory, or - for stdin) as an image
@@ -78,7 +77,12 @@ pub enum EngineCommand {
     Rmi(images::RmiArgs),
     /// Add a name to an image
     Tag { source: String, target: String },
-    /// Image commands: ls, inspect, rm
+    /// Container commands: ls, run, stop, rm, prune… (docker's group forms)
+    Container {
+        #[command(subcommand)]
+        command: container::ContainerCommand,
+    },
+    /// Image commands: ls, inspect, rm, prune, pull, tag…
     Image {
         #[command(subcommand)]
         command: images::ImageCommand,
@@ -88,51 +92,58 @@ pub enum EngineCommand {
         #[command(subcommand)]
         command: network::NetworkCommand,
     },
+    /// The versions of cella and of what it runs on
+    Version(show::VersionArgs),
+    /// What this engine has: store, runtime, cgroups, containers, images
+    Info(show::VersionArgs),
 }
 
 impl EngineCommand {
     /// Whether the command starts a monitor (which creates the container)
     /// or joins a running container.
     pub fn enters_containers(&self) -> bool {
-        matches!(
-            self,
-            EngineCommand::Run(_) | EngineCommand::Start(_) | EngineCommand::Exec(_)
-        )
+        match self {
+            EngineCommand::Run(_) | EngineCommand::Start(_) | EngineCommand::Restart(_) | EngineCommand::Exec(_) => {
+                true
+            }
+            EngineCommand::Container { command } => command.enters_containers(),
+            _ => false,
+        }
     }
 }
 
+/// The global --cgroup-manager, else what this host has.
+fn cgroup_manager(manager: Option<&str>) -> Result<CgroupManager> {
+    Ok(match manager {
+        Some(m) => CgroupManager::parse(m)?,
+        None => CgroupManager::for_this_host(),
+    })
+}
+
 /// Runs a command; the result is the process's exit code.
-/// `cgroup_manager`: the global --cgroup-manager, for containers made now.
-pub fn run(e: &Engine, cmd: EngineCommand, cgroup_manager: Option<&str>) -> Result<i32> {
-    let cgroup_manager = || -> Result<CgroupManager> {
-        Ok(match cgroup_manager {
-            Some(m) => CgroupManager::parse(m)?,
-            None => CgroupManager::for_this_host(),
-        })
-    };
+/// `manager`: the global --cgroup-manager, for containers made now.
+pub fn run(e: &Engine, cmd: EngineCommand, manager: Option<&str>) -> Result<i32> {
     match cmd {
-        EngineCommand::Run(a) => run::run(e, *a, true, cgroup_manager()?),
-        EngineCommand::Create(a) => run::run(e, *a, false, cgroup_manager()?),
+        EngineCommand::Run(a) => run::run(e, *a, true, cgroup_manager(manager)?),
+        EngineCommand::Create(a) => run::run(e, *a, false, cgroup_manager(manager)?),
         EngineCommand::Start(a) => manage::start(e, a),
         EngineCommand::Attach(a) => manage::attach(e, a),
         EngineCommand::Exec(a) => manage::exec(e, a),
         EngineCommand::Ps(a) => show::ps(e, a),
         EngineCommand::Inspect(a) => show::inspect(e, a),
         EngineCommand::Logs(a) => show::logs(e, a),
-        EngineCommand::Top { container } => show::top(e, &container),
+        EngineCommand::Top(a) => show::top(e, a),
         EngineCommand::Stats(a) => show::stats(e, a),
         EngineCommand::Port { container } => show::port(e, &container),
-        EngineCommand::Cp {
-            follow_link,
-            source,
-            destination,
-        } => manage::cp(e, &source, &destination, follow_link),
+        EngineCommand::Cp(a) => manage::cp(e, a),
         EngineCommand::Stop(a) => manage::stop(e, a),
+        EngineCommand::Restart(a) => manage::restart(e, a),
+        EngineCommand::Rename { container, new_name } => manage::rename(e, &container, &new_name),
         EngineCommand::Kill(a) => manage::kill(e, a),
         EngineCommand::Rm(a) => manage::rm(e, a),
-        EngineCommand::Wait { containers } => manage::wait(e, &containers),
-        EngineCommand::Pause { containers } => manage::pause(e, &containers, true),
-        EngineCommand::Unpause { containers } => manage::pause(e, &containers, false),
+        EngineCommand::Wait(a) => manage::wait(e, &a.containers),
+        EngineCommand::Pause(a) => manage::pause(e, &a.containers, true),
+        EngineCommand::Unpause(a) => manage::pause(e, &a.containers, false),
         EngineCommand::Images(a) => images::images(e, a),
         EngineCommand::Import(a) => images::import(e, a),
         EngineCommand::Load(a) => images::load(e, a),
@@ -143,13 +154,16 @@ pub fn run(e: &Engine, cmd: EngineCommand, cgroup_manager: Option<&str>) -> Resu
         EngineCommand::Logout(a) => registry::logout(e, a),
         EngineCommand::Rmi(a) => images::rmi(e, a),
         EngineCommand::Tag { source, target } => images::tag(e, &source, &target),
+        EngineCommand::Container { command } => container::run(e, command, manager),
         EngineCommand::Image { command } => images::image(e, command),
         EngineCommand::Network { command } => network::run(e, command),
+        EngineCommand::Version(a) => show::version(e, a),
+        EngineCommand::Info(a) => show::info(e, a),
     }
 }
 
-/// Runs `f` on each name; reports failures as docker does (one line each)
-/// and fails if any did.
+/// Runs `f` on each name, one after the other; reports failures as docker
+/// does (one line each) and fails if any did.
 fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> {
     if names.is_empty() {
         anyhow::bail!("name at least one container");
@@ -159,6 +173,52 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> 
         if let Err(e) = f(n) {
             eprintln!("cella: {n}: {e:#}");
             failed = true;
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// How many containers `stop`, `rm` and `restart` act on at once: docker's
+/// CLI bound (each mostly waits for its container to end).
+const PARALLEL: usize = 50;
+
+/// What `each_parallel`'s work did with one name.
+enum Done {
+    /// Acted on it: its name is printed.
+    Acted,
+    /// Nothing to do and nothing to say (`rm -f` of a missing one).
+    Quiet,
+}
+
+/// As `each`, but on up to `PARALLEL` names at once (as docker's `stop`
+/// and `rm` act in parallel); `f` prints nothing: the names it acted on
+/// are printed in the order given, each failure on a line of its own.
+fn each_parallel(names: &[String], f: impl Fn(&str) -> Result<Done> + Sync) -> Result<i32> {
+    if names.is_empty() {
+        anyhow::bail!("name at least one container");
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<Result<Done>>>> = names.iter().map(|_| Default::default()).collect();
+    std::thread::scope(|s| {
+        for _ in 0..PARALLEL.min(names.len()) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(n) = names.get(i) else { return };
+                let r = f(n);
+                *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+            });
+        }
+    });
+    let mut failed = false;
+    for (n, r) in names.iter().zip(results) {
+        match r.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(Ok(Done::Acted)) => println!("{n}"),
+            Some(Ok(Done::Quiet)) => {}
+            Some(Err(e)) => {
+                eprintln!("cella: {n}: {e:#}");
+                failed = true;
+            }
+            None => failed = true,
         }
     }
     Ok(if failed { 1 } else { 0 })

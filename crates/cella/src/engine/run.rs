@@ -123,6 +123,42 @@ pub struct RunArgs {
     /// Run a minimal init as PID 1 that reaps zombies and passes signals on
     #[arg(long = "init")]
     init: bool,
+    /// KEY=VALUE (or KEY) metadata, for `ps --filter label=`
+    #[arg(short = 'l', long = "label")]
+    label: Vec<String>,
+    /// A file of KEY=VALUE label lines
+    #[arg(long = "label-file")]
+    label_file: Vec<std::path::PathBuf>,
+    /// KEY=VALUE for the OCI runtime's annotations
+    #[arg(long = "annotation")]
+    annotation: Vec<String>,
+    /// Write the container id to FILE (which must not exist)
+    #[arg(long = "cidfile", value_name = "FILE")]
+    cidfile: Option<std::path::PathBuf>,
+    /// The signal `stop` sends first (default SIGTERM)
+    #[arg(long = "stop-signal")]
+    stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL (default 10)
+    #[arg(long = "stop-timeout")]
+    stop_timeout: Option<u64>,
+    /// CPUs it may run on (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    /// Relative CPU weight (docker's scale: 1024 is the default)
+    #[arg(short = 'c', long = "cpu-shares")]
+    cpu_shares: Option<u64>,
+    /// Memory plus swap (e.g. 1g), -1 for unlimited swap; needs --memory
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Do not OOM-kill it (cgroup v1)
+    #[arg(long = "oom-kill-disable")]
+    oom_kill_disable: bool,
+    /// Size of /dev/shm (e.g. 128m; default 64m)
+    #[arg(long = "shm-size")]
+    shm_size: Option<String>,
+    /// Further groups for the process (names from the container's /etc/group, or numbers)
+    #[arg(long = "group-add")]
+    group_add: Vec<String>,
     /// The image: `host` (built in), or one from `cella images`
     image: String,
     /// The command and its arguments (default: the image's)
@@ -138,6 +174,28 @@ fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(String::from)
         .collect())
+}
+
+/// `--label`/`--annotation` values as a map: KEY=VALUE, or KEY alone
+/// (an empty value) where `bare_ok`.
+fn pairs(
+    values: impl IntoIterator<Item = String>,
+    flag: &str,
+    bare_ok: bool,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for v in values {
+        let (k, val) = match v.split_once('=') {
+            Some((k, val)) => (k.to_string(), val.to_string()),
+            None if bare_ok => (v.clone(), String::new()),
+            None => bail!("{flag} {v}: use KEY=VALUE"),
+        };
+        if k.is_empty() {
+            bail!("{flag} {v}: the key is empty");
+        }
+        out.insert(k, val);
+    }
+    Ok(out)
 }
 
 fn config(a: &RunArgs, cgroup_manager: CgroupManager) -> Result<RunConfig> {
@@ -166,7 +224,34 @@ fn config(a: &RunArgs, cgroup_manager: CgroupManager) -> Result<RunConfig> {
             _ => bail!("--security-opt {o}: use seccomp=unconfined|FILE or no-new-privileges"),
         }
     }
+    // Label files first: --label on the command line wins, as docker has it.
+    let mut label_lines = Vec::new();
+    for f in &a.label_file {
+        label_lines.extend(env_file(f).with_context(|| format!("--label-file {}", f.display()))?);
+    }
+    label_lines.extend(a.label.iter().cloned());
+    let size = |s: &Option<String>, flag: &str| -> Result<Option<i64>> {
+        s.as_deref()
+            .map(|v| {
+                cella_spec::size::parse(v).ok_or_else(|| anyhow::anyhow!("{flag} {v}: use a size such as 64m or 1g"))
+            })
+            .transpose()
+    };
     Ok(RunConfig {
+        labels: pairs(label_lines, "--label", true)?,
+        annotations: pairs(a.annotation.iter().cloned(), "--annotation", false)?,
+        stop_signal: a.stop_signal.clone(),
+        stop_timeout: a.stop_timeout,
+        cpuset_cpus: a.cpuset_cpus.clone(),
+        cpu_shares: a.cpu_shares,
+        memory_swap: a
+            .memory_swap
+            .as_deref()
+            .map(cella_engine::parse_memory_swap)
+            .transpose()?,
+        oom_kill_disable: a.oom_kill_disable,
+        shm_size: size(&a.shm_size, "--shm-size")?,
+        group_add: a.group_add.clone(),
         image: a.image.clone(),
         hostname: a.hostname.clone(),
         env,
@@ -230,8 +315,28 @@ fn resolve_image(e: &Engine, a: &mut RunArgs) -> Result<()> {
 }
 
 pub fn run(e: &Engine, mut a: RunArgs, start: bool, cgroup_manager: CgroupManager) -> Result<i32> {
+    if let Some(f) = &a.cidfile {
+        if f.exists() {
+            bail!(
+                "--cidfile {}: the file exists; make sure no other container uses it, and remove it",
+                f.display()
+            );
+        }
+    }
     resolve_image(e, &mut a)?;
     let c = e.create(config(&a, cgroup_manager)?, a.name.clone())?;
+    if let Some(f) = &a.cidfile {
+        // create_new: a file that appeared meanwhile is not overwritten.
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(f)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, c.id.as_bytes()));
+        if let Err(err) = written {
+            let _ = e.remove(&c, true);
+            bail!("--cidfile {}: {err}", f.display());
+        }
+    }
     if !start {
         println!("{}", c.id);
         return Ok(0);

@@ -14,7 +14,8 @@ pub struct PsArgs {
     /// Only ids
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
-    /// table (default), json, or a Go template as docker's ('{{.Names}}', 'table {{.ID}}\t{{.Image}}')
+    /// table (default), json (an object per line, as docker's), or a Go
+    /// template as docker's ('{{.Names}}', 'table {{.ID}}\t{{.Image}}')
     #[arg(long = "format", default_value = "table")]
     format: String,
     /// Full ids and commands
@@ -23,6 +24,12 @@ pub struct PsArgs {
     /// Only those that match KEY=VALUE (name, id, status, ancestor, exited, label); repeatable
     #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
     filter: Vec<String>,
+    /// The N most recently created containers, in any state
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    last: Option<usize>,
+    /// The most recently created container, in any state (-n 1)
+    #[arg(short = 'l', long = "latest")]
+    latest: bool,
 }
 
 /// docker's wording for a duration: "5 seconds", "About a minute", "3 hours".
@@ -56,7 +63,11 @@ fn status_text(c: &Container) -> String {
 
 pub fn ps(e: &Engine, a: PsArgs) -> Result<i32> {
     let filter = cella_engine::ContainerFilter::parse(&a.filter)?;
-    let list: Vec<Container> = e.containers_matching(&filter, a.all)?;
+    let last = if a.latest { Some(1) } else { a.last };
+    let mut list: Vec<Container> = e.containers_matching(&filter, a.all || last.is_some())?;
+    if let Some(n) = last {
+        list.truncate(n); // newest first
+    }
     if a.quiet {
         for c in &list {
             println!("{}", if a.no_trunc { &c.id } else { c.short_id() });
@@ -64,18 +75,10 @@ pub fn ps(e: &Engine, a: PsArgs) -> Result<i32> {
         return Ok(0);
     }
     if a.format == "json" {
-        let rows: Vec<Value> = list
-            .iter()
-            .map(|c| {
-                json!({
-                    "Id": c.id, "Names": [c.name], "Image": e.image_name_of(c),
-                    "Command": e.command_of(c), "Created": c.created,
-                    "State": c.state.status.to_string(), "Status": status_text(c),
-                    "Pid": c.state.pid, "ExitCode": c.state.exit_code,
-                })
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        // docker's: each container as one JSON object on a line of its own.
+        for c in &list {
+            println!("{}", serde_json::to_string(&ps_fields(e, c, a.no_trunc))?);
+        }
         return Ok(0);
     }
     if a.format != "table" {
@@ -127,9 +130,23 @@ fn ps_fields(e: &Engine, c: &Container, no_trunc: bool) -> Value {
             })
             .collect::<Vec<_>>()
             .join(", "),
-        "Labels": "",
+        "Labels": c
+            .config
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(","),
         "Networks": c.config.network.to_string(),
-        "Mounts": "",
+        "Mounts": c
+            .config
+            .volumes
+            .iter()
+            .filter_map(|v| v.split(':').nth(1))
+            .collect::<Vec<_>>()
+            .join(","),
+        "LocalVolumes": "0",
+        "Size": "0B",
     })
 }
 
@@ -161,6 +178,11 @@ pub fn inspect(e: &Engine, a: InspectArgs) -> Result<i32> {
             Some(v) => out.push(v),
             None if as_image => match e.image(n) {
                 Ok(i) => out.push(serde_json::to_value(i)?),
+                // docker's words when neither kind was asked for.
+                Err(cella_engine::Error::NotFound(_)) if as_container => {
+                    eprintln!("cella: no such object: {n}");
+                    failed = true;
+                }
                 Err(e) => {
                     eprintln!("cella: {e}");
                     failed = true;
@@ -213,15 +235,102 @@ pub fn logs(e: &Engine, a: LogsArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn top(e: &Engine, name: &str) -> Result<i32> {
-    let c = e.container(name)?;
+#[derive(Args)]
+pub struct TopArgs {
+    container: String,
+    /// Options for ps(1), as docker's `top CONTAINER -o pid,comm`: the host's
+    /// ps runs with them and only the container's processes are kept
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    ps_options: Vec<String>,
+}
+
+pub fn top(e: &Engine, a: TopArgs) -> Result<i32> {
+    let c = e.container(&a.container)?;
+    let processes = e.processes(&c)?;
+    if !a.ps_options.is_empty() {
+        return top_with_ps(&a.ps_options, &processes);
+    }
     let mut t = Table::new(&["HOST PID", "PID", "USER", "COMMAND"], &[true, true, false, false]);
-    for p in e.processes(&c)? {
+    for p in processes {
         t.rows
             .push(vec![p.host_pid.to_string(), p.pid.to_string(), p.uid, p.command]);
     }
     t.print(false, false);
     Ok(0)
+}
+
+/// docker's way: the host's `ps OPTIONS`, its header, and the rows whose
+/// PID column names one of the container's processes.
+fn top_with_ps(options: &[String], processes: &[cella_engine::Process]) -> Result<i32> {
+    let out = std::process::Command::new("ps")
+        .args(options)
+        .output()
+        .map_err(|err| anyhow::anyhow!("top: run ps: {err} (is procps installed?)"))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "top: ps {} failed: {}",
+            options.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let Some(column) = header.split_whitespace().position(|h| h == "PID") else {
+        anyhow::bail!(
+            "top: ps {} prints no PID column: add pid to its fields",
+            options.join(" ")
+        );
+    };
+    println!("{header}");
+    let ours: std::collections::HashSet<String> = processes.iter().map(|p| p.host_pid.to_string()).collect();
+    for l in lines {
+        if l.split_whitespace().nth(column).is_some_and(|pid| ours.contains(pid)) {
+            println!("{l}");
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct VersionArgs {
+    /// A Go template over the document, e.g. '{{.Server.Version}}', or json
+    #[arg(short = 'f', long = "format")]
+    format: Option<String>,
+}
+
+/// Prints `doc` through --format, else as `Key: value` lines.
+fn print_document(format: Option<&str>, doc: &Value) -> Result<i32> {
+    match format {
+        Some("json") => println!("{}", serde_json::to_string(doc)?),
+        Some(t) => crate::template::print_all(t, std::slice::from_ref(doc))?,
+        None => print_lines(doc, 0),
+    }
+    Ok(0)
+}
+
+fn print_lines(v: &Value, depth: usize) {
+    if let Some(o) = v.as_object() {
+        for (k, v) in o {
+            let pad = " ".repeat(depth * 2);
+            match v {
+                Value::Object(_) => {
+                    println!("{pad}{k}:");
+                    print_lines(v, depth + 1);
+                }
+                Value::String(s) => println!("{pad}{k}: {s}"),
+                other => println!("{pad}{k}: {other}"),
+            }
+        }
+    }
+}
+
+pub fn version(e: &Engine, a: VersionArgs) -> Result<i32> {
+    print_document(a.format.as_deref(), &e.version())
+}
+
+pub fn info(e: &Engine, a: VersionArgs) -> Result<i32> {
+    print_document(a.format.as_deref(), &e.info()?)
 }
 
 #[derive(Args)]

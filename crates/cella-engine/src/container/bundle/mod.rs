@@ -14,7 +14,7 @@ mod security;
 
 pub use mounts::{tmpfs, volume};
 pub use process::command;
-pub use resources::{parse_memory, MIN_MEMORY};
+pub use resources::{check_cpuset, parse_memory, parse_memory_swap, MIN_MEMORY};
 pub use security::{capabilities, DEFAULT_CAPS};
 
 use crate::container::Container;
@@ -42,6 +42,9 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
     resources::apply(cfg, &mut spec)?;
     let linux = spec.linux.as_mut().expect("default has linux");
     linux.cgroups_path = Some(cfg.cgroup_manager.cgroups_path(&c.id));
+    for (k, v) in &cfg.annotations {
+        spec.annotations.insert(k.clone(), v.clone());
+    }
     if cfg.init {
         spec.annotations
             .insert(cella_runtime::INIT_ANNOTATION.into(), "true".into());

@@ -93,6 +93,12 @@ pub(super) fn apply(c: &Container, image: &Image, hostname: &str, dir: &Path, sp
         }
     }
     mounts.append(&mut spec.mounts);
+    if let Some(size) = cfg.shm_size {
+        for m in mounts.iter_mut().filter(|m| m.destination == "/dev/shm") {
+            m.options.retain(|o| !o.starts_with("size="));
+            m.options.push(format!("size={size}"));
+        }
+    }
     // Generated files, bound over the image's.
     let resolv = if cfg.dns.is_empty() {
         resolv_conf()

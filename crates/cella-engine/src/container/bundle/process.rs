@@ -101,6 +101,11 @@ pub(super) fn apply(paths: &Paths, cfg: &RunConfig, image: &Image, hostname: &st
     p.user.uid = ids.uid;
     p.user.gid = ids.gid;
     p.user.additional_gids = ids.additional_gids;
+    for g in crate::container::users::group_ids(root.as_ref().map(std::os::fd::AsFd::as_fd), &cfg.group_add)? {
+        if !p.user.additional_gids.contains(&g) {
+            p.user.additional_gids.push(g);
+        }
+    }
     p.env = environment(cfg, image, hostname, &ids.home);
     // docker's default: the caller's limits, not runc's 1024 files.
     p.rlimits.clear();

@@ -1,4 +1,5 @@
-//! Resource limits: -m, --cpus, --pids-limit, --sysctl.
+//! Resource limits: -m, --memory-swap, --oom-kill-disable, --cpus,
+//! --cpu-shares, --cpuset-cpus, --pids-limit, --sysctl.
 
 use crate::container::RunConfig;
 use crate::error::{Error, Result};
@@ -34,6 +35,19 @@ pub(super) fn apply(cfg: &RunConfig, spec: &mut Spec) -> Result<()> {
     if let Some(m) = cfg.memory {
         res.memory.get_or_insert_with(Default::default).limit = Some(m);
     }
+    if let Some(swap) = cfg.memory_swap {
+        // docker's meaning, as the OCI spec's: memory plus swap, -1 unlimited.
+        res.memory.get_or_insert_with(Default::default).swap = Some(swap);
+    }
+    if cfg.oom_kill_disable {
+        res.memory.get_or_insert_with(Default::default).disable_oom_killer = Some(true);
+    }
+    if let Some(shares) = cfg.cpu_shares {
+        res.cpu.get_or_insert_with(Default::default).shares = Some(shares);
+    }
+    if let Some(set) = &cfg.cpuset_cpus {
+        res.cpu.get_or_insert_with(Default::default).cpus = Some(set.clone());
+    }
     if let Some(c) = cfg.cpus {
         if c <= 0.0 {
             return Err(Error::Invalid(format!("--cpus {c}: must be more than 0")));
@@ -44,6 +58,28 @@ pub(super) fn apply(cfg: &RunConfig, spec: &mut Spec) -> Result<()> {
     }
     if let Some(n) = cfg.pids_limit {
         res.pids = Some(cella_spec::resources::Pids { limit: n });
+    }
+    Ok(())
+}
+
+/// `--memory-swap`: a size, or -1 for unlimited swap.
+pub fn parse_memory_swap(s: &str) -> Result<i64> {
+    if s == "-1" {
+        return Ok(-1);
+    }
+    cella_spec::size::parse(s)
+        .ok_or_else(|| Error::Invalid(format!("--memory-swap {s}: use a size (e.g. 1g) or -1 for unlimited")))
+}
+
+/// `--cpuset-cpus`: a list of CPUs and ranges (0-2,4), checked as the kernel reads it.
+pub fn check_cpuset(s: &str) -> Result<()> {
+    let bad = || Error::Invalid(format!("--cpuset-cpus {s}: use CPU numbers and ranges, e.g. 0-1,3"));
+    for part in s.split(',') {
+        let (a, b) = part.split_once('-').unwrap_or((part, part));
+        let (a, b): (u32, u32) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+        if a > b {
+            return Err(bad());
+        }
     }
     Ok(())
 }
@@ -62,5 +98,18 @@ mod tests {
             parse_memory("99999999999999999999g").is_err(),
             "overflow is refused, not unlimited"
         );
+        assert_eq!(parse_memory_swap("-1").unwrap(), -1);
+        assert_eq!(parse_memory_swap("128m").unwrap(), 128 << 20);
+        assert!(parse_memory_swap("-2").is_err());
+    }
+
+    #[test]
+    fn cpusets_are_lists_of_numbers_and_ranges() {
+        for ok in ["0", "0-1", "0,2-3"] {
+            assert!(check_cpuset(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "3-1", "0,,1", "0-"] {
+            assert!(check_cpuset(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -221,6 +221,7 @@ pub(super) fn finish(paths: &Paths, c: &mut Container, code: i32) {
     c.state.attachments.clear();
     teardown::release_address(paths, c);
     if c.config.auto_remove {
+        crate::container::exits::record(paths, &c.id, code);
         let _ = teardown::remove_files(paths, c);
     } else {
         let _ = c.save_state(paths);

@@ -1,0 +1,330 @@
+//! docker's everyday commands and `run` flags, side by side with podman
+//! (docker's reference here; its own store, runc, no network) on the same
+//! image and the same command lines. Each comparison is exit code and
+//! (normalized) output; where cella follows docker and podman does not,
+//! the test says so and checks cella alone.
+
+#[path = "support/engine.rs"]
+mod common;
+#[path = "support/podman.rs"]
+mod podman;
+use common::*;
+use podman::{Podman, IMAGE, RUN_FLAGS};
+use std::collections::BTreeSet;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// `cella ARGS` through sh, as podman's are run.
+fn cella(e: &Engine, args: &str) -> Output {
+    Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "{CELLA} --root {} --runroot {} {args}",
+                e.root.display(),
+                e.runroot.display()
+            ),
+        ])
+        .env("CELLA_DEFAULT_NETWORK", "none")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The same command line on both: the same exit code and the same output
+/// after `norm`; cella's output is returned.
+fn same_with(e: &Engine, p: &Podman, args: &str, norm: fn(&str) -> String) -> String {
+    let (ours, theirs) = (cella(e, args), p.out(args));
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "exit code of `{args}`:\ncella: {ours:?}\npodman: {theirs:?}"
+    );
+    assert_eq!(
+        norm(&text(&ours)),
+        norm(&text(&theirs)),
+        "output of `{args}`:\ncella: {ours:?}\npodman: {theirs:?}"
+    );
+    text(&ours)
+}
+
+fn same(e: &Engine, p: &Podman, args: &str) -> String {
+    same_with(e, p, args, |s| s.to_string())
+}
+
+/// Lines as a set: listings whose order neither side promises.
+fn lines(s: &str) -> String {
+    s.lines()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The exit code only (the ids and names printed differ).
+fn nothing(_: &str) -> String {
+    String::new()
+}
+
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn labels_names_stop_signals_restart_and_cidfiles_as_podman_has_them() {
+    let e = Engine::new();
+    let p = Podman::beside(&e, IMAGE);
+    let work = p.work.display().to_string();
+    std::fs::write(p.work.join("labels"), "from=file\n# a comment\nteam=overridden\n").unwrap();
+    same_with(
+        &e,
+        &p,
+        &format!("run -d --name lab --label-file {work}/labels --label team=a -l solo {RUN_FLAGS} {IMAGE} sleep 300"),
+        nothing,
+    );
+    same(&e, &p, "ps --filter label=team=a --format '{{.Names}}'");
+    same(
+        &e,
+        &p,
+        "ps -a --filter label=solo --filter label=team=a --format '{{.Names}}'",
+    );
+    same(
+        &e,
+        &p,
+        "ps -a --filter label=solo --filter label=team=b --format '{{.Names}}'",
+    );
+    same(&e, &p, "ps -a --filter label=from=file -q | wc -l");
+    same(
+        &e,
+        &p,
+        "inspect -f '{{index .Config.Labels \"team\"}} {{index .Config.Labels \"from\"}}' lab",
+    );
+    // rename, and the old name is free again.
+    same(&e, &p, "rename lab lab2");
+    same(&e, &p, "ps -a --format '{{.Names}}'");
+    same_with(&e, &p, "rename nosuch other", nothing);
+    // --stop-signal: stop sends it, and the trap's exit code is recorded.
+    let trap = "sh -c 'trap \"exit 7\" USR1; while :; do sleep 0.1; done'";
+    same_with(
+        &e,
+        &p,
+        &format!("run -d --name sig --stop-signal USR1 {RUN_FLAGS} {IMAGE} {trap}"),
+        nothing,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    same(&e, &p, "stop sig");
+    same(&e, &p, "inspect -f '{{.State.Status}} {{.State.ExitCode}}' sig");
+    // restart of a stopped container starts it.
+    same(&e, &p, "restart sig");
+    same(&e, &p, "inspect -f '{{.State.Status}}' sig");
+    // --cidfile: the id, and a file already there is refused.
+    let cid = p.work.join("cid");
+    for side in ["cella", "podman"] {
+        let _ = std::fs::remove_file(&cid);
+        let run = format!(
+            "run -d --name withcid --cidfile {} {RUN_FLAGS} {IMAGE} true",
+            cid.display()
+        );
+        let o = if side == "cella" { cella(&e, &run) } else { p.out(&run) };
+        assert!(o.status.success(), "{side}: {o:?}");
+        assert_eq!(std::fs::read_to_string(&cid).unwrap(), text(&o).trim(), "{side}");
+    }
+    same_with(
+        &e,
+        &p,
+        &format!(
+            "run -d --name other --cidfile {} {RUN_FLAGS} {IMAGE} true",
+            cid.display()
+        ),
+        nothing,
+    );
+    // Resources as docker's HostConfig names them.
+    same_with(
+        &e,
+        &p,
+        &format!(
+            "create --name res -m 64m --memory-swap 128m --cpu-shares 512 --cpuset-cpus 0 {RUN_FLAGS} {IMAGE} true"
+        ),
+        nothing,
+    );
+    same(
+        &e,
+        &p,
+        "inspect -f '{{.HostConfig.MemorySwap}} {{.HostConfig.CpuShares}} {{.HostConfig.CpusetCpus}}' res",
+    );
+    same_with(
+        &e,
+        &p,
+        &format!("create --memory-swap 128m {RUN_FLAGS} {IMAGE} true"),
+        nothing,
+    );
+    // What the process sees of --shm-size, --group-add and --cpuset-cpus.
+    same(
+        &e,
+        &p,
+        &format!(
+            "run --rm --shm-size 96m --group-add 10 --cpuset-cpus 0 {RUN_FLAGS} {IMAGE} \
+             sh -c 'df -k /dev/shm | tail -1 | tr -s \" \" | cut -d\" \" -f2; id -G; grep Cpus_allowed_list /proc/self/status'"
+        ),
+    );
+    // ps -n / -l: the newest, in any state.
+    same(&e, &p, "ps -l --format '{{.Names}}'");
+    // (podman prints the two oldest-first; docker, and cella, newest first.)
+    same_with(&e, &p, "ps -n 2 --format '{{.Names}}'", lines);
+    // docker's (and cella's) .Name has a leading slash; podman's has none.
+    assert_eq!(text(&cella(&e, "inspect -f '{{.Name}}' sig")).trim(), "/sig");
+    assert_eq!(p.ok("inspect -f '{{.Name}}' sig").trim(), "sig");
+    // stop --signal and the container's --stop-timeout, cella only (podman
+    // 4.3 has neither `stop --signal` nor docker's use of --stop-timeout).
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--stop-timeout",
+        "1",
+        IMAGE,
+        "sh",
+        "-c",
+        "trap 'exit 9' USR2; while :; do sleep 0.1; done",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    e.ok(&["stop", "--signal", "KILL", "slow"]);
+    assert_eq!(e.ok(&["inspect", "-f", "{{.State.ExitCode}}", "slow"]).trim(), "137");
+    assert!(t.elapsed() < Duration::from_secs(1), "KILL needs no grace");
+    e.ok(&["start", "slow"]);
+    std::thread::sleep(Duration::from_millis(300));
+    e.ok(&["stop", "-s", "USR2", "slow"]);
+    assert_eq!(e.ok(&["inspect", "-f", "{{.State.ExitCode}}", "slow"]).trim(), "9");
+}
+
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn container_and_image_groups_prune_cp_wait_and_version_as_podman_has_them() {
+    let e = Engine::new();
+    let p = Podman::beside(&e, IMAGE);
+    for (name, cmd) in [("up", "sleep 300"), ("done", "sh -c 'echo made > /made; exit 3'")] {
+        let detach = if name == "up" { "-d" } else { "" };
+        let run = format!("container run {detach} --name {name} {RUN_FLAGS} {IMAGE} {cmd}");
+        same_with(&e, &p, &run, nothing);
+    }
+    same_with(
+        &e,
+        &p,
+        &format!("container create --name fresh {RUN_FLAGS} {IMAGE} true"),
+        nothing,
+    );
+    // (Not .State: podman's is the status text, docker's the state word.)
+    same_with(&e, &p, "container ls -a --format '{{.Names}}'", lines);
+    same_with(&e, &p, "container list --format '{{.Names}}'", lines);
+    same(&e, &p, "container inspect -f '{{.State.ExitCode}}' done");
+    // cp out of a stopped container.
+    for (side, out) in [("cella", "ours"), ("podman", "theirs")] {
+        let dst = p.work.join(out);
+        let args = format!("cp done:/made {}", dst.display());
+        let o = if side == "cella" {
+            cella(&e, &args)
+        } else {
+            p.out(&args)
+        };
+        assert!(o.status.success(), "{side}: {o:?}");
+        assert_eq!(std::fs::read_to_string(&dst).unwrap(), "made\n", "{side}");
+    }
+    // ... and a tar stream of it; nothing stays mounted on the host.
+    let tar = cella(&e, "cp done:/made - | tar -tf -");
+    assert_eq!(text(&tar), "made\n", "{tar:?}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(e.root.to_str().unwrap()), "cp left a mount:\n{mounts}");
+    // cp into a stopped container is still refused, with the reason.
+    let o = e.out(&["cp", "/etc/hostname", "done:/x"]);
+    assert!(
+        o.status.code() == Some(125) && String::from_utf8_lossy(&o.stderr).contains("not running"),
+        "{o:?}"
+    );
+    // container prune: the stopped go, the running one stays.
+    same_with(&e, &p, "container prune -f", nothing);
+    same(&e, &p, "container ls -a --format '{{.Names}}'");
+    // wait on a --rm container that ends (and goes) while it is waited on:
+    // docker prints the exit code.
+    e.ok(&[
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "gone",
+        IMAGE,
+        "sh",
+        "-c",
+        "sleep 1; exit 5",
+    ]);
+    assert_eq!(e.ok(&["wait", "gone"]).trim(), "5");
+    assert!(!e.ok(&["ps", "-a", "--format", "{{.Names}}"]).contains("gone"));
+    // The image group.
+    let norm_host = |s: &str| s.replace("host:latest\n", "");
+    assert_eq!(
+        norm_host(&text(&cella(&e, "image ls --format '{{.Repository}}:{{.Tag}}'"))),
+        p.ok("image ls --format '{{.Repository}}:{{.Tag}}'")
+    );
+    same(&e, &p, &format!("image tag {IMAGE} localhost/second:2"));
+    same_with(&e, &p, "image rm localhost/second:2", nothing);
+    same_with(&e, &p, "image inspect localhost/second:2", nothing);
+    same_with(&e, &p, "image prune -f", nothing);
+    same_with(&e, &p, "image ls -q | wc -l", |s| s.trim().to_string());
+    // A used image survives prune -a; removing the user frees it.
+    same_with(&e, &p, "image prune -a -f", nothing);
+    assert!(text(&cella(&e, "image ls")).contains("dockercli"));
+    same_with(&e, &p, "rm -f up", nothing);
+    same_with(&e, &p, "image prune -a -f", nothing);
+    same(&e, &p, &format!("image ls -q --filter reference={IMAGE} | wc -l"));
+    // version and info, as scripts read them.
+    same(&e, &p, "version --format '{{.Client.Os}}'");
+    let info = e.ok(&["info", "--format", "{{.OSType}} {{.Containers}} {{.DefaultRuntime}}"]);
+    assert_eq!(info.trim(), "linux 0 cella-runtime");
+    let v: serde_json::Value = serde_json::from_str(&e.ok(&["version", "--format", "json"])).unwrap();
+    assert_eq!(v["Server"]["Version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn stop_and_rm_act_on_many_containers_at_once() {
+    let e = Engine::new();
+    let img = e.busybox();
+    // PID 1 ignores SIGTERM: each stop waits out its whole grace period.
+    let names: Vec<String> = (0..8).map(|i| format!("many{i}")).collect();
+    for n in &names {
+        e.ok(&["run", "-d", "--name", n, &img, "sleep", "300"]);
+    }
+    let mut stop = vec!["stop", "-t", "1"];
+    stop.extend(names.iter().map(String::as_str));
+    let t = Instant::now();
+    let out = e.ok(&stop);
+    // One after the other would take at least 8 grace periods.
+    assert!(t.elapsed() < Duration::from_secs(6), "stop took {:?}", t.elapsed());
+    assert_eq!(out.lines().collect::<Vec<_>>(), names, "the names, in the order given");
+    let exited = e.ok(&["ps", "-a", "--filter", "status=exited", "-q"]);
+    assert_eq!(exited.lines().count(), 8);
+    for n in &names[..4] {
+        e.ok(&["start", n]);
+    }
+    // Without -f a running one is refused (the others go); with -f, one
+    // that is not there is passed over quietly, as docker does.
+    let mut rm = vec!["rm", "nosuch"];
+    rm.extend(names.iter().map(String::as_str));
+    let o = e.out(&rm);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("nosuch") && err.contains("many0") && !err.contains("many7"),
+        "{o:?}"
+    );
+    assert_eq!(text(&o).lines().collect::<Vec<_>>(), names[4..]);
+    rm[0] = "-f";
+    rm.insert(0, "rm");
+    let o = e.out(&rm);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(text(&o).lines().collect::<Vec<_>>(), names[..4]);
+    assert!(o.stderr.is_empty(), "{o:?}");
+    assert_eq!(e.containers_on_disk(), 0);
+}
