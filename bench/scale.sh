@@ -53,7 +53,8 @@ phase() {
   local engine=$1 name=$2; shift 2
   local t0 t1
   t0=$(date +%s%N)
-  "$@" >/dev/null
+  # (podman warns about every SIGKILL: its output is shown only on failure)
+  "$@" >/dev/null 2>"$work/phase.err" || { cat "$work/phase.err" >&2; exit 1; }
   t1=$(date +%s%N)
   took[$engine,$name]=$(( (t1 - t0) / 1000000 ))
   printf '  %-7s %-6s %8d ms\n' "$engine" "$name" "${took[$engine,$name]}"
