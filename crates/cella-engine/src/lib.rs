@@ -53,6 +53,13 @@ pub fn seal_self() -> Result<()> {
     Ok(cella_runtime::selfexe::seal_image()?)
 }
 
+/// For a command that starts containers' monitors without entering a
+/// container itself (`run`, `start`): not dumpable, so that no container
+/// (one sharing the host's PID namespace) can open its exe or fds.
+pub fn become_undumpable() -> Result<()> {
+    Ok(cella_runtime::selfexe::become_undumpable()?)
+}
+
 impl Engine {
     /// Defaults: /var/lib/cella and /run/cella for root, the user's data and
     /// runtime directories otherwise.

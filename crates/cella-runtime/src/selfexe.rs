@@ -1,7 +1,8 @@
 //! What a process that creates or joins a container's namespaces exposes to
 //! the container, decided here for all of them: cella-runtime's `create`,
-//! `run` and `exec`, and the engine's `run`/`start` (the monitor creates the
-//! container), `exec` and `ns enter`.
+//! `run` and `exec`, and the engine's container monitor (which creates the
+//! container; `run`/`start` execute it from the sealed image of rule 1,
+//! never entering a container themselves), `exec`, `cp` and `ns enter`.
 //!
 //! Two rules:
 //! 1. The program image cannot be written through /proc/PID/exe
@@ -87,24 +88,33 @@ fn argv_envp() -> (Vec<CString>, Vec<CString>) {
     (argv, envp)
 }
 
-/// Re-executes the current command from an image that cannot be written
-/// (see the module's rule 1), unless it already runs from one or needs
-/// none. Returns only then (or on error); call it before anything else.
-pub fn seal_image() -> Result<()> {
+/// The running program as an image that cannot be written (see the
+/// module's rule 1), to execute a process that will create or join a
+/// container from it. None when this process already runs from such an
+/// image or needs none: its /proc/self/exe is then as good.
+pub fn sealed_program() -> Result<Option<OwnedFd>> {
     let exe = Path::new("/proc/self/exe");
     let fd = cella_sys::fd::open(exe, libc::O_RDONLY, 0).at("open", exe)?;
     if protected(fd.as_fd()) || !writable_by_our_containers(fd.as_fd()) {
-        return Ok(());
+        return Ok(None);
     }
     let name = PathBuf::from(std::env::args_os().next().unwrap_or_default());
     let name = name.file_name().and_then(|n| n.to_str()).unwrap_or("cella");
-    let sealed = match overlay_view(fd.as_fd()) {
+    Ok(Some(match overlay_view(fd.as_fd()) {
         Some(view) => view,
         None => {
             cella_sys::exec::sealed_memfd_copy(fd.as_fd(), name).op(|| "copy the program into a sealed memfd".into())?
         }
+    }))
+}
+
+/// Re-executes the current command from an image that cannot be written
+/// (see the module's rule 1), unless it already runs from one or needs
+/// none. Returns only then (or on error); call it before anything else.
+pub fn seal_image() -> Result<()> {
+    let Some(sealed) = sealed_program()? else {
+        return Ok(());
     };
-    drop(fd);
     let (argv, envp) = argv_envp();
     let err = cella_sys::exec::fexecve(sealed.as_fd(), &argv, &envp);
     Err(err).op(|| "re-execute the program from its sealed image".into())

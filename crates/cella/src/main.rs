@@ -48,8 +48,8 @@ enum Command {
 
 impl Command {
     /// Commands whose processes create or join a container's namespaces:
-    /// the monitor of `run`/`start` creates the container, `exec` and
-    /// `ns enter` join one.
+    /// the monitor creates the container (`run`/`start` execute it from a
+    /// sealed image), `exec` and `ns enter` join one.
     fn enters_containers(&self) -> bool {
         match self {
             Command::Ns { command } => matches!(**command, ns::NsCommand::Enter(_)),
@@ -98,6 +98,11 @@ fn main() {
     if cli.command.enters_containers() {
         // Before anything else (see cella_engine::seal_self): re-executes.
         if let Err(e) = cella_engine::seal_self() {
+            eprintln!("cella: {e}");
+            std::process::exit(125);
+        }
+    } else if matches!(&cli.command, Command::Engine(c) if c.starts_monitors()) {
+        if let Err(e) = cella_engine::become_undumpable() {
             eprintln!("cella: {e}");
             std::process::exit(125);
         }

@@ -56,12 +56,13 @@ pub enum ContainerCommand {
 
 impl ContainerCommand {
     pub fn enters_containers(&self) -> bool {
+        matches!(self, ContainerCommand::Exec(_))
+    }
+
+    pub fn starts_monitors(&self) -> bool {
         matches!(
             self,
-            ContainerCommand::Run(_)
-                | ContainerCommand::Start(_)
-                | ContainerCommand::Restart(_)
-                | ContainerCommand::Exec(_)
+            ContainerCommand::Run(_) | ContainerCommand::Start(_) | ContainerCommand::Restart(_)
         )
     }
 }

@@ -99,14 +99,22 @@ pub enum EngineCommand {
 }
 
 impl EngineCommand {
-    /// Whether the command starts a monitor (which creates the container)
-    /// or joins a running container.
+    /// Whether the command joins a running container (`exec`).
     pub fn enters_containers(&self) -> bool {
         match self {
-            EngineCommand::Run(_) | EngineCommand::Start(_) | EngineCommand::Restart(_) | EngineCommand::Exec(_) => {
-                true
-            }
+            EngineCommand::Exec(_) => true,
             EngineCommand::Container { command } => command.enters_containers(),
+            _ => false,
+        }
+    }
+
+    /// Whether the command starts containers' monitors: it executes them
+    /// from a sealed image and is not dumpable itself (a container that
+    /// shares the host's PID namespace could otherwise open its exe).
+    pub fn starts_monitors(&self) -> bool {
+        match self {
+            EngineCommand::Run(_) | EngineCommand::Start(_) | EngineCommand::Restart(_) => true,
+            EngineCommand::Container { command } => command.starts_monitors(),
             _ => false,
         }
     }

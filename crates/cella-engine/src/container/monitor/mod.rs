@@ -37,7 +37,15 @@ pub const COMMAND: &str = "container-monitor";
 /// the report pipe: one line, "ok" or the error.
 pub fn spawn(paths: &Paths, id: &str, wait_for_attach: bool) -> Result<()> {
     let (r, w) = cella_sys::fd::pipe().map_err(|e| Error::Invalid(format!("pipe: {e}")))?;
-    let mut cmd = std::process::Command::new("/proc/self/exe");
+    // The monitor creates the container: it runs from an image the
+    // container cannot write (selfexe's rule 1) from its first instruction,
+    // so it need not re-execute itself to get one.
+    let sealed = cella_runtime::selfexe::sealed_program()?;
+    let program = match &sealed {
+        Some(fd) => format!("/proc/self/fd/{}", fd.as_raw_fd()),
+        None => "/proc/self/exe".to_string(),
+    };
+    let mut cmd = std::process::Command::new(program);
     cmd.arg("--root")
         .arg(&paths.root)
         .arg("--runroot")
