@@ -19,6 +19,7 @@ pub mod network;
 pub mod safefs;
 pub mod store;
 pub mod system;
+pub mod volume;
 
 pub use container::attach::Frame;
 pub use container::bundle::{parse_memory, parse_memory_swap};
@@ -34,6 +35,7 @@ pub use image::save::Format as ArchiveFormat;
 pub use image::{Filter as ImageFilter, Image, ImageConfig};
 pub use network::Network;
 pub use store::time::Timestamp;
+pub use volume::Volume;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -51,6 +53,15 @@ pub struct Engine {
 /// cella_runtime::selfexe; CVE-2019-5736).
 pub fn seal_self() -> Result<()> {
     Ok(cella_runtime::selfexe::seal_image()?)
+}
+
+/// `cp -a` keeps the source's owners; plain `cp` gives the copies to the copier.
+fn owner(archive: bool) -> container::copy::Owner {
+    if archive {
+        container::copy::Owner::Source
+    } else {
+        container::copy::Owner::Copier
+    }
 }
 
 /// For a command that starts containers' monitors without entering a
@@ -145,8 +156,9 @@ impl Engine {
         let _ = cella_runtime::lifecycle::kill(&self.paths.runroot, &c.id, sig, false);
     }
 
-    pub fn remove(&self, c: &Container, force: bool) -> Result<()> {
-        container::ops::remove(&self.paths, c, force)
+    /// `volumes` (`rm -v`): its anonymous volumes go too.
+    pub fn remove(&self, c: &Container, force: bool, volumes: bool) -> Result<()> {
+        container::ops::remove(&self.paths, c, force, volumes)
     }
 
     /// Waits until it has stopped (or `timeout` passes): its record then.
@@ -169,7 +181,8 @@ impl Engine {
 
     /// `cp CONTAINER:SRC DST` (DST `-`: a tar stream on stdout), from a
     /// running container or a stopped one.
-    pub fn copy_from(&self, c: &Container, src: &str, dst: &str, follow: bool) -> Result<()> {
+    /// `archive` (`cp -a`): the copies keep the source's owners.
+    pub fn copy_from(&self, c: &Container, src: &str, dst: &str, follow: bool, archive: bool) -> Result<()> {
         let root = match c.state.status {
             Status::Running | Status::Paused => container::copy::running_root(container::ops::running_pid(c, "cp")?)?,
             _ if c.monitor_alive() => {
@@ -180,12 +193,13 @@ impl Engine {
             }
             _ => container::copy::stopped_root(&self.paths, c)?,
         };
-        container::copy::from_container(root, src, dst, follow)
+        container::copy::from_container(root, src, dst, follow, owner(archive))
     }
 
     /// `cp SRC CONTAINER:DST` (SRC `-`: a tar stream on stdin).
-    pub fn copy_into(&self, c: &Container, src: &str, dst: &str, follow: bool) -> Result<()> {
-        container::copy::into_container(container::ops::running_pid(c, "cp into a container")?, src, dst, follow)
+    pub fn copy_into(&self, c: &Container, src: &str, dst: &str, follow: bool, archive: bool) -> Result<()> {
+        let pid = container::ops::running_pid(c, "cp into a container")?;
+        container::copy::into_container(pid, src, dst, follow, owner(archive))
     }
 
     /// A connection to the container's monitor, speaking [`Frame`]s.
@@ -255,6 +269,43 @@ impl Engine {
         system::info(&self.paths)
     }
 
+    // ---- volumes ----------------------------------------------------
+
+    /// `volume create`: an existing one is returned as it is (docker's).
+    pub fn create_volume(
+        &self,
+        name: Option<&str>,
+        labels: std::collections::BTreeMap<String, String>,
+    ) -> Result<Volume> {
+        let _lock = store::lock(&self.paths)?;
+        volume::create(&self.paths, name, labels)
+    }
+
+    pub fn volumes(&self) -> Result<Vec<Volume>> {
+        volume::list(&self.paths)
+    }
+
+    pub fn volume(&self, name: &str) -> Result<Volume> {
+        volume::find(&self.paths, name)
+    }
+
+    /// Refused while a container (in any state) mounts it.
+    pub fn remove_volume(&self, name: &str) -> Result<()> {
+        let _lock = store::lock(&self.paths)?;
+        volume::remove(&self.paths, name)
+    }
+
+    /// Unused volumes (anonymous ones only unless `all`): their names.
+    pub fn prune_volumes(&self, all: bool) -> Result<Vec<String>> {
+        let _lock = store::lock(&self.paths)?;
+        volume::prune(&self.paths, all)
+    }
+
+    /// Containers that mount the volume (`volume ls -f dangling=`).
+    pub fn volume_users(&self, name: &str) -> Result<Vec<Container>> {
+        volume::users(&self.paths, name)
+    }
+
     // ---- images -----------------------------------------------------
 
     /// The built-in `host` image first, then the store's.
@@ -291,7 +342,7 @@ impl Engine {
                 )));
             }
             for c in &users {
-                container::ops::remove(&self.paths, c, true)?;
+                container::ops::remove(&self.paths, c, true, false)?;
             }
         }
         let _lock = store::lock(&self.paths)?;

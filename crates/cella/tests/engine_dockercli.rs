@@ -56,6 +56,16 @@ fn same(e: &Engine, p: &Podman, args: &str) -> String {
     same_with(e, p, args, |s| s.to_string())
 }
 
+/// Both refuse (docker's and so cella's exit code 1 where podman's is
+/// 125, for objects that are not there).
+fn both_fail(e: &Engine, p: &Podman, args: &str) {
+    let (ours, theirs) = (cella(e, args), p.out(args));
+    assert!(
+        !ours.status.success() && !theirs.status.success(),
+        "`{args}`:\ncella: {ours:?}\npodman: {theirs:?}"
+    );
+}
+
 /// Lines as a set: listings whose order neither side promises.
 fn lines(s: &str) -> String {
     s.lines()
@@ -327,4 +337,159 @@ fn stop_and_rm_act_on_many_containers_at_once() {
     assert_eq!(text(&o).lines().collect::<Vec<_>>(), names[..4]);
     assert!(o.stderr.is_empty(), "{o:?}");
     assert_eq!(e.containers_on_disk(), 0);
+}
+
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn named_volumes_and_mount_flags_as_podman_has_them() {
+    let e = Engine::new();
+    let p = Podman::beside(&e, IMAGE);
+    // An image with something to copy up: /seed/file owned 1234:5678, and
+    // /evil, a symlink to /etc (the copy-up must stay inside the image).
+    let seed = p.work.join("seedroot");
+    cella_testsupport::busybox_rootfs(&seed);
+    std::fs::create_dir_all(seed.join("seed")).unwrap();
+    std::fs::write(seed.join("seed/file"), "seeded\n").unwrap();
+    std::os::unix::fs::chown(seed.join("seed/file"), Some(1234), Some(5678)).unwrap();
+    std::os::unix::fs::symlink("/etc", seed.join("evil")).unwrap();
+    let tar = p.work.join("seed.tar");
+    podman::sh(&format!("cd {} && tar -cf {} .", seed.display(), tar.display()));
+    let img = "localhost/seed:1";
+    p.ok(&format!("import {} {img}", tar.display()));
+    e.ok(&["import", tar.to_str().unwrap(), img]);
+
+    same(&e, &p, "volume create --label team=a v1");
+    same(&e, &p, "volume ls --format '{{.Name}} {{.Driver}}'");
+    same(
+        &e,
+        &p,
+        "volume inspect -f '{{.Name}} {{.Driver}} {{index .Labels \"team\"}}' v1",
+    );
+    // docker keeps an existing one and prints its name (podman 4.3 refuses).
+    assert_eq!(e.ok(&["volume", "create", "v1"]), "v1\n");
+    // First use copies the image's files up, owners kept; the data stays.
+    let list = "ls -ln /seed | tail -n +2 | tr -s ' ' | cut -d' ' -f3,4,9; cat /seed/file";
+    same(
+        &e,
+        &p,
+        &format!("run --rm {RUN_FLAGS} -v v1:/seed {img} sh -c \"{list}\""),
+    );
+    same(
+        &e,
+        &p,
+        &format!("run --rm {RUN_FLAGS} -v v1:/seed {img} sh -c 'echo more > /seed/more'"),
+    );
+    same(
+        &e,
+        &p,
+        &format!("run --rm {RUN_FLAGS} -v v1:/data {img} cat /data/more /data/file"),
+    );
+    // A volume made on first use, by -v and by --mount.
+    same(
+        &e,
+        &p,
+        &format!("run --rm {RUN_FLAGS} --mount type=volume,source=v2,target=/seed {img} cat /seed/file"),
+    );
+    same(
+        &e,
+        &p,
+        &format!("run --rm {RUN_FLAGS} -v v3:/seed:nocopy {img} ls /seed"),
+    );
+    // docker's spelling in --mount (podman 4.3 knows only `nocopy`).
+    assert_eq!(
+        e.ok(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,source=v4,target=/seed,volume-nocopy",
+            img,
+            "ls",
+            "/seed"
+        ]),
+        ""
+    );
+    e.ok(&["volume", "rm", "v4"]);
+    same(&e, &p, "volume ls -q");
+    // --mount bind (read-only) and tmpfs.
+    same(
+        &e,
+        &p,
+        &format!(
+            "run --rm {RUN_FLAGS} --mount type=bind,source=/etc,target=/h,readonly {img} sh -c 'test -f /h/hostname && touch /h/x'"
+        ),
+    );
+    same(
+        &e,
+        &p,
+        &format!(
+            "run --rm {RUN_FLAGS} --mount type=tmpfs,target=/t,tmpfs-size=1m {img} sh -c 'df -k /t | tail -1 | tr -s \" \" | cut -d\" \" -f2'"
+        ),
+    );
+    same_with(
+        &e,
+        &p,
+        &format!("run --rm {RUN_FLAGS} --mount type=bind,target=/x {img} true"),
+        nothing,
+    );
+    // In use (by a container in any state): not removed.
+    same_with(
+        &e,
+        &p,
+        &format!("create --name holder {RUN_FLAGS} -v v1:/x {img} true"),
+        nothing,
+    );
+    both_fail(&e, &p, "volume rm v1");
+    assert!(String::from_utf8_lossy(&cella(&e, "volume rm v1").stderr).contains("in use"));
+    both_fail(&e, &p, "volume inspect nosuch");
+    same(&e, &p, "volume rm -f nosuch");
+    // Anonymous volumes go with rm -v.
+    same_with(
+        &e,
+        &p,
+        &format!("run -d --name anon {RUN_FLAGS} -v /seed {img} true"),
+        nothing,
+    );
+    same(&e, &p, "volume ls -q | wc -l");
+    let anon = text(&cella(
+        &e,
+        "inspect -f '{{range .Mounts}}{{.Type}} {{.Name}}{{end}}' anon",
+    ));
+    assert!(
+        anon.starts_with("volume ") && anon.trim().len() == "volume ".len() + 64,
+        "{anon}"
+    );
+    same(&e, &p, "rm -v anon");
+    same(&e, &p, "volume ls -q | wc -l");
+    same(&e, &p, "rm holder");
+    // docker 23+ prunes anonymous volumes only unless -a (podman 4.3 prunes
+    // every unused one: cella alone here).
+    e.ok(&["run", "-d", "--name", "anon2", "-v", "/seed", img, "true"]);
+    std::thread::sleep(Duration::from_millis(300));
+    e.ok(&["rm", "anon2"]);
+    let pruned = e.ok(&["volume", "prune", "-f"]);
+    assert!(
+        pruned.starts_with("Deleted Volumes:\n") && pruned.lines().count() == 4,
+        "{pruned}"
+    );
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "v1\nv2\nv3\n");
+    assert_eq!(e.ok(&["volume", "ls", "-q", "--filter", "label=team=a"]), "v1\n");
+    assert_eq!(
+        e.ok(&["volume", "ls", "-q", "--filter", "dangling=true", "--filter", "name=2"]),
+        "v2\n"
+    );
+    // A symlink in the image is resolved inside it: the copy-up of /evil
+    // (-> /etc) takes the image's /etc, never the host's.
+    e.ok(&["run", "--rm", "-v", "evil:/evil", img, "true"]);
+    let data = e.root.join("volumes/evil/_data");
+    assert!(data.join("passwd").exists(), "the image's /etc was copied up");
+    assert!(
+        !data.join("hostname").exists() && !data.join("shadow").exists(),
+        "the host's /etc reached a volume"
+    );
+    e.ok(&["volume", "prune", "-a", "-f"]);
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "");
+    assert!(
+        !e.root.join("volumes").read_dir().unwrap().any(|_| true),
+        "nothing left"
+    );
 }

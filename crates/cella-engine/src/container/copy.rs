@@ -185,10 +185,31 @@ fn child(dir: BorrowedFd<'_>, name: &Path, what: &Path) -> Result<OwnedFd> {
     cella_sys::fd::openat(dir, name, libc::O_PATH | libc::O_NOFOLLOW, 0).at("open", what)
 }
 
+/// How a copy treats ownership: the copier's (docker cp's default), or the
+/// source's uid and gid (`cp -a`, and a volume's copy-up from its image).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Copier,
+    Source,
+}
+
+/// Gives `name` in `dst` the owner of `st` when asked (before its mode:
+/// chown clears set-id bits).
+fn own(dst: BorrowedFd<'_>, name: &Path, st: &libc::stat, owner: Owner) -> Result<()> {
+    if owner == Owner::Source {
+        match cella_sys::fd::fchownat(dst, name, st.st_uid, st.st_gid, libc::AT_SYMLINK_NOFOLLOW) {
+            // Unprivileged, other users' ids cannot be given: the copy is ours.
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) && cella_sys::process::geteuid() != 0 => {}
+            r => r.at("chown", name)?,
+        }
+    }
+    Ok(())
+}
+
 /// Copies what the O_PATH descriptor `src` refers to as `name` inside the
 /// directory `dst`: regular files, directories (recursively) and symlinks;
 /// devices, fifos and sockets are left out, as docker cp leaves them.
-fn copy_at(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &Path, what: &Path) -> Result<()> {
+fn copy_at(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &Path, what: &Path, owner: Owner) -> Result<()> {
     let st = stat(src, what)?;
     let perm = st.st_mode & 0o7777;
     match st.st_mode & libc::S_IFMT {
@@ -212,6 +233,7 @@ fn copy_at(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &Path, what: &Path) -
             let mut out = std::fs::File::from(out);
             std::io::copy(&mut input, &mut out).at("copy", what)?;
             out.flush().at("write", name)?;
+            own(dst, name, &st, owner)?;
             cella_sys::fd::fchmod(out.as_fd(), perm).at("chmod", name)
         }
         libc::S_IFDIR => {
@@ -222,27 +244,50 @@ fn copy_at(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, name: &Path, what: &Path) -
             }
             let sub = cella_sys::fd::openat(dst, name, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
                 .map_err(|_| Error::Invalid(format!("cannot copy directory {} onto a file", what.display())))?;
-            copy_children(src, sub.as_fd(), what)?;
+            copy_children(src, sub.as_fd(), what, owner)?;
+            own(dst, name, &st, owner)?;
             cella_sys::fd::fchmod(sub.as_fd(), perm).at("chmod", name)
         }
         libc::S_IFLNK => {
             let target = cella_sys::fd::readlinkat(src, Path::new("")).at("read link", what)?;
             unpack::remove_at(dst, name).at("replace", name)?;
-            cella_sys::fd::symlinkat(&target, dst, name).at("create link", name)
+            cella_sys::fd::symlinkat(&target, dst, name).at("create link", name)?;
+            own(dst, name, &st, owner)
         }
         _ => Ok(()),
     }
 }
 
 /// Copies the entries of the directory `src` (O_PATH) into the directory `dst`.
-fn copy_children(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, what: &Path) -> Result<()> {
+fn copy_children(src: BorrowedFd<'_>, dst: BorrowedFd<'_>, what: &Path, owner: Owner) -> Result<()> {
     let (dir, names) = children(src, what)?;
     for n in names {
         let path = what.join(&n);
         let c = child(dir.as_fd(), &n, &path)?;
-        copy_at(c.as_fd(), dst, &n, &path)?;
+        copy_at(c.as_fd(), dst, &n, &path, owner)?;
     }
     Ok(())
+}
+
+/// A named volume's first use: what the image has at `path` (resolved in
+/// `root`, the container's root; a symlink there cannot lead out) copied
+/// into the volume's directory `into` with owners and modes, as docker
+/// does. Nothing when the image has no directory there.
+pub fn copy_up(root: BorrowedFd<'_>, path: &Path, into: BorrowedFd<'_>) -> Result<()> {
+    let Some(src) = open_in_container(root, path, true)? else {
+        return Ok(());
+    };
+    let st = stat(src.as_fd(), path)?;
+    if !is_dir(&st) {
+        return Ok(());
+    }
+    copy_children(src.as_fd(), into, path, Owner::Source)?;
+    let owned = if cella_sys::process::geteuid() == 0 {
+        cella_sys::fd::fchown(into, st.st_uid, st.st_gid).at("chown", path)
+    } else {
+        Ok(())
+    };
+    owned.and_then(|()| cella_sys::fd::fchmod(into, st.st_mode & 0o7777).at("chmod", path))
 }
 
 /// Appends what `src` (O_PATH) refers to, as `name`, to a tar stream.
@@ -346,10 +391,10 @@ fn landing(
     }
 }
 
-fn copy_into(src: BorrowedFd<'_>, to: (OwnedFd, Option<PathBuf>), what: &Path) -> Result<()> {
+fn copy_into(src: BorrowedFd<'_>, to: (OwnedFd, Option<PathBuf>), what: &Path, owner: Owner) -> Result<()> {
     match to {
-        (dir, Some(name)) => copy_at(src, dir.as_fd(), &name, what),
-        (dir, None) => copy_children(src, dir.as_fd(), what),
+        (dir, Some(name)) => copy_at(src, dir.as_fd(), &name, what, owner),
+        (dir, None) => copy_children(src, dir.as_fd(), what, owner),
     }
 }
 
@@ -357,7 +402,7 @@ fn copy_into(src: BorrowedFd<'_>, to: (OwnedFd, Option<PathBuf>), what: &Path) -
 /// `dst` (relative to our working directory; `-` for a tar stream on
 /// stdout). `follow`: the source's last component may be a symlink to
 /// follow (`-L`).
-pub fn from_container(root: OwnedFd, src: &str, dst: &str, follow: bool) -> Result<()> {
+pub fn from_container(root: OwnedFd, src: &str, dst: &str, follow: bool, owner: Owner) -> Result<()> {
     let s = Spec::parse(src);
     let sfd = open_in_container(root.as_fd(), &s.path, follow)?
         .ok_or_else(|| Error::NotFound(format!("no such file or directory in the container: {src}")))?;
@@ -381,12 +426,12 @@ pub fn from_container(root: OwnedFd, src: &str, dst: &str, follow: bool) -> Resu
         None => None,
     };
     let to = landing(&s, &st, &d, existing, |p| open_on_host(p, true))?;
-    copy_into(sfd.as_fd(), to, &s.path)
+    copy_into(sfd.as_fd(), to, &s.path, owner)
 }
 
 /// `cp SRC CONTAINER:DST`: the host's `src` (`-`: a tar stream on stdin,
 /// unpacked into the directory `dst`) into the container whose init is `pid`.
-pub fn into_container(pid: i32, src: &str, dst: &str, follow: bool) -> Result<()> {
+pub fn into_container(pid: i32, src: &str, dst: &str, follow: bool, owner: Owner) -> Result<()> {
     let root = running_root(pid)?;
     let d = Spec::parse(dst);
     if src == "-" {
@@ -415,7 +460,7 @@ pub fn into_container(pid: i32, src: &str, dst: &str, follow: bool) -> Result<()
         None => None,
     };
     let to = landing(&s, &st, &d, existing, |p| open_in_container(root.as_fd(), p, true))?;
-    copy_into(sfd.as_fd(), to, &s.path)
+    copy_into(sfd.as_fd(), to, &s.path, owner)
 }
 
 #[cfg(test)]

@@ -66,8 +66,20 @@ fn user_mounts(c: &Container, spec: Option<&cella_spec::Spec>) -> Vec<Value> {
             .filter(|m| asked(m))
             .map(|m| {
                 let rw = !m.options.iter().any(|o| o == "ro");
-                json!({"Type": m.kind, "Source": m.source, "Destination": m.destination,
-                       "Options": m.options, "RW": rw, "Mode": if rw { "" } else { "ro" }})
+                // A named volume's: docker's Type "volume" with its Name.
+                let volume = c.config.volumes.iter().find_map(|v| {
+                    let mut p = v.split(':');
+                    let (src, dst) = (p.next()?, p.next()?);
+                    (dst == m.destination && crate::volume::is_volume_source(src)).then_some(src)
+                });
+                let mut doc = json!({"Type": m.kind, "Source": m.source, "Destination": m.destination,
+                       "Options": m.options, "RW": rw, "Mode": if rw { "" } else { "ro" }});
+                if let Some(name) = volume {
+                    doc["Type"] = json!("volume");
+                    doc["Name"] = json!(name);
+                    doc["Driver"] = json!("local");
+                }
+                doc
             })
             .collect()
     })

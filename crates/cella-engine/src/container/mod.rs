@@ -135,6 +135,14 @@ pub const LOG: &str = "container.log";
 pub const ATTACH: &str = "attach.sock";
 
 impl Container {
+    /// The volume names a `-v` list mounts (sources that are not host paths).
+    pub fn volume_names(volumes: &[String]) -> impl Iterator<Item = &str> {
+        volumes
+            .iter()
+            .filter_map(|v| v.split_once(':').map(|(src, _)| src))
+            .filter(|src| crate::volume::is_volume_source(src))
+    }
+
     /// (network, address) for every network it has an address on.
     pub fn addresses(&self) -> Vec<(String, String)> {
         let mut v = Vec::new();

@@ -28,6 +28,25 @@ pub fn create(paths: &Paths, mut cfg: RunConfig, name: Option<String>) -> Result
         }
         None => crate::store::ids::generated_name(&id, |n| all.iter().any(|c| c.name == n)),
     };
+    // Named volumes made on first use, anonymous ones (`-v /path`) named.
+    let volumes_before: std::collections::HashSet<String> = if cfg.volumes.is_empty() {
+        Default::default()
+    } else {
+        crate::volume::list(paths)?.into_iter().map(|v| v.name).collect()
+    };
+    let made_volumes = |cfg: &RunConfig| -> Vec<String> {
+        crate::container::Container::volume_names(&cfg.volumes)
+            .filter(|n| !volumes_before.contains(*n))
+            .map(String::from)
+            .collect()
+    };
+    if let Err(e) = crate::volume::resolve_all(paths, &mut cfg.volumes) {
+        for n in made_volumes(&cfg) {
+            let _ = crate::volume::remove(paths, &n);
+        }
+        return Err(e);
+    }
+    let new_volumes = made_volumes(&cfg);
     let id_base = if cfg.userns_auto {
         Some(crate::container::userns::allocate(&all)?)
     } else {
@@ -68,6 +87,9 @@ pub fn create(paths: &Paths, mut cfg: RunConfig, name: Option<String>) -> Result
     })();
     if let Err(e) = made {
         let _ = std::fs::remove_dir_all(&dir);
+        for n in &new_volumes {
+            let _ = crate::volume::remove(paths, n);
+        }
         return Err(e);
     }
     Ok(c)
@@ -271,8 +293,9 @@ pub fn stop(paths: &Paths, c: &Container, signal: Option<i32>, grace: Option<Dur
     Ok(settled(paths, after))
 }
 
-/// `cella rm`: refuses a running container unless `force` (then kills it).
-pub fn remove(paths: &Paths, c: &Container, force: bool) -> Result<()> {
+/// `cella rm`: refuses a running container unless `force` (then kills it);
+/// `volumes` (`rm -v`): its anonymous volumes go too.
+pub fn remove(paths: &Paths, c: &Container, force: bool, volumes: bool) -> Result<()> {
     if matches!(c.state.status, Status::Running | Status::Paused) || c.monitor_alive() {
         if !force {
             return Err(Error::Conflict(format!(
@@ -286,11 +309,17 @@ pub fn remove(paths: &Paths, c: &Container, force: bool) -> Result<()> {
     }
     // Its network and runtime state, if its monitor could not give them back.
     let c = &settled(paths, container::load(paths, &c.id).unwrap_or_else(|_| c.clone()));
+    let anonymous = if volumes {
+        crate::volume::anonymous_of(paths, c)
+    } else {
+        Vec::new()
+    };
     match crate::container::monitor::remove_files(paths, c) {
         // --rm's monitor may have removed it just now.
-        Err(Error::Io { err, .. }) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        other => other,
+        Err(Error::Io { err, .. }) if err.kind() == std::io::ErrorKind::NotFound => {}
+        other => other?,
     }
+    crate::volume::remove_unused(paths, &anonymous)
 }
 
 /// `cella rename`: a new name, unique among containers (under the store

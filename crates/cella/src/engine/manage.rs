@@ -179,7 +179,7 @@ pub struct RmArgs {
     /// Kill and remove running containers
     #[arg(short = 'f', long = "force")]
     force: bool,
-    /// Anonymous volumes too (there are none yet)
+    /// Its anonymous volumes (`-v /path`) too
     #[arg(short = 'v', long = "volumes")]
     volumes: bool,
     containers: Vec<String>,
@@ -188,13 +188,12 @@ pub struct RmArgs {
 /// Removes them in parallel, as docker does; with -f, one that is not
 /// there is no error (docker's `rm -f` is quiet about it too).
 pub fn rm(e: &Engine, a: RmArgs) -> Result<i32> {
-    let _ = a.volumes;
     super::each_parallel(&a.containers, |n| {
         let c = match e.container(n) {
             Err(cella_engine::Error::NotFound(_)) if a.force => return Ok(super::Done::Quiet),
             other => other?,
         };
-        e.remove(&c, a.force)?;
+        e.remove(&c, a.force, a.volumes)?;
         Ok(super::Done::Acted)
     })
 }
@@ -243,7 +242,7 @@ pub fn prune(e: &Engine, a: PruneArgs) -> Result<i32> {
     let mut failed = false;
     let mut deleted = Vec::new();
     for c in &stopped {
-        match e.remove(c, false) {
+        match e.remove(c, false, false) {
             Ok(()) => deleted.push(c.id.clone()),
             Err(err) => {
                 eprintln!("cella: {}: {err}", c.name);
@@ -280,6 +279,9 @@ pub struct CpArgs {
     /// Follow a symlink that SRC names (else the link itself is copied)
     #[arg(short = 'L', long = "follow-link")]
     follow_link: bool,
+    /// Keep the source's owners (uid and gid)
+    #[arg(short = 'a', long = "archive")]
+    archive: bool,
     source: String,
     destination: String,
 }
@@ -293,8 +295,8 @@ pub fn cp(e: &Engine, a: CpArgs) -> Result<i32> {
         (!c.is_empty() && !c.contains('/') && !c.starts_with('.')).then(|| (c.to_string(), p.to_string()))
     };
     match (split(src), split(dst)) {
-        (Some((c, p)), None) => e.copy_from(&e.container(&c)?, &p, dst, follow)?,
-        (None, Some((c, p))) => e.copy_into(&e.container(&c)?, src, &p, follow)?,
+        (Some((c, p)), None) => e.copy_from(&e.container(&c)?, &p, dst, follow, a.archive)?,
+        (None, Some((c, p))) => e.copy_into(&e.container(&c)?, src, &p, follow, a.archive)?,
         (Some(_), Some(_)) => bail!("cp between two containers is not supported: copy through the host"),
         (None, None) => bail!("name a container on one side: CONTAINER:PATH"),
     }

@@ -8,6 +8,7 @@ mod network;
 mod registry;
 mod run;
 mod show;
+mod volume;
 
 use anyhow::Result;
 use cella_engine::{CgroupManager, Engine};
@@ -92,6 +93,11 @@ pub enum EngineCommand {
         #[command(subcommand)]
         command: network::NetworkCommand,
     },
+    /// Named volumes: create, ls, inspect, rm, prune
+    Volume {
+        #[command(subcommand)]
+        command: volume::VolumeCommand,
+    },
     /// The versions of cella and of what it runs on
     Version(show::VersionArgs),
     /// What this engine has: store, runtime, cgroups, containers, images
@@ -165,6 +171,7 @@ pub fn run(e: &Engine, cmd: EngineCommand, manager: Option<&str>) -> Result<i32>
         EngineCommand::Container { command } => container::run(e, command, manager),
         EngineCommand::Image { command } => images::image(e, command),
         EngineCommand::Network { command } => network::run(e, command),
+        EngineCommand::Volume { command } => volume::run(e, command),
         EngineCommand::Version(a) => show::version(e, a),
         EngineCommand::Info(a) => show::info(e, a),
     }

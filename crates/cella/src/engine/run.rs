@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// DST[:OPTIONS]
     #[arg(long = "tmpfs")]
     tmpfs: Vec<String>,
+    /// type=bind|volume|tmpfs,source=…,target=…[,readonly][,volume-nocopy][,bind-propagation=…][,tmpfs-size=…][,tmpfs-mode=…]
+    #[arg(long = "mount")]
+    mount: Vec<String>,
     /// Mount the root filesystem read-only
     #[arg(long = "read-only")]
     read_only: bool,
@@ -178,7 +181,7 @@ fn env_file(path: &std::path::Path) -> Result<Vec<String>> {
 
 /// `--label`/`--annotation` values as a map: KEY=VALUE, or KEY alone
 /// (an empty value) where `bare_ok`.
-fn pairs(
+pub(super) fn pairs(
     values: impl IntoIterator<Item = String>,
     flag: &str,
     bare_ok: bool,
@@ -196,6 +199,87 @@ fn pairs(
         out.insert(k, val);
     }
     Ok(out)
+}
+
+/// What a `--mount` adds: a `-v` entry or a `--tmpfs` entry.
+#[derive(Debug, PartialEq)]
+enum MountFlag {
+    Volume(String),
+    Tmpfs(String),
+}
+
+/// docker's `--mount KEY=VALUE,…`, as the `-v`/`--tmpfs` entry it means.
+fn mount_flag(spec: &str) -> Result<MountFlag> {
+    let (mut kind, mut source, mut target) = ("volume".to_string(), None, None);
+    let mut options: Vec<String> = Vec::new();
+    let mut tmpfs: Vec<String> = Vec::new();
+    for field in spec.split(',').filter(|f| !f.is_empty()) {
+        let (k, v) = field.split_once('=').unwrap_or((field, "true"));
+        let yes = || -> Result<bool> {
+            match v {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => bail!("--mount {spec}: {k} is true or false"),
+            }
+        };
+        match k {
+            "type" => kind = v.to_string(),
+            "source" | "src" => source = Some(v.to_string()),
+            "target" | "destination" | "dst" => target = Some(v.to_string()),
+            "readonly" | "ro" => {
+                if yes()? {
+                    options.push("ro".into());
+                }
+            }
+            // podman's spelling too
+            "volume-nocopy" | "nocopy" => {
+                if yes()? {
+                    options.push("nocopy".into());
+                }
+            }
+            "bind-propagation" => options.push(v.to_string()),
+            "tmpfs-size" => tmpfs.push(format!("size={v}")),
+            "tmpfs-mode" => tmpfs.push(format!("mode={v}")),
+            "consistency" => {}
+            _ => bail!("--mount {spec}: unknown key {k:?}"),
+        }
+    }
+    let Some(target) = target else {
+        bail!("--mount {spec}: give the target (target=/path)");
+    };
+    let opts = |mut entry: String, options: &[String]| {
+        if !options.is_empty() {
+            entry.push(':');
+            entry.push_str(&options.join(","));
+        }
+        entry
+    };
+    match kind.as_str() {
+        "bind" => {
+            let Some(src) = source else {
+                bail!("--mount {spec}: a bind mount needs source=/host/path");
+            };
+            if !src.starts_with('/') {
+                bail!("--mount {spec}: the bind source must be an absolute host path");
+            }
+            Ok(MountFlag::Volume(opts(format!("{src}:{target}"), &options)))
+        }
+        "volume" => match source {
+            Some(src) => Ok(MountFlag::Volume(opts(format!("{src}:{target}"), &options))),
+            None if options.is_empty() => Ok(MountFlag::Volume(target)),
+            None => bail!("--mount {spec}: an anonymous volume takes no options here: name it (source=NAME)"),
+        },
+        "tmpfs" => {
+            if source.is_some() {
+                bail!("--mount {spec}: a tmpfs has no source");
+            }
+            if options.iter().any(|o| o == "ro") {
+                tmpfs.push("ro".into());
+            }
+            Ok(MountFlag::Tmpfs(opts(target, &tmpfs)))
+        }
+        other => bail!("--mount {spec}: type {other:?}: use bind, volume or tmpfs"),
+    }
 }
 
 fn config(a: &RunArgs, cgroup_manager: CgroupManager) -> Result<RunConfig> {
@@ -237,6 +321,13 @@ fn config(a: &RunArgs, cgroup_manager: CgroupManager) -> Result<RunConfig> {
             })
             .transpose()
     };
+    let (mut volumes, mut tmpfs) = (a.volumes.clone(), a.tmpfs.clone());
+    for m in &a.mount {
+        match mount_flag(m)? {
+            MountFlag::Volume(v) => volumes.push(v),
+            MountFlag::Tmpfs(t) => tmpfs.push(t),
+        }
+    }
     Ok(RunConfig {
         labels: pairs(label_lines, "--label", true)?,
         annotations: pairs(a.annotation.iter().cloned(), "--annotation", false)?,
@@ -262,8 +353,8 @@ fn config(a: &RunArgs, cgroup_manager: CgroupManager) -> Result<RunConfig> {
             .as_ref()
             .map(|e| if e.is_empty() { Vec::new() } else { vec![e.clone()] }),
         cmd: a.command.clone(),
-        volumes: a.volumes.clone(),
-        tmpfs: a.tmpfs.clone(),
+        volumes,
+        tmpfs,
         read_only: a.read_only,
         memory: a.memory.as_deref().map(cella_engine::parse_memory).transpose()?,
         cpus: a.cpus,
@@ -333,7 +424,7 @@ pub fn run(e: &Engine, mut a: RunArgs, start: bool, cgroup_manager: CgroupManage
             .open(f)
             .and_then(|mut file| std::io::Write::write_all(&mut file, c.id.as_bytes()));
         if let Err(err) = written {
-            let _ = e.remove(&c, true);
+            let _ = e.remove(&c, true, true);
             bail!("--cidfile {}: {err}", f.display());
         }
     }
@@ -345,7 +436,7 @@ pub fn run(e: &Engine, mut a: RunArgs, start: bool, cgroup_manager: CgroupManage
         // docker's codes: 127 command not found, 126 cannot be run.
         let code = err.start_exit_code();
         if a.rm {
-            let _ = e.remove(&c, true);
+            let _ = e.remove(&c, true, true);
         }
         eprintln!("cella: {err}");
         return Ok(code);
@@ -355,4 +446,47 @@ pub fn run(e: &Engine, mut a: RunArgs, start: bool, cgroup_manager: CgroupManage
         return Ok(0);
     }
     super::client::attach(e, &c, a.interactive, a.tty, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_flags_mean_what_v_and_tmpfs_mean() {
+        let m = |s: &str| mount_flag(s).unwrap();
+        assert_eq!(
+            m("type=bind,source=/srv,target=/data,readonly"),
+            MountFlag::Volume("/srv:/data:ro".into())
+        );
+        assert_eq!(
+            m("type=bind,src=/srv,dst=/d,bind-propagation=rslave"),
+            MountFlag::Volume("/srv:/d:rslave".into())
+        );
+        assert_eq!(
+            m("source=db,target=/var/lib/db"),
+            MountFlag::Volume("db:/var/lib/db".into())
+        );
+        assert_eq!(
+            m("type=volume,src=db,dst=/x,volume-nocopy"),
+            MountFlag::Volume("db:/x:nocopy".into())
+        );
+        assert_eq!(m("type=volume,target=/anon"), MountFlag::Volume("/anon".into()));
+        assert_eq!(
+            m("type=tmpfs,target=/run,tmpfs-size=1m,tmpfs-mode=1770"),
+            MountFlag::Tmpfs("/run:size=1m,mode=1770".into())
+        );
+        for bad in [
+            "type=bind,target=/x",
+            "type=bind,source=rel,target=/x",
+            "type=volume,source=db",
+            "type=nfs,target=/x",
+            "type=tmpfs,source=x,target=/x",
+            "type=volume,target=/x,readonly",
+            "type=bind,source=/a,target=/b,colour=red",
+            "type=bind,source=/a,target=/b,readonly=maybe",
+        ] {
+            assert!(mount_flag(bad).is_err(), "{bad}");
+        }
+    }
 }

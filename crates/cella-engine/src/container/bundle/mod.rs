@@ -36,7 +36,7 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
         path: "rootfs".into(),
         readonly: cfg.read_only,
     });
-    mounts::apply(c, image, &hostname, &dir, &mut spec)?;
+    mounts::apply(paths, c, image, &hostname, &dir, &mut spec)?;
     process::apply(paths, cfg, image, &hostname, &mut spec)?;
     security::apply(cfg, &mut spec)?;
     resources::apply(cfg, &mut spec)?;

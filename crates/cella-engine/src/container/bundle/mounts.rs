@@ -4,6 +4,7 @@
 use crate::container::{Container, RunConfig};
 use crate::error::{At, Error, Result};
 use crate::image::{Image, HOST_DIRS, HOST_ID};
+use crate::store::paths::Paths;
 use cella_spec::{Mount, Spec};
 use std::path::Path;
 
@@ -16,27 +17,35 @@ fn mount(dest: &str, kind: &str, source: &str, options: &[&str]) -> Mount {
     }
 }
 
-/// `-v SRC:DST[:OPTS]`: a bind mount of an absolute host path.
-pub fn volume(v: &str) -> Result<Mount> {
+/// `-v SRC:DST[:OPTS]`: a bind mount of an absolute host path, or of a
+/// named volume's directory (made by `create`: see `volume::resolve_all`).
+pub fn volume(paths: &Paths, v: &str) -> Result<Mount> {
     let parts: Vec<&str> = v.split(':').collect();
     let (src, dst, opts) = match parts[..] {
         [s, d] => (s, d, ""),
         [s, d, o] => (s, d, o),
         _ => return Err(Error::Invalid(format!("-v {v}: use SRC:DST[:ro|rw,…]"))),
     };
-    if !src.starts_with('/') {
-        return Err(Error::Invalid(format!(
-            "-v {v}: the source must be an absolute host path (named volumes are not supported yet)"
-        )));
-    }
     if !dst.starts_with('/') {
         return Err(Error::Invalid(format!(
             "-v {v}: the destination must be an absolute path"
         )));
     }
-    if !Path::new(src).exists() {
-        return Err(Error::NotFound(format!("-v {v}: {src} does not exist")));
-    }
+    let volume_dir;
+    let src = if crate::volume::is_volume_source(src) {
+        crate::volume::find(paths, src)?;
+        volume_dir = crate::volume::data(paths, src);
+        volume_dir.to_str().unwrap_or_default()
+    } else if src.starts_with('/') {
+        if !Path::new(src).exists() {
+            return Err(Error::NotFound(format!("-v {v}: {src} does not exist")));
+        }
+        src
+    } else {
+        return Err(Error::Invalid(format!(
+            "-v {v}: the source must be an absolute host path or a volume name"
+        )));
+    };
     let mut options = vec!["rbind".to_string()];
     for o in opts.split(',').filter(|o| !o.is_empty()) {
         match o {
@@ -46,7 +55,8 @@ pub fn volume(v: &str) -> Result<Mount> {
             "ro-non-recursive" => options.push("ro".into()),
             "rw" | "nosuid" | "nodev" | "noexec" | "private" | "rprivate" | "shared" | "rshared" | "slave"
             | "rslave" => options.push(o.to_string()),
-            "z" | "Z" => {}
+            // nocopy: a new volume is not filled from the image (monitor's copy-up).
+            "z" | "Z" | "nocopy" => {}
             other => return Err(Error::Invalid(format!("-v {v}: unknown option {other:?}"))),
         }
     }
@@ -78,7 +88,14 @@ pub fn tmpfs(t: &str) -> Result<Mount> {
 
 /// Every mount of `spec`: the host image's, the defaults, the generated
 /// /etc files (written to `dir`), volumes and tmpfs.
-pub(super) fn apply(c: &Container, image: &Image, hostname: &str, dir: &Path, spec: &mut Spec) -> Result<()> {
+pub(super) fn apply(
+    paths: &Paths,
+    c: &Container,
+    image: &Image,
+    hostname: &str,
+    dir: &Path,
+    spec: &mut Spec,
+) -> Result<()> {
     let cfg: &RunConfig = &c.config;
     let rootfs = dir.join("rootfs");
     let mut mounts = Vec::new();
@@ -121,7 +138,7 @@ pub(super) fn apply(c: &Container, image: &Image, hostname: &str, dir: &Path, sp
         ));
     }
     for v in &cfg.volumes {
-        mounts.push(volume(v)?);
+        mounts.push(volume(paths, v)?);
     }
     for t in &cfg.tmpfs {
         mounts.push(tmpfs(t)?);
@@ -242,15 +259,26 @@ mod tests {
 
     #[test]
     fn volumes_and_tmpfs_parse() {
+        let base = std::env::temp_dir().join(format!("cella-mounts-{}", std::process::id()));
+        let paths = Paths::new(Some(base.join("root")), Some(base.join("run")));
+        let volume = |v: &str| volume(&paths, v);
         let m = volume("/tmp:/data:ro").unwrap();
         assert_eq!(
             (m.destination.as_str(), m.options.clone()),
             ("/data", vec!["rbind".to_string(), "ro".into(), "rro".into()])
         );
         assert_eq!(volume("/tmp:/x:ro-non-recursive").unwrap().options, ["rbind", "ro"]);
-        assert!(volume("relative:/x").is_err());
+        assert!(volume("./relative:/x").is_err());
+        assert!(volume("nosuchvolume:/x").is_err(), "a volume must exist by now");
+        crate::volume::create(&paths, Some("data"), Default::default()).unwrap();
+        let v = volume("data:/x:nocopy").unwrap();
+        assert_eq!(
+            v.source.as_deref(),
+            Some(crate::volume::data(&paths, "data").to_str().unwrap())
+        );
         assert!(volume("/tmp:/x:bogus").is_err());
         assert!(volume("/does/not/exist:/x").is_err());
         assert_eq!(tmpfs("/run:size=1m").unwrap().options.last().unwrap(), "size=1m");
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -222,7 +222,9 @@ pub(super) fn finish(paths: &Paths, c: &mut Container, code: i32) {
     teardown::release_address(paths, c);
     if c.config.auto_remove {
         crate::container::exits::record(paths, &c.id, code);
+        let anonymous = crate::volume::anonymous_of(paths, c);
         let _ = teardown::remove_files(paths, c);
+        let _ = crate::volume::remove_unused(paths, &anonymous);
     } else {
         let _ = c.save_state(paths);
     }

@@ -68,6 +68,53 @@ fn mount_image_root(paths: &Paths, c: &Container, rootless: bool) -> Result<()> 
     }
 }
 
+/// Named volumes met empty are filled with what the image has at their
+/// path, owners and modes kept (docker's copy-up), unless `nocopy`; under
+/// the store lock, so two containers starting on one new volume do not
+/// both fill it. The image's side is resolved inside its root.
+fn fill_new_volumes(paths: &Paths, c: &Container) -> Result<()> {
+    let wanted: Vec<(&str, &str)> = c
+        .config
+        .volumes
+        .iter()
+        .filter_map(|v| {
+            let mut parts = v.split(':');
+            let (src, dst) = (parts.next()?, parts.next()?);
+            let nocopy = parts.next().is_some_and(|o| o.split(',').any(|o| o == "nocopy"));
+            (crate::volume::is_volume_source(src) && !nocopy).then_some((src, dst))
+        })
+        .collect();
+    if wanted.is_empty() || c.image_id == crate::image::HOST_ID {
+        return Ok(());
+    }
+    let rootfs = c.dir(paths).join("rootfs");
+    let root = cella_sys::fd::open(&rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(|e| Error::Io {
+        what: "open",
+        path: rootfs.clone(),
+        err: e,
+    })?;
+    let _lock = crate::store::lock(paths)?;
+    for (name, dst) in wanted {
+        let data = crate::volume::data(paths, name);
+        let empty = std::fs::read_dir(&data)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty {
+            continue;
+        }
+        let into =
+            cella_sys::fd::open(&data, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0).map_err(|e| {
+                Error::Io {
+                    what: "open",
+                    path: data.clone(),
+                    err: e,
+                }
+            })?;
+        crate::container::copy::copy_up(root.as_fd(), Path::new(dst), into.as_fd())?;
+    }
+    Ok(())
+}
+
 /// The monitor's own mount namespace (a slave of the host's), so that the
 /// overlay root never shows in the host's mount table and cannot outlive
 /// the monitor. Unprivileged there is none: image roots are copies.
@@ -204,6 +251,7 @@ pub(super) fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(St
         own_mount_namespace()?;
     }
     mount_image_root(paths, c, rootless)?;
+    fill_new_volumes(paths, c)?;
     cella_sys::process::set_child_subreaper().map_err(os("become a child subreaper"))?;
     let sigfd = cella_sys::process::signalfd_for(&[libc::SIGCHLD]).map_err(os("signalfd"))?;
     let (mut stdio, child_ends) = stdio_pipes(c)?;
