@@ -319,6 +319,11 @@ impl Engine {
         image::find(&self.paths, reference)
     }
 
+    /// docker's `image inspect` document of an image.
+    pub fn inspect_image(&self, img: &Image) -> serde_json::Value {
+        image::document(img)
+    }
+
     pub fn tag(&self, source: &str, target: &str) -> Result<()> {
         let _lock = store::lock(&self.paths)?;
         image::tag(&self.paths, source, target)

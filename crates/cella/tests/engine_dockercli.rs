@@ -271,6 +271,15 @@ fn container_and_image_groups_prune_cp_wait_and_version_as_podman_has_them() {
     ]);
     assert_eq!(e.ok(&["wait", "gone"]).trim(), "5");
     assert!(!e.ok(&["ps", "-a", "--format", "{{.Names}}"]).contains("gone"));
+    // A short name finds what podman's save named localhost/NAME:TAG.
+    let archive = p.work.join("short.tar");
+    p.ok(&format!("image tag {IMAGE} localhost/shortie:7"));
+    p.ok(&format!("save -o {} localhost/shortie:7", archive.display()));
+    e.ok(&["load", "-i", archive.to_str().unwrap()]);
+    same(&e, &p, &format!("run --rm {RUN_FLAGS} shortie:7 echo found"));
+    same(&e, &p, "image inspect -f '{{.Id}}' shortie:7 | wc -l");
+    same_with(&e, &p, "rmi shortie:7", nothing);
+    both_fail(&e, &p, "image inspect shortie:7");
     // The image group.
     let norm_host = |s: &str| s.replace("host:latest\n", "");
     assert_eq!(
@@ -279,7 +288,7 @@ fn container_and_image_groups_prune_cp_wait_and_version_as_podman_has_them() {
     );
     same(&e, &p, &format!("image tag {IMAGE} localhost/second:2"));
     same_with(&e, &p, "image rm localhost/second:2", nothing);
-    same_with(&e, &p, "image inspect localhost/second:2", nothing);
+    both_fail(&e, &p, "image inspect localhost/second:2");
     same_with(&e, &p, "image prune -f", nothing);
     same_with(&e, &p, "image ls -q | wc -l", |s| s.trim().to_string());
     // A used image survives prune -a; removing the user frees it.

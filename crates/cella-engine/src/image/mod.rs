@@ -205,6 +205,9 @@ pub fn find(paths: &Paths, reference: &str) -> Result<Image> {
     {
         return Ok(i.clone());
     }
+    if let Some(i) = by_short_name(&all, &tag)? {
+        return Ok(i.clone());
+    }
     let hex = reference.trim_start_matches("sha256:");
     if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         let hits: Vec<&Image> = all
@@ -224,6 +227,80 @@ pub fn find(paths: &Paths, reference: &str) -> Result<Image> {
     Err(Error::NotFound(format!(
         "no image {reference:?} here: see `cella images`, or bring one in with `cella import` or `cella load`"
     )))
+}
+
+/// docker's `image inspect` document: the record's fields under docker's
+/// names (Id, RepoTags, Created, Size, Config.Cmd/Entrypoint/Env/
+/// WorkingDir/User/ExposedPorts, RootFS.Layers), with Os and Architecture
+/// (this machine's: what import makes and pull chooses by default).
+pub fn document(img: &Image) -> serde_json::Value {
+    let mut v = serde_json::to_value(img).unwrap_or_default();
+    let c = &img.config;
+    let ports: serde_json::Map<String, serde_json::Value> = c
+        .exposed_ports
+        .iter()
+        .map(|p| (p.clone(), serde_json::json!({})))
+        .collect();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("Os".into(), "linux".into());
+        o.insert("Architecture".into(), crate::system::go_arch().into());
+        o.insert(
+            "Config".into(),
+            serde_json::json!({
+                "Cmd": c.cmd, "Entrypoint": c.entrypoint, "Env": c.env,
+                "WorkingDir": c.working_dir, "User": c.user, "ExposedPorts": ports,
+            }),
+        );
+        o.insert(
+            "RootFS".into(),
+            serde_json::json!({"Type": "layers", "Layers": img.layers}),
+        );
+    }
+    v
+}
+
+/// Whether a reference names no registry (its first component has no
+/// `.` or `:` and is not `localhost`): a short name.
+fn is_short(tag: &str) -> bool {
+    match tag.split_once('/') {
+        None => true,
+        Some((first, _)) => !(first.contains('.') || first.contains(':') || first == "localhost"),
+    }
+}
+
+/// Short names as podman resolves them among local images: `NAME:TAG` is
+/// `localhost/NAME:TAG` (what podman's save and build name local images,
+/// so an archive of theirs loads as that), else the one image whose name
+/// ends in `/NAME:TAG` (`quay.io/x/NAME:TAG`); several: ambiguous. And
+/// `localhost/NAME:TAG` finds a local `NAME:TAG`.
+fn by_short_name<'a>(all: &'a [Image], tag: &str) -> Result<Option<&'a Image>> {
+    if let Some(short) = tag.strip_prefix("localhost/") {
+        return Ok(all.iter().find(|i| i.repo_tags.iter().any(|t| t == short)));
+    }
+    if !is_short(tag) {
+        return Ok(None);
+    }
+    let local = format!("localhost/{tag}");
+    if let Some(i) = all.iter().find(|i| i.repo_tags.contains(&local)) {
+        return Ok(Some(i));
+    }
+    let suffix = format!("/{tag}");
+    let hits: Vec<&Image> = all
+        .iter()
+        .filter(|i| i.repo_tags.iter().any(|t| t.ends_with(&suffix)))
+        .collect();
+    match hits[..] {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        _ => Err(Error::Conflict(format!(
+            "the short name {tag} matches several images ({}): use the full name",
+            hits.iter()
+                .flat_map(|i| i.repo_tags.iter().filter(|t| t.ends_with(&suffix)))
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 /// Stores an image record; its tags are taken from any other image that had
@@ -276,7 +353,25 @@ pub fn tag(paths: &Paths, source: &str, target: &str) -> Result<()> {
 /// Whether removing `reference` only takes one of the image's names away
 /// (the image stays, with its other names).
 pub fn only_untags(image: &Image, reference: &str) -> bool {
-    image.repo_tags.len() > 1 && image.repo_tags.contains(&normalize(reference))
+    image.repo_tags.len() > 1 && image.repo_tags.contains(&tag_named(image, reference))
+}
+
+/// The image's own name that `reference` found it by (a short name is
+/// `localhost/NAME:TAG` or `…/NAME:TAG`); else the reference normalized.
+fn tag_named(image: &Image, reference: &str) -> String {
+    let tag = normalize(reference);
+    if image.repo_tags.contains(&tag) {
+        return tag;
+    }
+    by_short_name(std::slice::from_ref(image), &tag)
+        .ok()
+        .flatten()
+        .and_then(|i| {
+            let suffix = format!("/{tag}");
+            let bare = tag.strip_prefix("localhost/").unwrap_or(&tag);
+            i.repo_tags.iter().find(|t| t.ends_with(&suffix) || *t == bare).cloned()
+        })
+        .unwrap_or(tag)
 }
 
 pub fn remove(paths: &Paths, reference: &str, force: bool) -> Result<Vec<String>> {
@@ -284,7 +379,7 @@ pub fn remove(paths: &Paths, reference: &str, force: bool) -> Result<Vec<String>
     if image.id == HOST_ID {
         return Err(Error::Invalid("the built-in host image cannot be removed".into()));
     }
-    let tag = normalize(reference);
+    let tag = tag_named(&image, reference);
     let mut removed = Vec::new();
     if only_untags(&image, reference) {
         image.repo_tags.retain(|t| *t != tag);
@@ -355,6 +450,30 @@ pub fn collect(paths: &Paths, removed: &[String], remaining: &[crate::image::Ima
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn short_names_resolve_as_podman_resolves_them() {
+        let img = |tags: &[&str]| {
+            let mut i = host_image();
+            i.repo_tags = tags.iter().map(|t| t.to_string()).collect();
+            i
+        };
+        let all = vec![
+            img(&["localhost/web:1"]),
+            img(&["quay.io/team/db:2"]),
+            img(&["plain:3"]),
+            img(&["a.io/x/twice:1"]),
+            img(&["b.io/y/twice:1"]),
+        ];
+        let found = |t: &str| super::by_short_name(&all, t).unwrap().map(|i| i.repo_tags[0].clone());
+        assert_eq!(found("web:1").as_deref(), Some("localhost/web:1"));
+        assert_eq!(found("db:2").as_deref(), Some("quay.io/team/db:2"));
+        assert_eq!(found("team/db:2").as_deref(), Some("quay.io/team/db:2"));
+        assert_eq!(found("localhost/plain:3").as_deref(), Some("plain:3"));
+        assert_eq!(found("other:1"), None);
+        assert_eq!(found("quay.io/web:1"), None, "a registry is never guessed");
+        assert!(super::by_short_name(&all, "twice:1").is_err(), "ambiguous");
+    }
 
     #[test]
     fn reference_globs_and_dangling() {

@@ -210,7 +210,13 @@ pub enum ImageCommand {
     #[command(visible_alias = "list")]
     Ls(ImagesArgs),
     /// Image details as JSON
-    Inspect { images: Vec<String> },
+    Inspect {
+        /// A Go template rendered for each ('{{.Id}}'), or json
+        #[arg(short = 'f', long = "format")]
+        format: Option<String>,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
     /// Remove images
     #[command(visible_alias = "remove")]
     Rm(RmiArgs),
@@ -260,13 +266,13 @@ pub fn image(e: &Engine, cmd: ImageCommand) -> Result<i32> {
         ImageCommand::Save(a) => super::registry::save(e, a),
         ImageCommand::Pull(a) => super::registry::pull(e, a),
         ImageCommand::Push(a) => super::registry::push(e, a),
-        ImageCommand::Inspect { images } => {
-            let mut out = Vec::new();
-            for n in &images {
-                out.push(serde_json::to_value(e.image(n)?)?);
-            }
-            println!("{}", serde_json::to_string_pretty(&out)?);
-            Ok(0)
-        }
+        ImageCommand::Inspect { format, images } => super::show::inspect(
+            e,
+            super::show::InspectArgs {
+                names: images,
+                kind: Some("image".into()),
+                format,
+            },
+        ),
     }
 }

@@ -154,13 +154,13 @@ fn ps_fields(e: &Engine, c: &Container, no_trunc: bool) -> Value {
 pub struct InspectArgs {
     /// Containers or images (names or ids)
     #[arg(required = true)]
-    names: Vec<String>,
+    pub names: Vec<String>,
     /// container or image (default: whichever the name matches, containers first)
-    #[arg(long = "type")]
-    kind: Option<String>,
+    #[arg(long = "type", value_parser = ["container", "image"])]
+    pub kind: Option<String>,
     /// A Go template rendered for each, as docker's (e.g. '{{.State.Status}}'), or json
     #[arg(short = 'f', long = "format")]
-    format: Option<String>,
+    pub format: Option<String>,
 }
 
 pub fn inspect(e: &Engine, a: InspectArgs) -> Result<i32> {
@@ -177,7 +177,7 @@ pub fn inspect(e: &Engine, a: InspectArgs) -> Result<i32> {
         match found {
             Some(v) => out.push(v),
             None if as_image => match e.image(n) {
-                Ok(i) => out.push(serde_json::to_value(i)?),
+                Ok(i) => out.push(e.inspect_image(&i)),
                 // docker's words when neither kind was asked for.
                 Err(cella_engine::Error::NotFound(_)) if as_container => {
                     eprintln!("cella: no such object: {n}");
