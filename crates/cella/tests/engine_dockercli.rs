@@ -182,6 +182,26 @@ fn labels_names_stop_signals_restart_and_cidfiles_as_podman_has_them() {
     same(&e, &p, "ps -l --format '{{.Names}}'");
     // (podman prints the two oldest-first; docker, and cella, newest first.)
     same_with(&e, &p, "ps -n 2 --format '{{.Names}}'", lines);
+    // logs --since/--until: whole-window forms on both, then a cut between
+    // two lines at the second line's own time (cella alone: the two sides'
+    // timestamps differ).
+    same_with(
+        &e,
+        &p,
+        &format!("run --name talk {RUN_FLAGS} {IMAGE} sh -c 'echo one; sleep 1; echo two'"),
+        nothing,
+    );
+    same(&e, &p, "logs --since 2000-01-01T00:00:00Z talk");
+    same(&e, &p, "logs --since 10m talk");
+    same(&e, &p, "logs --until 2000-01-01 talk");
+    let stamped = e.ok(&["logs", "-t", "talk"]);
+    let second = stamped.lines().nth(1).unwrap().split(' ').next().unwrap().to_string();
+    assert_eq!(e.ok(&["logs", "--since", &second, "talk"]), "two\n");
+    assert_eq!(e.ok(&["logs", "--until", &second, "talk"]), "one\n");
+    assert_eq!(
+        e.out(&["logs", "--since", "yesterday", "talk"]).status.code(),
+        Some(125)
+    );
     // docker's (and cella's) .Name has a leading slash; podman's has none.
     assert_eq!(text(&cella(&e, "inspect -f '{{.Name}}' sig")).trim(), "/sig");
     assert_eq!(p.ok("inspect -f '{{.Name}}' sig").trim(), "sig");

@@ -71,10 +71,27 @@ pub fn read(text: &str) -> Vec<Entry> {
 /// What `logs` reads of a log file.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Follow {
-    /// Only the last N entries of what is there.
+    /// Only the last N entries of what is there (of those in the window).
     pub tail: Option<usize>,
-    /// Then keep reading until `alive` says the container has stopped.
+    /// Then keep reading until `alive` says the container has stopped (or
+    /// `until` has passed).
     pub follow: bool,
+    /// Only entries written at or after this moment (`--since`).
+    pub since: Option<crate::store::time::Timestamp>,
+    /// Only entries written before this moment (`--until`).
+    pub until: Option<crate::store::time::Timestamp>,
+}
+
+impl Follow {
+    fn in_window(&self, e: &Entry) -> bool {
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
+        let Some(t) = crate::store::time::Timestamp::parse(&e.time) else {
+            return false;
+        };
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t < u)
+    }
 }
 
 /// Hands each entry of the log at `path` to `sink` (none if it does not
@@ -101,7 +118,8 @@ pub fn stream(
         let mut text = String::new();
         file.read_to_string(&mut text).at("read log", path)?;
         let whole = text.rfind('\n').map_or(0, |i| i + 1);
-        let entries = read(&text[..whole]);
+        let mut entries = read(&text[..whole]);
+        entries.retain(|e| how.in_window(e));
         let skip = if first {
             how.tail.map_or(0, |n| entries.len().saturating_sub(n))
         } else {
@@ -112,7 +130,8 @@ pub fn stream(
         }
         pos += whole as u64;
         first = false;
-        if !how.follow || !still {
+        let past_until = how.until.is_some_and(|u| crate::store::time::Timestamp::now() >= u);
+        if !how.follow || !still || past_until {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -70,12 +70,72 @@ impl Timestamp {
         })
     }
 
+    /// A moment as docker's `logs --since/--until` take it: RFC 3339, a
+    /// date (`2024-05-01`, midnight UTC), Unix seconds (`1714550400.5`),
+    /// or a Go duration before now (`10m`, `1h30m`, `1.5h`, `42s`).
+    pub fn parse_moment(s: &str) -> Option<Timestamp> {
+        if let Some(t) = Timestamp::parse(s) {
+            return Some(t);
+        }
+        if s.len() == 10 && s.as_bytes()[4] == b'-' {
+            return Timestamp::parse(&format!("{s}T00:00:00Z"));
+        }
+        if let Some((secs, frac)) = s
+            .split_once('.')
+            .or(Some((s, "")))
+            .filter(|(a, _)| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            if frac.bytes().all(|b| b.is_ascii_digit()) {
+                let nanos = format!("{frac:0<9}").get(..9)?.parse().ok()?;
+                return Some(Timestamp {
+                    secs: secs.parse().ok()?,
+                    nanos,
+                });
+            }
+        }
+        let ago = go_duration(s)?;
+        let now = Timestamp::now();
+        let total = (now.secs as i128) * 1_000_000_000 + now.nanos as i128 - ago.as_nanos() as i128;
+        Some(Timestamp {
+            secs: total.div_euclid(1_000_000_000) as i64,
+            nanos: total.rem_euclid(1_000_000_000) as u32,
+        })
+    }
+
     /// How long ago it was (zero for a moment in the future).
     pub fn age(&self) -> Duration {
         let now = Timestamp::now();
         let secs = (now.secs - self.secs).max(0) as u64;
         Duration::from_secs(secs)
     }
+}
+
+/// A Go duration: numbers (with fractions) each with a unit of ns, us,
+/// ms, s, m or h (`1h30m`, `1.5s`).
+fn go_duration(s: &str) -> Option<Duration> {
+    let mut rest = s;
+    let mut total = 0f64;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+        let value: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let u = rest.bytes().take_while(|b| b.is_ascii_alphabetic()).count();
+        let scale = match &rest[..u] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[u..];
+        total += value * scale;
+    }
+    Some(Duration::from_secs_f64(total))
 }
 
 impl From<SystemTime> for Timestamp {
@@ -147,6 +207,25 @@ pub mod optional {
 #[cfg(test)]
 mod tests {
     use super::Timestamp;
+
+    #[test]
+    fn moments_as_docker_logs_takes_them() {
+        let t = |s: &str| Timestamp::parse_moment(s);
+        assert_eq!(t("2024-05-01"), Timestamp::parse("2024-05-01T00:00:00Z"));
+        assert_eq!(t("1714521600"), Timestamp::parse("2024-05-01T00:00:00Z"));
+        assert_eq!(
+            t("1714521600.25").unwrap(),
+            Timestamp::parse("2024-05-01T00:00:00.25Z").unwrap()
+        );
+        let now = Timestamp::now();
+        for (s, secs) in [("10m", 600), ("1h30m", 5400), ("1.5s", 1), ("42s", 42)] {
+            let ago = now.secs - t(s).unwrap().secs;
+            assert!((secs..=secs + 1).contains(&ago), "{s}: {ago}");
+        }
+        for bad in ["", "soon", "10x", "2024-13-01", "1.2.3"] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn round_trips_what_it_writes() {

@@ -213,6 +213,12 @@ pub struct LogsArgs {
     /// Prefix each line with its time
     #[arg(short = 't', long = "timestamps")]
     timestamps: bool,
+    /// Only lines since this moment: RFC 3339, a date, Unix seconds, or a duration ago (10m)
+    #[arg(long = "since")]
+    since: Option<String>,
+    /// Only lines before this moment (same forms as --since)
+    #[arg(long = "until")]
+    until: Option<String>,
     container: String,
 }
 
@@ -220,9 +226,20 @@ pub fn logs(e: &Engine, a: LogsArgs) -> Result<i32> {
     use std::io::Write;
     let c = e.container(&a.container)?;
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+    let moment = |flag: &str, v: &Option<String>| -> Result<Option<Timestamp>> {
+        v.as_deref()
+            .map(|s| {
+                Timestamp::parse_moment(s).ok_or_else(|| {
+                    anyhow::anyhow!("{flag} {s}: use RFC 3339 (2024-05-01T10:00:00Z), a date, Unix seconds, or a duration such as 10m")
+                })
+            })
+            .transpose()
+    };
     let how = cella_engine::LogFollow {
         tail: a.tail,
         follow: a.follow,
+        since: moment("--since", &a.since)?,
+        until: moment("--until", &a.until)?,
     };
     e.logs(&c, how, &mut |entry| {
         let w: &mut dyn Write = if entry.stream == "stderr" { &mut err } else { &mut out };
