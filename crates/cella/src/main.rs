@@ -6,7 +6,7 @@ mod table;
 mod target;
 mod template;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "cella", version, about = "A daemonless container engine and namespace tools")]
@@ -37,6 +37,10 @@ enum Command {
     },
     #[command(flatten)]
     Engine(engine::EngineCommand),
+    /// Shell completion for bash, zsh, fish, elvish or powershell, from the
+    /// same definitions as the parser and --help (e.g. `cella completion
+    /// bash > /etc/bash_completion.d/cella`)
+    Completion { shell: clap_complete::Shell },
     /// A container's monitor, started by `run`/`start` (not for people)
     #[command(name = "container-monitor", hide = true)]
     Monitor {
@@ -55,6 +59,7 @@ impl Command {
             Command::Ns { command } => matches!(**command, ns::NsCommand::Enter(_)),
             Command::Engine(c) => c.enters_containers(),
             Command::Monitor { .. } => true,
+            Command::Completion { .. } => false,
         }
     }
 }
@@ -118,6 +123,10 @@ fn main() {
             }
         },
         Command::Monitor { id, wait_for_attach } => engine.run_monitor(&id, wait_for_attach),
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "cella", &mut std::io::stdout());
+            0
+        }
         // docker's convention: 125 when the engine itself fails.
         Command::Engine(c) => match engine::run(&engine, c, cli.cgroup_manager.as_deref()) {
             Ok(code) => code,
@@ -146,6 +155,25 @@ mod tests {
         assert_eq!(code(&["cella", "--root", "ns", "ps", "--bogus"]), 125);
         assert_eq!(code(&["cella", "ns", "unshare", "--bogus"]), 1);
         assert_eq!(code(&["cella", "--help"]), 0);
+    }
+
+    /// Every command people use says what it does in --help (and so in the
+    /// completions, generated from the same definitions).
+    #[test]
+    fn every_command_has_its_help() {
+        fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in c.get_subcommands().filter(|s| !s.is_hide_set()) {
+                let p = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(p.clone());
+                }
+                walk(sub, &p, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "cella", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:?}");
+        Cli::command().debug_assert();
     }
 
     /// The engine execs this binary with its monitor command: the parser

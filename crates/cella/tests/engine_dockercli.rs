@@ -522,3 +522,44 @@ fn named_volumes_and_mount_flags_as_podman_has_them() {
         "nothing left"
     );
 }
+
+#[test]
+fn shell_completions_come_from_the_same_definitions() {
+    let bash = Command::new(CELLA).args(["completion", "bash"]).output().unwrap();
+    assert!(bash.status.success(), "{bash:?}");
+    let script = p_tmp("cella-completion.bash");
+    std::fs::write(&script, &bash.stdout).unwrap();
+    // bash completes the command words and a group's subcommands.
+    let complete = |words: &str, cword: usize| -> String {
+        let o = Command::new("bash")
+            .args([
+                "-c",
+                &format!(
+                    "source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE='{words}'; COMP_POINT=${{#COMP_LINE}}; _cella cella; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                    script.display()
+                ),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let top = complete("cella vol", 1);
+    assert!(top.lines().any(|l| l == "volume"), "{top}");
+    let group = complete("cella volume p", 2);
+    assert!(group.lines().any(|l| l == "prune"), "{group}");
+    let flags = complete("cella run --stop-s", 2);
+    assert!(flags.lines().any(|l| l == "--stop-signal"), "{flags}");
+    let _ = std::fs::remove_file(&script);
+    for shell in ["zsh", "fish"] {
+        let o = Command::new(CELLA).args(["completion", shell]).output().unwrap();
+        assert!(
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains("volume"),
+            "{shell}"
+        );
+    }
+}
+
+fn p_tmp(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("{}-{name}", std::process::id()))
+}
