@@ -28,7 +28,7 @@ pub use container::filter::Filter as ContainerFilter;
 pub use container::inspect::Process;
 pub use container::logs::{Entry as LogEntry, Follow as LogFollow};
 pub use container::monitor::COMMAND as MONITOR_COMMAND;
-pub use container::{CgroupManager, Container, NamespaceMode, NetworkMode, Publish, RunConfig, Status};
+pub use container::{CgroupManager, Container, NamespaceMode, NetworkMode, Publish, RestartPolicy, RunConfig, Status};
 pub use distribution::pull::{Event as PullEvent, Options as RegistryOptions};
 pub use error::{Error, Result};
 pub use image::save::Format as ArchiveFormat;

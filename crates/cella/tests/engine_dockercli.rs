@@ -563,3 +563,88 @@ fn shell_completions_come_from_the_same_definitions() {
 fn p_tmp(name: &str) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("{}-{name}", std::process::id()))
 }
+
+/// Polls `inspect -f TEMPLATE NAME` on one side until it prints `want`
+/// (the restart manager's pace is each engine's own).
+fn settles(out: impl Fn() -> String, want: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if out().trim() == want {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn restart_policies_as_podman_has_them() {
+    let e = Engine::new();
+    let p = Podman::beside(&e, IMAGE);
+    let state = "{{.RestartCount}} {{.State.Status}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}";
+    // on-failure:2 after exit 3: two restarts, then it stays exited.
+    same_with(
+        &e,
+        &p,
+        &format!("run -d --name fails --restart on-failure:2 {RUN_FLAGS} {IMAGE} sh -c 'exit 3'"),
+        nothing,
+    );
+    let ours = || text(&cella(&e, &format!("inspect -f '{state}' fails")));
+    let theirs = || String::from_utf8_lossy(&p.out(&format!("inspect -f '{state}' fails")).stdout).into_owned();
+    assert!(settles(ours, "2 exited on-failure:2"), "cella: {}", ours());
+    assert!(settles(theirs, "2 exited on-failure:2"), "podman: {}", theirs());
+    std::thread::sleep(Duration::from_millis(500));
+    same(&e, &p, &format!("inspect -f '{state}' fails"));
+    // on-failure after success: no restart.
+    same_with(
+        &e,
+        &p,
+        &format!("run --name fine --restart on-failure {RUN_FLAGS} {IMAGE} true"),
+        nothing,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    same(&e, &p, "inspect -f '{{.RestartCount}} {{.State.Status}}' fine");
+    // always: it comes back; a user's stop ends that; a user's start
+    // brings the policy back.
+    same_with(
+        &e,
+        &p,
+        &format!("run -d --name loop --restart always {RUN_FLAGS} {IMAGE} sh -c 'sleep 0.2'"),
+        nothing,
+    );
+    let restarted =
+        |side: &dyn Fn() -> String| settles(|| (side().trim().parse::<u32>().unwrap_or(0) >= 2).to_string(), "true");
+    let ours = || text(&cella(&e, "inspect -f '{{.RestartCount}}' loop"));
+    let theirs = || String::from_utf8_lossy(&p.out("inspect -f '{{.RestartCount}}' loop").stdout).into_owned();
+    assert!(
+        restarted(&ours) && restarted(&theirs),
+        "cella {} podman {}",
+        ours(),
+        theirs()
+    );
+    same(&e, &p, "stop -t 1 loop");
+    std::thread::sleep(Duration::from_secs(2));
+    same(&e, &p, "inspect -f '{{.State.Status}}' loop");
+    let before = ours();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(ours(), before, "no restart after a user's stop");
+    // --rm and --restart conflict, on both.
+    same_with(
+        &e,
+        &p,
+        &format!("run --rm --restart always {RUN_FLAGS} {IMAGE} true"),
+        nothing,
+    );
+    // cella: ps shows a waiting container as docker does, and rm -f of one
+    // that waits to restart leaves nothing behind.
+    e.ok(&["run", "-d", "--name", "waits", "--restart", "always", IMAGE, "true"]);
+    assert!(settles(
+        || e.ok(&["ps", "-a", "--filter", "status=restarting", "--format", "{{.Names}}"]),
+        "waits"
+    ));
+    e.ok(&["rm", "-f", "waits", "loop", "fails", "fine"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(e.ok(&["ps", "-a", "-q"]), "", "nothing came back");
+    assert_eq!(e.containers_on_disk(), 0);
+}

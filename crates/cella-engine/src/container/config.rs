@@ -79,6 +79,67 @@ pub struct RunConfig {
     pub shm_size: Option<i64>,
     /// --group-add: further groups, by name (the container's /etc/group) or number.
     pub group_add: Vec<String>,
+    /// --restart: whether the monitor starts it again when it ends.
+    pub restart: RestartPolicy,
+}
+
+/// docker's `--restart` policies. Kept in records as docker spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum RestartPolicy {
+    #[default]
+    No,
+    /// At most N restarts after non-zero exits (0: no limit).
+    OnFailure(u32),
+    Always,
+    UnlessStopped,
+}
+
+impl RestartPolicy {
+    pub fn parse(s: &str) -> Result<RestartPolicy> {
+        let bad = || {
+            Error::Invalid(format!(
+                "--restart {s}: use no, on-failure[:MAX-RETRIES], always or unless-stopped"
+            ))
+        };
+        Ok(match s.split_once(':') {
+            None => match s {
+                "no" | "" => RestartPolicy::No,
+                "on-failure" => RestartPolicy::OnFailure(0),
+                "always" => RestartPolicy::Always,
+                "unless-stopped" => RestartPolicy::UnlessStopped,
+                _ => return Err(bad()),
+            },
+            Some(("on-failure", n)) => RestartPolicy::OnFailure(n.parse().map_err(|_| bad())?),
+            Some(_) => return Err(bad()),
+        })
+    }
+
+    /// docker's `HostConfig.RestartPolicy` name and retry count.
+    pub fn name_and_max(self) -> (&'static str, u32) {
+        match self {
+            RestartPolicy::No => ("no", 0),
+            RestartPolicy::OnFailure(n) => ("on-failure", n),
+            RestartPolicy::Always => ("always", 0),
+            RestartPolicy::UnlessStopped => ("unless-stopped", 0),
+        }
+    }
+}
+
+impl TryFrom<String> for RestartPolicy {
+    type Error = Error;
+    fn try_from(s: String) -> Result<RestartPolicy> {
+        RestartPolicy::parse(&s)
+    }
+}
+
+impl From<RestartPolicy> for String {
+    fn from(p: RestartPolicy) -> String {
+        match p {
+            RestartPolicy::OnFailure(n) if n > 0 => format!("on-failure:{n}"),
+            other => other.name_and_max().0.to_string(),
+        }
+    }
 }
 
 impl RunConfig {
@@ -380,6 +441,29 @@ impl From<NamespaceMode> for Option<String> {
             NamespaceMode::Private => None,
             NamespaceMode::Host => Some("host".into()),
             NamespaceMode::Container(c) => Some(format!("container:{c}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::RestartPolicy;
+
+    #[test]
+    fn policies_parse_and_keep_dockers_spelling() {
+        for (s, p) in [
+            ("no", RestartPolicy::No),
+            ("on-failure", RestartPolicy::OnFailure(0)),
+            ("on-failure:3", RestartPolicy::OnFailure(3)),
+            ("always", RestartPolicy::Always),
+            ("unless-stopped", RestartPolicy::UnlessStopped),
+        ] {
+            assert_eq!(RestartPolicy::parse(s).unwrap(), p);
+            let back: RestartPolicy = serde_json::from_value(serde_json::to_value(p).unwrap()).unwrap();
+            assert_eq!(back, p);
+        }
+        for bad in ["sometimes", "on-failure:x", "always:2"] {
+            assert!(RestartPolicy::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -11,8 +11,10 @@ enum Term {
     Name(String),
     /// A prefix of the full id.
     Id(String),
-    /// One of docker's states; restarting, removing and dead never occur here.
+    /// One of docker's states; removing and dead never occur here.
     Status(Option<Status>),
+    /// Waiting to be started again by its restart policy.
+    Restarting,
     /// An image reference (name[:tag], id or id prefix).
     Ancestor(String),
     Exited(i32),
@@ -26,7 +28,7 @@ impl Term {
         match self {
             Term::Name(_) => "name",
             Term::Id(_) => "id",
-            Term::Status(_) => "status",
+            Term::Status(_) | Term::Restarting => "status",
             Term::Ancestor(_) => "ancestor",
             Term::Exited(_) => "exited",
             Term::Label(..) => "label",
@@ -49,12 +51,13 @@ impl Filter {
             terms.push(match key {
                 "name" => Term::Name(value.to_string()),
                 "id" => Term::Id(value.to_string()),
+                "status" if value == "restarting" => Term::Restarting,
                 "status" => Term::Status(match value {
                     "created" => Some(Status::Created),
                     "running" => Some(Status::Running),
                     "paused" => Some(Status::Paused),
                     "exited" => Some(Status::Exited),
-                    "restarting" | "removing" | "dead" => None,
+                    "removing" | "dead" => None,
                     _ => {
                         return Err(bad(
                             "status is one of created, restarting, running, removing, paused, exited, dead",
@@ -78,7 +81,7 @@ impl Filter {
     pub fn shows_stopped(&self) -> bool {
         self.terms
             .iter()
-            .any(|t| matches!(t, Term::Status(_) | Term::Exited(_)))
+            .any(|t| matches!(t, Term::Status(_) | Term::Restarting | Term::Exited(_)))
     }
 
     /// The references of `ancestor` terms, for the caller to resolve.
@@ -110,7 +113,8 @@ fn term_matches(t: &Term, c: &Container, image_of: &dyn Fn(&str) -> Option<Strin
     match t {
         Term::Name(pattern) => name_matches(pattern, &c.name),
         Term::Id(prefix) => c.id.starts_with(prefix.as_str()),
-        Term::Status(s) => s.is_some_and(|s| s == c.state.status),
+        Term::Status(s) => s.is_some_and(|s| s == c.state.status && !c.restarts.restarting),
+        Term::Restarting => c.restarts.restarting,
         Term::Ancestor(r) => image_of(r).is_some_and(|id| id == c.image_id),
         Term::Exited(code) => c.state.status == Status::Exited && c.state.exit_code == *code,
         Term::Label(k, v) => c

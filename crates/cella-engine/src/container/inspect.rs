@@ -129,7 +129,7 @@ fn host_config(c: &Container) -> Value {
         "GroupAdd": cfg.group_add,
         "Annotations": cfg.annotations,
         "Init": cfg.init,
-        "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+        "RestartPolicy": {"Name": cfg.restart.name_and_max().0, "MaximumRetryCount": cfg.restart.name_and_max().1},
         "PortBindings": cfg.ports.iter().map(|p| (
             format!("{}/{}", p.container_port, p.proto),
             json!([{"HostIp": p.host_ip.map(|i| i.to_string()).unwrap_or_default(), "HostPort": p.host_port.to_string()}]),
@@ -157,8 +157,10 @@ pub fn document(paths: &Paths, c: &Container) -> Value {
         "ImageName": image_name_of(paths, c),
         "Path": command.first().cloned().unwrap_or_default(),
         "Args": command.get(1..).map(|a| a.to_vec()).unwrap_or_default(),
+        "RestartCount": c.restarts.count,
         "State": {
-            "Status": c.state.status.to_string(),
+            "Restarting": c.restarts.restarting,
+            "Status": c.state_word(),
             "Running": c.state.status == Status::Running,
             "Paused": c.state.status == Status::Paused,
             "Pid": if running { c.state.pid } else { 0 },

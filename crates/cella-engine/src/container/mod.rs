@@ -27,7 +27,7 @@ use crate::store::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-pub use config::{CgroupManager, NamespaceMode, NetworkMode, Publish, RunConfig};
+pub use config::{CgroupManager, NamespaceMode, NetworkMode, Publish, RestartPolicy, RunConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -110,6 +110,20 @@ pub struct Container {
     /// settled (`monitor::settle`).
     #[serde(skip)]
     pub unsettled: bool,
+    /// What its restart policy has done (`monitor::restart`).
+    #[serde(skip)]
+    pub restarts: monitor::restart::Restarts,
+}
+
+impl Container {
+    /// docker's state word: `restarting` while a restart policy waits.
+    pub fn state_word(&self) -> String {
+        if self.restarts.restarting && self.state.status == Status::Exited {
+            "restarting".into()
+        } else {
+            self.state.status.to_string()
+        }
+    }
 }
 
 /// container.json: what was asked, written once. (Records written before
@@ -243,6 +257,7 @@ pub fn load(paths: &Paths, id: &str) -> Result<Container> {
         id_base: r.id_base,
         damaged,
         unsettled: false,
+        restarts: monitor::restart::read(paths, id),
     };
     reconcile(paths, &mut c);
     Ok(c)
@@ -265,6 +280,7 @@ fn damaged_record(paths: &Paths, id: &str, e: &Error) -> Container {
         id_base: None,
         damaged: Some(e.to_string()),
         unsettled: false,
+        restarts: monitor::restart::read(paths, id),
     };
     reconcile(paths, &mut c);
     c

@@ -62,6 +62,7 @@ pub fn create(paths: &Paths, mut cfg: RunConfig, name: Option<String>) -> Result
         id_base,
         damaged: None,
         unsettled: false,
+        restarts: Default::default(),
     };
     let dir = c.dir(paths);
     let made = (|| {
@@ -156,6 +157,12 @@ fn check(cfg: &RunConfig) -> Result<()> {
         let name = h.split_once(':').map_or(h.as_str(), |(n, _)| n);
         crate::store::ids::check_hostname(name, "--add-host")?;
     }
+    if cfg.auto_remove && cfg.restart != crate::container::RestartPolicy::No {
+        return Err(Error::Invalid(
+            "conflicting options: --restart and --rm (a container that is removed when it ends cannot be restarted)"
+                .into(),
+        ));
+    }
     if let Some(sig) = &cfg.stop_signal {
         if cella_spec::signal::parse(sig).is_none() {
             return Err(Error::Invalid(format!(
@@ -212,10 +219,23 @@ pub fn start(paths: &Paths, c: &Container, wait_for_attach: bool) -> Result<()> 
         }
         _ => {}
     }
+    // A user's start: the restart policy applies afresh.
+    crate::container::monitor::restart::clear(paths, &c.id);
     // A later start writes a fresh bundle (a joined container may have a new PID).
     let image = crate::image::find(paths, &c.image_id)?;
     crate::container::bundle::write_bundle(paths, c, &image)?;
     crate::container::monitor::spawn(paths, &c.id, wait_for_attach)
+}
+
+/// The start a restart policy makes (by the monitor of the run that
+/// ended): as a user's, without clearing the policy's count.
+pub fn restart_by_policy(paths: &Paths, c: &Container) -> Result<()> {
+    if matches!(c.state.status, Status::Running | Status::Paused) || c.monitor_alive() {
+        return Ok(());
+    }
+    let image = crate::image::find(paths, &c.image_id)?;
+    crate::container::bundle::write_bundle(paths, c, &image)?;
+    crate::container::monitor::spawn(paths, &c.id, false)
 }
 
 /// `cella run`'s start of the container it has just created: its bundle is
@@ -238,6 +258,10 @@ fn settled(paths: &Paths, mut c: Container) -> Container {
 pub fn kill(paths: &Paths, c: &Container, sig: i32) -> Result<()> {
     if !matches!(c.state.status, Status::Running | Status::Paused) {
         return Err(Error::Conflict(format!("container {} is not running", c.name)));
+    }
+    // Ending it on purpose: its restart policy does not bring it back.
+    if sig == libc::SIGKILL || sig == c.config.stop_signal() {
+        crate::container::monitor::restart::mark_stopped(paths, &c.id);
     }
     cella_runtime::lifecycle::kill(&paths.runroot, &c.id, sig, sig == libc::SIGKILL)?;
     Ok(())
@@ -276,6 +300,8 @@ pub fn wait_code(paths: &Paths, c: &Container) -> Result<i32> {
 /// `cella stop`: the stop signal (`signal`, else --stop-signal, else
 /// SIGTERM), then SIGKILL after `grace` (else --stop-timeout, else 10 s).
 pub fn stop(paths: &Paths, c: &Container, signal: Option<i32>, grace: Option<Duration>) -> Result<Container> {
+    // Before anything: its monitor must not restart it (nor one waiting to).
+    crate::container::monitor::restart::mark_stopped(paths, &c.id);
     if !matches!(c.state.status, Status::Running | Status::Paused) {
         return Ok(c.clone());
     }
@@ -303,10 +329,13 @@ pub fn remove(paths: &Paths, c: &Container, force: bool, volumes: bool) -> Resul
                 c.name
             )));
         }
+        crate::container::monitor::restart::mark_stopped(paths, &c.id);
         let _ = cella_runtime::control::resume(&paths.runroot, &c.id);
         let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, libc::SIGKILL, true);
         wait_exited(paths, &c.id, Some(Duration::from_secs(10)))?;
     }
+    // One waiting out a restart delay is told not to come back.
+    crate::container::monitor::restart::mark_stopped(paths, &c.id);
     // Its network and runtime state, if its monitor could not give them back.
     let c = &settled(paths, container::load(paths, &c.id).unwrap_or_else(|_| c.clone()));
     let anonymous = if volumes {

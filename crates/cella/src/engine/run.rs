@@ -33,6 +33,9 @@ pub struct RunArgs {
     /// Remove the container when it exits
     #[arg(long = "rm")]
     rm: bool,
+    /// no, on-failure[:MAX-RETRIES], always or unless-stopped: the monitor starts it again when it ends
+    #[arg(long = "restart", default_value = "no")]
+    restart: String,
     #[arg(long = "name")]
     name: Option<String>,
     #[arg(short = 'h', long = "hostname")]
@@ -329,6 +332,7 @@ fn config(a: &RunArgs, cgroup_manager: CgroupManager) -> Result<RunConfig> {
         }
     }
     Ok(RunConfig {
+        restart: cella_engine::RestartPolicy::parse(&a.restart)?,
         labels: pairs(label_lines, "--label", true)?,
         annotations: pairs(a.annotation.iter().cloned(), "--annotation", false)?,
         stop_signal: a.stop_signal.clone(),

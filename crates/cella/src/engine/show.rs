@@ -48,6 +48,13 @@ fn human_since(t: Option<Timestamp>) -> String {
 }
 
 fn status_text(c: &Container) -> String {
+    if c.restarts.restarting {
+        return format!(
+            "Restarting ({}) {} ago",
+            c.state.exit_code,
+            human_since(c.state.finished_at)
+        );
+    }
     match c.state.status {
         Status::Running => format!("Up {}", human_since(c.state.started_at)),
         Status::Paused => format!("Up {} (Paused)", human_since(c.state.started_at)),
@@ -119,7 +126,7 @@ fn ps_fields(e: &Engine, c: &Container, no_trunc: bool) -> Value {
         "CreatedAt": c.created.to_string(),
         "RunningFor": format!("{} ago", human_since(Some(c.created))),
         "Status": status_text(c),
-        "State": c.state.status.to_string(),
+        "State": c.state_word(),
         "Ports": c
             .config
             .ports

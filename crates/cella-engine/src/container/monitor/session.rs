@@ -192,9 +192,14 @@ pub(super) fn serve(
         l.flush();
     }
     let code = s.exit.map(|e| e.shell_code()).unwrap_or(255);
+    let ran = c.state.started_at.map(|t| t.age()).unwrap_or_default();
     finish(paths, &mut c, code);
     let _ = std::fs::remove_file(c.dir(paths).join(container::ATTACH));
     s.broadcast(&Frame::Exit(code));
+    drop(s);
+    if let Some(delay) = super::restart::next_delay(paths, &c, code, ran) {
+        super::restart::restart_after(paths, &c, delay);
+    }
     0
 }
 
