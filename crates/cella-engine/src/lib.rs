@@ -202,6 +202,16 @@ impl Engine {
         container::copy::into_container(pid, src, dst, follow, owner(archive))
     }
 
+    /// `export`: the container's filesystem as a tar stream.
+    pub fn export(&self, c: &Container, out: impl std::io::Write) -> Result<()> {
+        container::changes::export(&self.paths, c, out)
+    }
+
+    /// `diff`: what the container added (A), changed (C) and deleted (D).
+    pub fn diff(&self, c: &Container) -> Result<Vec<container::changes::Change>> {
+        container::changes::diff(&self.paths, c)
+    }
+
     /// A connection to the container's monitor, speaking [`Frame`]s.
     pub fn attach(&self, c: &Container) -> Result<std::os::unix::net::UnixStream> {
         container::attach::connect(&self.paths, c)

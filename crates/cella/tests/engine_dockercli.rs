@@ -648,3 +648,62 @@ fn restart_policies_as_podman_has_them() {
     assert_eq!(e.ok(&["ps", "-a", "-q"]), "", "nothing came back");
     assert_eq!(e.containers_on_disk(), 0);
 }
+
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn diff_and_export_as_podman_has_them() {
+    let e = Engine::new();
+    let p = Podman::beside(&e, IMAGE);
+    let script = "mkdir -p /srv/a && echo x > /srv/a/new && rm /etc/group && echo hi >> /etc/passwd";
+    same_with(
+        &e,
+        &p,
+        &format!("run --name changed {RUN_FLAGS} {IMAGE} sh -c '{script}'"),
+        nothing,
+    );
+    same_with(&e, &p, "diff changed", lines);
+    // export: the same files (not the kernel's filesystems, not volumes).
+    let names = |o: Output| -> BTreeSet<String> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| l.trim_start_matches("./").trim_end_matches('/').to_string())
+            .filter(|l| !l.is_empty() && l != ".")
+            .collect()
+    };
+    let ours = names(cella(&e, "export changed | tar -t"));
+    let theirs = names(p.out("export changed | tar -t"));
+    // Each engine's own files differ: cella's (as docker's) export has the
+    // mount points of /etc/hostname, hosts and resolv.conf; podman's has
+    // its /etc/mtab link and /run/.containerenv.
+    let engine_files = [
+        "etc/hostname",
+        "etc/hosts",
+        "etc/resolv.conf",
+        "etc/mtab",
+        "run",
+        "run/.containerenv",
+    ];
+    let strip = |set: BTreeSet<String>| -> BTreeSet<String> {
+        set.into_iter()
+            .filter(|n| !engine_files.contains(&n.as_str()))
+            .collect()
+    };
+    assert!(ours.contains("etc/hostname"), "docker's export has it");
+    assert_eq!(strip(ours.clone()), strip(theirs));
+    assert!(ours.contains("srv/a/new") && !ours.contains("etc/group") && ours.contains("bin/busybox"));
+    let extracted = p.work.join("exported");
+    std::fs::create_dir_all(&extracted).unwrap();
+    podman::sh(&format!(
+        "{CELLA} --root {} --runroot {} export -o {}/c.tar changed && tar -xf {}/c.tar -C {}",
+        e.root.display(),
+        e.runroot.display(),
+        p.work.display(),
+        p.work.display(),
+        extracted.display()
+    ));
+    assert!(std::fs::read_to_string(extracted.join("etc/passwd"))
+        .unwrap()
+        .ends_with("hi\n"));
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(e.root.to_str().unwrap()), "export left a mount");
+}

@@ -290,6 +290,23 @@ pub fn copy_up(root: BorrowedFd<'_>, path: &Path, into: BorrowedFd<'_>) -> Resul
     owned.and_then(|()| cella_sys::fd::fchmod(into, st.st_mode & 0o7777).at("chmod", path))
 }
 
+/// The whole tree under the directory `root` as a tar stream (`export`):
+/// each entry named by its path below `root`.
+pub fn tar_tree(root: BorrowedFd<'_>, out: impl Write) -> Result<()> {
+    let mut b = tar::Builder::new(out);
+    b.follow_symlinks(false);
+    let top = cella_sys::fd::reopen(root, libc::O_PATH | libc::O_DIRECTORY).at("open", Path::new("/"))?;
+    let (dir, names) = children(top.as_fd(), Path::new("/"))?;
+    for n in names {
+        let path = Path::new("/").join(&n);
+        let c = child(dir.as_fd(), &n, &path)?;
+        append_tar(&mut b, c.as_fd(), &n, &path)?;
+    }
+    b.into_inner()
+        .and_then(|mut w| w.flush())
+        .at("write archive to", Path::new("stdout"))
+}
+
 /// Appends what `src` (O_PATH) refers to, as `name`, to a tar stream.
 fn append_tar<W: Write>(b: &mut tar::Builder<W>, src: BorrowedFd<'_>, name: &Path, what: &Path) -> Result<()> {
     let st = stat(src, what)?;

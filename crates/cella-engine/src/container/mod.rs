@@ -8,6 +8,7 @@
 
 pub mod attach;
 pub mod bundle;
+pub mod changes;
 pub mod config;
 pub mod copy;
 pub mod exec;

@@ -52,6 +52,14 @@ pub enum ContainerCommand {
     Rename { container: String, new_name: String },
     /// Remove every stopped container
     Prune(manage::PruneArgs),
+    /// Write a container's filesystem as a tar archive
+    Export {
+        #[arg(short = 'o', long = "output")]
+        output: Option<std::path::PathBuf>,
+        container: String,
+    },
+    /// What a container changed in its filesystem
+    Diff { container: String },
 }
 
 impl ContainerCommand {
@@ -90,6 +98,8 @@ pub fn run(e: &Engine, cmd: ContainerCommand, manager: Option<&str>) -> Result<i
         ContainerCommand::Pause(a) => EngineCommand::Pause(a),
         ContainerCommand::Unpause(a) => EngineCommand::Unpause(a),
         ContainerCommand::Rename { container, new_name } => EngineCommand::Rename { container, new_name },
+        ContainerCommand::Export { output, container } => EngineCommand::Export { output, container },
+        ContainerCommand::Diff { container } => EngineCommand::Diff { container },
     };
     super::run(e, same, manager)
 }

@@ -302,3 +302,29 @@ pub fn cp(e: &Engine, a: CpArgs) -> Result<i32> {
     }
     Ok(0)
 }
+
+/// `export [-o FILE] CONTAINER`: to a file written aside and renamed (a
+/// failed export leaves no half archive), or to stdout unless a terminal.
+pub fn export(e: &Engine, name: &str, output: Option<&std::path::Path>) -> Result<i32> {
+    let c = e.container(name)?;
+    match output {
+        Some(path) => {
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            let file = std::fs::File::create(&tmp)
+                .map_err(|err| anyhow::anyhow!("export: create {}: {err}", tmp.display()))?;
+            if let Err(err) = e.export(&c, std::io::BufWriter::new(file)) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(err.into());
+            }
+            std::fs::rename(&tmp, path)
+                .map_err(|err| anyhow::anyhow!("export: rename to {}: {err}", path.display()))?;
+        }
+        None => {
+            if cella_sys::process::isatty(1) {
+                bail!("export: refusing to write an archive to a terminal: use -o FILE or redirect stdout");
+            }
+            e.export(&c, std::io::BufWriter::new(std::io::stdout().lock()))?;
+        }
+    }
+    Ok(0)
+}

@@ -45,6 +45,15 @@ pub enum EngineCommand {
     Stop(manage::StopArgs),
     /// Stop containers and start them again
     Restart(manage::StopArgs),
+    /// Write a container's filesystem as a tar archive (without its volumes)
+    Export {
+        /// Write to FILE instead of stdout
+        #[arg(short = 'o', long = "output")]
+        output: Option<std::path::PathBuf>,
+        container: String,
+    },
+    /// What a container added (A), changed (C) and deleted (D) in its filesystem
+    Diff { container: String },
     /// Give a container a new name
     Rename { container: String, new_name: String },
     /// Send a signal to containers
@@ -152,6 +161,13 @@ pub fn run(e: &Engine, cmd: EngineCommand, manager: Option<&str>) -> Result<i32>
         EngineCommand::Cp(a) => manage::cp(e, a),
         EngineCommand::Stop(a) => manage::stop(e, a),
         EngineCommand::Restart(a) => manage::restart(e, a),
+        EngineCommand::Export { output, container } => manage::export(e, &container, output.as_deref()),
+        EngineCommand::Diff { container } => {
+            for ch in e.diff(&e.container(&container)?)? {
+                println!("{} {}", ch.kind, ch.path);
+            }
+            Ok(0)
+        }
         EngineCommand::Rename { container, new_name } => manage::rename(e, &container, &new_name),
         EngineCommand::Kill(a) => manage::kill(e, a),
         EngineCommand::Rm(a) => manage::rm(e, a),
