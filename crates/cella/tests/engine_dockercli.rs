@@ -707,3 +707,65 @@ fn diff_and_export_as_podman_has_them() {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(e.root.to_str().unwrap()), "export left a mount");
 }
+
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn exec_privileged_expose_volumes_from_and_stats_templates_as_podman_has_them() {
+    let e = Engine::new();
+    let p = Podman::beside(&e, IMAGE);
+    same_with(
+        &e,
+        &p,
+        &format!("run -d --name src --expose 8080 --expose 53/udp {RUN_FLAGS} -v vf:/data {IMAGE} sh -c 'echo shared > /data/f; sleep 300'"),
+        nothing,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    // exec --privileged: every capability the machine has; without, the defaults.
+    // (Without: docker's default set, which has NET_RAW, MKNOD and
+    // AUDIT_WRITE that podman 4.3 leaves out.)
+    assert_eq!(
+        text(&cella(&e, "exec src sh -c 'grep CapEff /proc/self/status'")),
+        "CapEff:\t00000000a80425fb\n"
+    );
+    same(&e, &p, "exec --privileged src sh -c 'grep CapEff /proc/self/status'");
+    // (podman 4.3 has no Config.ExposedPorts.)
+    assert_eq!(
+        text(&cella(&e, "inspect -f '{{json .Config.ExposedPorts}}' src")),
+        "{\"53/udp\":{},\"8080/tcp\":{}}\n"
+    );
+    // --volumes-from: the same volumes, read-only when asked.
+    same(
+        &e,
+        &p,
+        &format!("run --rm --volumes-from src {RUN_FLAGS} {IMAGE} cat /data/f"),
+    );
+    same_with(
+        &e,
+        &p,
+        &format!("run --rm --volumes-from src:ro {RUN_FLAGS} {IMAGE} sh -c 'echo x > /data/g'"),
+        nothing,
+    );
+    same_with(
+        &e,
+        &p,
+        &format!("run --rm --volumes-from nosuch {RUN_FLAGS} {IMAGE} true"),
+        nothing,
+    );
+    // stats templates over docker's field names.
+    same(&e, &p, "stats --no-stream --format '{{.Name}} {{.PIDs}}' src");
+    let cpu = e.ok(&["stats", "--no-stream", "--format", "{{.CPUPerc}}|{{.MemUsage}}", "src"]);
+    assert!(cpu.contains("B / ") && cpu.contains("%|"), "{cpu}");
+    // network ls and inspect templates (cella alone: podman's default
+    // network differs), inside a network namespace of the test's own.
+    let (vars, out) = e.in_netns(
+        "$C network create --subnet 10.77.0.0/24 tnet >/dev/null && \
+         echo ls=$($C network ls --format '{{.Name}}/{{.Driver}}/{{.Subnet}}' | tr '\\n' ' ') && \
+         echo gw=$($C network inspect -f '{{.Gateway}}' tnet) && $C network rm tnet >/dev/null",
+    );
+    assert!(
+        vars.get("ls").is_some_and(|l| l.contains("tnet/bridge/10.77.0.0/24")),
+        "{out}"
+    );
+    assert_eq!(vars.get("gw").map(String::as_str), Some("10.77.0.1"), "{out}");
+    same_with(&e, &p, "rm -f src", nothing);
+}

@@ -81,6 +81,11 @@ pub struct RunConfig {
     pub group_add: Vec<String>,
     /// --restart: whether the monitor starts it again when it ends.
     pub restart: RestartPolicy,
+    /// --expose PORT[/PROTO]: published by -P as the image's own.
+    pub expose: Vec<String>,
+    /// --volumes-from CONTAINER[:ro|rw] as given (its volumes are in
+    /// `volumes` from create on).
+    pub volumes_from: Vec<String>,
 }
 
 /// docker's `--restart` policies. Kept in records as docker spells them.

@@ -22,6 +22,8 @@ pub struct ExecRequest {
     pub interactive: bool,
     pub tty: bool,
     pub detach: bool,
+    /// `--privileged`: every capability this machine can give.
+    pub privileged: bool,
 }
 
 fn io(what: &'static str) -> impl Fn(std::io::Error) -> Error {
@@ -45,6 +47,19 @@ fn process(paths: &Paths, c: &Container, req: &ExecRequest) -> Result<cella_spec
     }
     if let Some(w) = &req.workdir {
         process.cwd = w.clone();
+    }
+    if req.privileged {
+        let all = crate::container::bundle::capabilities(&crate::container::RunConfig {
+            privileged: true,
+            ..Default::default()
+        })?;
+        process.capabilities = Some(cella_spec::Capabilities {
+            bounding: Some(all.clone()),
+            effective: Some(all.clone()),
+            inheritable: Some(Vec::new()),
+            permitted: Some(all),
+            ambient: Some(Vec::new()),
+        });
     }
     if let Some(u) = &req.user {
         let root = std::path::PathBuf::from(format!("/proc/{}/root", c.state.pid));

@@ -127,6 +127,7 @@ fn host_config(c: &Container) -> Value {
         "CpusetCpus": cfg.cpuset_cpus.clone().unwrap_or_default(),
         "ShmSize": cfg.shm_size.unwrap_or(64 << 20),
         "GroupAdd": cfg.group_add,
+        "VolumesFrom": cfg.volumes_from,
         "Annotations": cfg.annotations,
         "Init": cfg.init,
         "RestartPolicy": {"Name": cfg.restart.name_and_max().0, "MaximumRetryCount": cfg.restart.name_and_max().1},
@@ -143,6 +144,18 @@ pub fn document(paths: &Paths, c: &Container) -> Value {
     let spec: Option<cella_spec::Spec> = crate::store::read_json(&dir.join("config.json")).ok();
     let running = matches!(c.state.status, Status::Running | Status::Paused) && c.state.pid > 0;
     let command = command_of(paths, c);
+    let mut config = config_of(c, spec.as_ref());
+    // docker's: the image's exposed ports and --expose, as a set.
+    let image_ports = crate::image::find(paths, &c.image_id)
+        .map(|i| i.config.exposed_ports)
+        .unwrap_or_default();
+    // Sorted, as Go prints a map.
+    let ports: std::collections::BTreeMap<String, Value> = image_ports
+        .iter()
+        .chain(&c.config.expose)
+        .map(|p| (if p.contains('/') { p.clone() } else { format!("{p}/tcp") }, json!({})))
+        .collect();
+    config["ExposedPorts"] = json!(ports);
     let gateway = if c.state.ip_address.is_empty() {
         String::new()
     } else {
@@ -178,7 +191,7 @@ pub fn document(paths: &Paths, c: &Container) -> Value {
         },
         "Mounts": user_mounts(c, spec.as_ref()),
         "LogPath": dir.join(LOG),
-        "Config": config_of(c, spec.as_ref()),
+        "Config": config,
         "HostConfig": host_config(c),
         "Hostname": spec.as_ref().and_then(|s| s.hostname.clone()),
         "Spec": spec,

@@ -28,6 +28,26 @@ pub fn create(paths: &Paths, mut cfg: RunConfig, name: Option<String>) -> Result
         }
         None => crate::store::ids::generated_name(&id, |n| all.iter().any(|c| c.name == n)),
     };
+    // --volumes-from: the other container's -v entries (named, anonymous
+    // by now, or host paths), with its mode or the one asked.
+    for from in &cfg.volumes_from {
+        let (name, mode) = match from.rsplit_once(':') {
+            Some((n, m @ ("ro" | "rw"))) => (n, Some(m)),
+            _ => (from.as_str(), None),
+        };
+        let other = all
+            .iter()
+            .find(|o| o.name == name || o.id == name || (name.len() >= 4 && o.id.starts_with(name)))
+            .ok_or_else(|| Error::NotFound(format!("--volumes-from {from}: no container {name:?}")))?;
+        for v in &other.config.volumes {
+            let mut parts: Vec<&str> = v.splitn(3, ':').collect();
+            if let Some(m) = mode {
+                parts.truncate(2);
+                parts.push(m);
+            }
+            cfg.volumes.push(parts.join(":"));
+        }
+    }
     // Named volumes made on first use, anonymous ones (`-v /path`) named.
     let volumes_before: std::collections::HashSet<String> = if cfg.volumes.is_empty() {
         Default::default()
@@ -99,8 +119,9 @@ pub fn create(paths: &Paths, mut cfg: RunConfig, name: Option<String>) -> Result
 /// -P's ports (those the image exposes) added, and a free host port for
 /// each published port without one (the DNAT rule keeps it ours).
 fn assign_host_ports(cfg: &mut RunConfig, image: &crate::image::Image) -> Result<()> {
-    if cfg.publish_all && !image.config.exposed_ports.is_empty() {
-        for p in &image.config.exposed_ports {
+    let exposed: Vec<String> = image.config.exposed_ports.iter().chain(&cfg.expose).cloned().collect();
+    if cfg.publish_all && !exposed.is_empty() {
+        for p in &exposed {
             cfg.ports.push(crate::container::Publish::parse(p)?);
         }
         check(cfg)?;
@@ -132,6 +153,9 @@ fn check(cfg: &RunConfig) -> Result<()> {
     }
     if let Some(m) = &cfg.mac_address {
         crate::network::parse_mac(m)?;
+    }
+    for e in &cfg.expose {
+        crate::container::Publish::parse(e).map_err(|_| Error::Invalid(format!("--expose {e}: use PORT[/tcp|udp]")))?;
     }
     for d in &cfg.dns {
         if d.parse::<std::net::IpAddr>().is_err() {

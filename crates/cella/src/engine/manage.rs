@@ -72,6 +72,9 @@ pub struct ExecArgs {
     user: Option<String>,
     #[arg(short = 'w', long = "workdir")]
     workdir: Option<String>,
+    /// Every capability (as --privileged gives the container)
+    #[arg(long = "privileged")]
+    privileged: bool,
     container: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
     command: Vec<String>,
@@ -87,6 +90,7 @@ pub fn exec(e: &Engine, a: ExecArgs) -> Result<i32> {
         interactive: a.interactive,
         tty: a.tty,
         detach: a.detach,
+        privileged: a.privileged,
     };
     match e.exec(&c, &req) {
         Ok(code) => Ok(code),

@@ -16,13 +16,20 @@ pub enum NetworkCommand {
         name: String,
     },
     /// List networks
+    #[command(visible_alias = "list")]
     Ls {
         /// Only names
         #[arg(short = 'q', long = "quiet")]
         quiet: bool,
+        /// table (default), json, or a Go template ('{{.Name}} {{.Driver}}')
+        #[arg(long = "format", default_value = "table")]
+        format: String,
     },
     /// Details of networks as JSON (with their containers)
     Inspect {
+        /// A Go template rendered for each ('{{.Subnet}}'), or json
+        #[arg(short = 'f', long = "format")]
+        format: Option<String>,
         #[arg(required = true)]
         names: Vec<String>,
     },
@@ -49,11 +56,30 @@ pub fn run(e: &Engine, cmd: NetworkCommand) -> Result<i32> {
             let n = e.create_network(&name, subnet.as_deref(), gateway.as_deref())?;
             println!("{}", n.name);
         }
-        NetworkCommand::Ls { quiet } => {
+        NetworkCommand::Ls { quiet, format } => {
             let all = e.networks();
             if quiet {
                 for n in all {
                     println!("{}", n.name);
+                }
+            } else if format != "table" {
+                // docker's fields (ID is the name: networks have no other id).
+                let rows: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|n| {
+                        serde_json::json!({
+                            "ID": n.name, "Name": n.name, "Driver": "bridge", "Scope": "local",
+                            "Subnet": format!("{}/{}", n.subnet, n.prefix), "Gateway": n.gateway.to_string(),
+                            "Bridge": n.bridge,
+                        })
+                    })
+                    .collect();
+                if format == "json" {
+                    for r in &rows {
+                        println!("{}", serde_json::to_string(r)?);
+                    }
+                } else {
+                    crate::template::print_all(&format, &rows)?;
                 }
             } else {
                 let mut t = Table::new(&["NAME", "SUBNET", "GATEWAY", "BRIDGE"], &[false; 4]);
@@ -68,7 +94,7 @@ pub fn run(e: &Engine, cmd: NetworkCommand) -> Result<i32> {
                 t.print(false, false);
             }
         }
-        NetworkCommand::Inspect { names } => {
+        NetworkCommand::Inspect { names, format } => {
             let mut out = Vec::new();
             for name in &names {
                 let n = e.network(name)?;
@@ -84,7 +110,11 @@ pub fn run(e: &Engine, cmd: NetworkCommand) -> Result<i32> {
                 v["Containers"] = members.into();
                 out.push(v);
             }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            match format.as_deref() {
+                None => println!("{}", serde_json::to_string_pretty(&out)?),
+                Some("json") => println!("{}", serde_json::to_string(&out)?),
+                Some(f) => crate::template::print_all(f, &out)?,
+            }
         }
         NetworkCommand::Connect { ip, network, container } => {
             e.connect(&container, &network, ip)?;

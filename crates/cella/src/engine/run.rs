@@ -60,6 +60,12 @@ pub struct RunArgs {
     /// DST[:OPTIONS]
     #[arg(long = "tmpfs")]
     tmpfs: Vec<String>,
+    /// Mount every volume of CONTAINER[:ro|rw] too
+    #[arg(long = "volumes-from")]
+    volumes_from: Vec<String>,
+    /// PORT[/tcp|udp] to expose: published by -P as the image's own
+    #[arg(long = "expose")]
+    expose: Vec<String>,
     /// type=bind|volume|tmpfs,source=…,target=…[,readonly][,volume-nocopy][,bind-propagation=…][,tmpfs-size=…][,tmpfs-mode=…]
     #[arg(long = "mount")]
     mount: Vec<String>,
@@ -333,6 +339,8 @@ fn config(a: &RunArgs, cgroup_manager: CgroupManager) -> Result<RunConfig> {
     }
     Ok(RunConfig {
         restart: cella_engine::RestartPolicy::parse(&a.restart)?,
+        expose: a.expose.clone(),
+        volumes_from: a.volumes_from.clone(),
         labels: pairs(label_lines, "--label", true)?,
         annotations: pairs(a.annotation.iter().cloned(), "--annotation", false)?,
         stop_signal: a.stop_signal.clone(),

@@ -402,6 +402,26 @@ pub fn stats(e: &Engine, a: StatsArgs) -> Result<i32> {
         }
         if a.format == "json" {
             println!("{}", serde_json::to_string_pretty(&rows)?);
+        } else if a.format != "table" {
+            // docker's template fields, as its table prints them.
+            let docker_rows: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    let (mem, limit) = (r["MemUsage"].as_u64().unwrap_or(0), r["MemLimit"].as_u64().unwrap_or(0));
+                    let unlimited = limit == 0 || limit >= i64::MAX as u64 / 2;
+                    let id: String = r["Id"].as_str().unwrap_or("").chars().take(12).collect();
+                    json!({
+                        "ID": id, "Container": id, "Name": r["Name"],
+                        "CPUPerc": format!("{:.2}%", r["CPUPerc"].as_f64().unwrap_or(0.0)),
+                        "MemUsage": format!("{} / {}", crate::table::human_bytes(mem),
+                            if unlimited { "-".into() } else { crate::table::human_bytes(limit) }),
+                        "MemPerc": if unlimited { "0.00%".to_string() } else { format!("{:.2}%", mem as f64 / limit as f64 * 100.0) },
+                        "PIDs": r["PIDs"].to_string(),
+                        "NetIO": "--", "BlockIO": "--",
+                    })
+                })
+                .collect();
+            crate::template::print_all(&a.format, &docker_rows)?;
         } else {
             if !a.no_stream && crate::table::colour_on_stdout() {
                 print!("\x1b[2J\x1b[H");
