@@ -141,6 +141,12 @@ impl Engine {
         container::ops::wait_code(&self.paths, c)
     }
 
+    /// `update`: `change` edits the container's configuration (limits,
+    /// restart policy); a running one gets the new limits at once.
+    pub fn update(&self, c: &Container, change: impl FnOnce(&mut RunConfig)) -> Result<()> {
+        container::ops::update(&self.paths, c, change)
+    }
+
     pub fn rename(&self, c: &Container, new: &str) -> Result<()> {
         container::ops::rename(&self.paths, c, new)
     }

@@ -769,3 +769,54 @@ fn exec_privileged_expose_volumes_from_and_stats_templates_as_podman_has_them() 
     assert_eq!(vars.get("gw").map(String::as_str), Some("10.77.0.1"), "{out}");
     same_with(&e, &p, "rm -f src", nothing);
 }
+
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn update_changes_limits_of_a_running_container_and_keeps_them() {
+    let e = Engine::new();
+    let p = Podman::beside(&e, IMAGE);
+    same_with(
+        &e,
+        &p,
+        &format!("run -d --name upd -m 64m --pids-limit 100 {RUN_FLAGS} {IMAGE} sleep 300"),
+        nothing,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let limits = "exec upd cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max";
+    same(&e, &p, limits);
+    // (podman prints the full id where docker prints the name given.)
+    same_with(&e, &p, "update --memory 96m upd", nothing);
+    same(&e, &p, limits);
+    // docker's inspect shows the new limit (podman 4.3's still the old one).
+    assert_eq!(
+        text(&cella(&e, "inspect -f '{{.HostConfig.Memory}}' upd")),
+        "100663296\n"
+    );
+    // Kept for the next start, as docker keeps it (podman 4.3 goes back
+    // to the limit the container was created with).
+    same_with(&e, &p, "restart -t 0 upd", nothing);
+    assert_eq!(text(&cella(&e, limits)), "100663296\n100\n");
+    // --pids-limit (podman 4.3's update has none): cella alone.
+    assert_eq!(e.ok(&["update", "--pids-limit", "50", "upd"]), "upd\n");
+    assert_eq!(e.ok(&["exec", "upd", "cat", "/sys/fs/cgroup/pids/pids.max"]), "50\n");
+    // cella (docker): the restart policy too, and bad values refused.
+    e.ok(&["update", "--restart", "on-failure:3", "upd"]);
+    assert_eq!(
+        e.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+            "upd"
+        ])
+        .trim(),
+        "on-failure:3"
+    );
+    for bad in [
+        &["update", "--memory", "1k", "upd"][..],
+        &["update", "--cpuset-cpus", "x", "upd"],
+        &["update", "--memory", "8m", "nosuch"],
+    ] {
+        assert!(!e.out(bad).status.success(), "{bad:?}");
+    }
+    same_with(&e, &p, "rm -f upd", nothing);
+}

@@ -1,6 +1,6 @@
 //! Container records, one owner per file in containers/<id>/:
-//! `container.json` what was asked (written by `create`; `rename` rewrites
-//! it under the store lock),
+//! `container.json` what was asked (written by `create`; `rename` and
+//! `update` rewrite it under the store lock),
 //! `state.json` what happened (written by the container's monitor only),
 //! `networks.json` the networks joined later (by `network connect` and
 //! `disconnect`, under the store lock). Paused is not written: the runtime

@@ -398,6 +398,28 @@ pub fn rename(paths: &Paths, c: &Container, new: &str) -> Result<()> {
     renamed.save_record(paths)
 }
 
+/// `cella update`: new resource limits (and restart policy) for a
+/// container, applied to its cgroup at once when it runs and kept in its
+/// record for its next start (under the store lock; `change` edits the
+/// configuration, which is checked as `create` checks it).
+pub fn update(paths: &Paths, c: &Container, change: impl FnOnce(&mut RunConfig)) -> Result<()> {
+    if let Some(d) = &c.damaged {
+        return Err(Error::Invalid(format!(
+            "container {} cannot be updated: {d}",
+            c.short_id()
+        )));
+    }
+    let _lock = crate::store::lock(paths)?;
+    let mut updated = container::load(paths, &c.id)?;
+    change(&mut updated.config);
+    check(&updated.config)?;
+    if matches!(updated.state.status, Status::Running | Status::Paused) {
+        let resources = crate::container::bundle::resources_of(&updated.config)?;
+        cella_runtime::control::update(&paths.runroot, &c.id, &resources)?;
+    }
+    updated.save_record(paths)
+}
+
 /// Containers that use an image (rmi refuses while there are any).
 pub fn users_of_image(paths: &Paths, image_id: &str) -> Result<Vec<Container>> {
     Ok(container::list(paths)?

@@ -48,6 +48,8 @@ pub enum ContainerCommand {
     Pause(manage::Names),
     /// Thaw containers
     Unpause(manage::Names),
+    /// New resource limits for containers
+    Update(manage::UpdateArgs),
     /// Give a container a new name
     Rename { container: String, new_name: String },
     /// Remove every stopped container
@@ -98,6 +100,7 @@ pub fn run(e: &Engine, cmd: ContainerCommand, manager: Option<&str>) -> Result<i
         ContainerCommand::Pause(a) => EngineCommand::Pause(a),
         ContainerCommand::Unpause(a) => EngineCommand::Unpause(a),
         ContainerCommand::Rename { container, new_name } => EngineCommand::Rename { container, new_name },
+        ContainerCommand::Update(a) => EngineCommand::Update(a),
         ContainerCommand::Export { output, container } => EngineCommand::Export { output, container },
         ContainerCommand::Diff { container } => EngineCommand::Diff { container },
     };

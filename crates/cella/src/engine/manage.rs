@@ -332,3 +332,72 @@ pub fn export(e: &Engine, name: &str, output: Option<&std::path::Path>) -> Resul
     }
     Ok(0)
 }
+
+#[derive(Args)]
+pub struct UpdateArgs {
+    /// Memory limit (e.g. 64m)
+    #[arg(short = 'm', long = "memory")]
+    memory: Option<String>,
+    /// Memory plus swap, -1 for unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// CPUs (e.g. 0.5)
+    #[arg(long = "cpus")]
+    cpus: Option<f64>,
+    /// Relative CPU weight (1024 is the default)
+    #[arg(short = 'c', long = "cpu-shares")]
+    cpu_shares: Option<u64>,
+    /// CPUs it may run on (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    #[arg(long = "pids-limit")]
+    pids_limit: Option<i64>,
+    /// no, on-failure[:N], always or unless-stopped
+    #[arg(long = "restart")]
+    restart: Option<String>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// `update`: parsed once, then applied to each container.
+pub fn update(e: &Engine, a: UpdateArgs) -> Result<i32> {
+    let memory = a.memory.as_deref().map(cella_engine::parse_memory).transpose()?;
+    let swap = a
+        .memory_swap
+        .as_deref()
+        .map(cella_engine::parse_memory_swap)
+        .transpose()?;
+    let restart = a
+        .restart
+        .as_deref()
+        .map(cella_engine::RestartPolicy::parse)
+        .transpose()?;
+    super::each(&a.containers, |n| {
+        let c = e.container(n)?;
+        e.update(&c, |cfg| {
+            if memory.is_some() {
+                cfg.memory = memory;
+            }
+            if swap.is_some() {
+                cfg.memory_swap = swap;
+            }
+            if a.cpus.is_some() {
+                cfg.cpus = a.cpus;
+            }
+            if a.cpu_shares.is_some() {
+                cfg.cpu_shares = a.cpu_shares;
+            }
+            if a.cpuset_cpus.is_some() {
+                cfg.cpuset_cpus = a.cpuset_cpus.clone();
+            }
+            if a.pids_limit.is_some() {
+                cfg.pids_limit = a.pids_limit;
+            }
+            if let Some(r) = restart {
+                cfg.restart = r;
+            }
+        })?;
+        println!("{n}");
+        Ok(())
+    })
+}

@@ -54,6 +54,8 @@ pub enum EngineCommand {
     },
     /// What a container added (A), changed (C) and deleted (D) in its filesystem
     Diff { container: String },
+    /// New resource limits (and restart policy) for containers, at once for running ones
+    Update(manage::UpdateArgs),
     /// Give a container a new name
     Rename { container: String, new_name: String },
     /// Send a signal to containers
@@ -161,6 +163,7 @@ pub fn run(e: &Engine, cmd: EngineCommand, manager: Option<&str>) -> Result<i32>
         EngineCommand::Cp(a) => manage::cp(e, a),
         EngineCommand::Stop(a) => manage::stop(e, a),
         EngineCommand::Restart(a) => manage::restart(e, a),
+        EngineCommand::Update(a) => manage::update(e, a),
         EngineCommand::Export { output, container } => manage::export(e, &container, output.as_deref()),
         EngineCommand::Diff { container } => {
             for ch in e.diff(&e.container(&container)?)? {

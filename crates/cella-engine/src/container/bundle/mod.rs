@@ -23,6 +23,14 @@ use crate::image::Image;
 use crate::store::paths::Paths;
 use cella_spec::Spec;
 
+/// The OCI resources `cfg` asks for (what `update` applies to a running
+/// container, as the bundle has them).
+pub fn resources_of(cfg: &crate::container::RunConfig) -> Result<cella_spec::Resources> {
+    let mut spec = cella_spec::defaults::default_spec();
+    resources::apply(cfg, &mut spec)?;
+    Ok(spec.linux.and_then(|l| l.resources).unwrap_or_default())
+}
+
 /// Writes the bundle for `c` (config.json, rootfs skeleton, /etc files).
 pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec> {
     let cfg = &c.config;
