@@ -19,6 +19,7 @@ pub mod network;
 pub mod safefs;
 pub mod store;
 pub mod system;
+pub mod system_usage;
 pub mod volume;
 
 pub use container::attach::Frame;
@@ -272,6 +273,11 @@ impl Engine {
     /// command that `start` executes): its exit code.
     pub fn run_monitor(&self, id: &str, wait_for_attach: bool) -> i32 {
         container::monitor::main(&self.paths, id, wait_for_attach)
+    }
+
+    /// `system df`: images, containers and volumes, in use and not.
+    pub fn disk_usage(&self) -> Result<Vec<system_usage::Usage>> {
+        system_usage::disk_usage(&self.paths)
     }
 
     /// docker's `version` document.

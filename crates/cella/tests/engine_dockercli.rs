@@ -820,3 +820,35 @@ fn update_changes_limits_of_a_running_container_and_keeps_them() {
     }
     same_with(&e, &p, "rm -f upd", nothing);
 }
+
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn system_df_and_prune_as_docker_counts_them() {
+    let e = Engine::new();
+    let p = Podman::beside(&e, IMAGE);
+    same_with(&e, &p, &format!("run -d --name up -v keep:/data -v /anon {RUN_FLAGS} {IMAGE} sh -c 'head -c 100000 /dev/zero > /big; sleep 300'"), nothing);
+    same_with(&e, &p, &format!("run --name down {RUN_FLAGS} {IMAGE} true"), nothing);
+    std::thread::sleep(Duration::from_millis(500));
+    // docker's rows and field names (podman's differ: .Total, no Build Cache).
+    let df = e.ok(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}/{{.Active}}"]);
+    assert_eq!(df, "Images=1/1\nContainers=2/1\nLocal Volumes=2/2\nBuild Cache=0/0\n");
+    let sizes = e.ok(&["system", "df", "--format", "json"]);
+    let containers: serde_json::Value = serde_json::from_str(sizes.lines().nth(1).unwrap()).unwrap();
+    assert!(
+        containers["Size"].as_str().unwrap().ends_with("kB"),
+        "the 100 kB file counts: {sizes}"
+    );
+    // prune: the stopped container goes on both; the image in use stays.
+    same_with(&e, &p, "system prune -f", nothing);
+    same(&e, &p, "ps -a --format '{{.Names}}'");
+    same(&e, &p, "images -q --filter reference=localhost/dockercli | wc -l");
+    // Everything unused, anonymous volumes too (named ones stay, docker 23+).
+    same_with(&e, &p, "rm -f up", nothing);
+    e.ok(&["system", "prune", "-a", "-f", "--volumes"]);
+    assert_eq!(e.ok(&["images", "-q"]), "");
+    assert_eq!(e.ok(&["volume", "ls", "-q"]), "keep\n");
+    assert_eq!(
+        e.ok(&["system", "df", "--format", "{{.Type}}={{.TotalCount}}"]),
+        "Images=0\nContainers=0\nLocal Volumes=1\nBuild Cache=0\n"
+    );
+}

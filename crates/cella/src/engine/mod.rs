@@ -8,6 +8,7 @@ mod network;
 mod registry;
 mod run;
 mod show;
+mod system;
 mod volume;
 
 use anyhow::Result;
@@ -109,6 +110,11 @@ pub enum EngineCommand {
         #[command(subcommand)]
         command: volume::VolumeCommand,
     },
+    /// The store as a whole: df, prune, info
+    System {
+        #[command(subcommand)]
+        command: system::SystemCommand,
+    },
     /// The versions of cella and of what it runs on
     Version(show::VersionArgs),
     /// What this engine has: store, runtime, cgroups, containers, images
@@ -191,6 +197,7 @@ pub fn run(e: &Engine, cmd: EngineCommand, manager: Option<&str>) -> Result<i32>
         EngineCommand::Image { command } => images::image(e, command),
         EngineCommand::Network { command } => network::run(e, command),
         EngineCommand::Volume { command } => volume::run(e, command),
+        EngineCommand::System { command } => system::run(e, command),
         EngineCommand::Version(a) => show::version(e, a),
         EngineCommand::Info(a) => show::info(e, a),
     }
