@@ -24,6 +24,7 @@ pub mod volume;
 
 pub use container::attach::Frame;
 pub use container::bundle::{parse_memory, parse_memory_swap};
+pub use container::config::HealthConfig;
 pub use container::exec::ExecRequest;
 pub use container::filter::Filter as ContainerFilter;
 pub use container::inspect::Process;
@@ -35,7 +36,7 @@ pub use error::{Error, Result};
 pub use image::save::Format as ArchiveFormat;
 pub use image::{Filter as ImageFilter, Image, ImageConfig};
 pub use network::Network;
-pub use store::time::Timestamp;
+pub use store::time::{go_duration as parse_go_duration, Timestamp};
 pub use volume::Volume;
 
 use std::net::Ipv4Addr;

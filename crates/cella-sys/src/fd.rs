@@ -165,6 +165,14 @@ pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
     check_int(unsafe { libc::fcntl(fd, libc::F_SETFD, new) }).map(drop)
 }
 
+/// O_NONBLOCK on: reads return EAGAIN instead of waiting.
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL take integers; a closed fd yields EBADF.
+    let flags = check_int(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check_int(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(drop)
+}
+
 /// `dup3(old, new, 0)`: makes `new` refer to `old` (without close-on-exec).
 pub fn dup_to(old: RawFd, new: RawFd) -> io::Result<()> {
     if old == new {

@@ -29,8 +29,9 @@ enum Node {
 #[derive(Debug, Clone)]
 enum Arg {
     Field(Vec<String>),
-    /// A parenthesised pipeline: `(not .X)`.
-    Sub(Vec<Command>),
+    /// A parenthesised pipeline, and fields of its value: `(not .X)`,
+    /// `(index .Log 0).Output`.
+    Sub(Vec<Command>, Vec<String>),
     Str(String),
     Num(f64),
 }
@@ -103,6 +104,14 @@ fn words(action: &str) -> Result<Vec<String>> {
             if depth != 0 {
                 bail!("template: unclosed ( in {{{{{action}}}}}");
             }
+            // Fields of its value: `(index .Log 0).Output`.
+            while let Some(&d) = chars.peek() {
+                if d.is_whitespace() || d == '|' || d == ')' {
+                    break;
+                }
+                w.push(d);
+                chars.next();
+            }
             out.push(w);
         } else if c == '"' || c == '`' {
             chars.next();
@@ -144,8 +153,18 @@ fn words(action: &str) -> Result<Vec<String>> {
 }
 
 fn arg(word: &str) -> Result<Arg> {
-    if let Some(inner) = word.strip_prefix('(').and_then(|w| w.strip_suffix(')')) {
-        return Ok(Arg::Sub(pipeline(inner)?));
+    if word.starts_with('(') {
+        let close = word
+            .rfind(')')
+            .ok_or_else(|| anyhow!("template: unclosed ( in {word}"))?;
+        let path = match &word[close + 1..] {
+            "" => Vec::new(),
+            rest => match rest.strip_prefix('.') {
+                Some(p) => p.split('.').map(str::to_string).collect(),
+                None => bail!("template: cannot use {word:?} here (a field is written .Name)"),
+            },
+        };
+        return Ok(Arg::Sub(pipeline(&word[1..close])?, path));
     }
     if let Some(s) = word.strip_prefix('"') {
         return Ok(Arg::Str(s.to_string()));
@@ -343,7 +362,7 @@ fn run(cmds: &[Command], dot: &Value) -> Result<Value> {
             .iter()
             .map(|a| match a {
                 Arg::Field(p) => field(dot, p),
-                Arg::Sub(p) => run(p, dot),
+                Arg::Sub(p, path) => run(p, dot).and_then(|v| field(&v, path)),
                 Arg::Str(s) => Ok(Value::String(s.clone())),
                 Arg::Num(n) => Ok(serde_json::json!(n)),
             })
@@ -576,6 +595,10 @@ mod tests {
             r#"{"Status":"running","ExitCode":0,"Pid":42}"#
         );
         assert_eq!(r("{{.Config.Env}}", c.clone()), "[A=1 B=2]");
+        let h = json!({"Log": [{"Output": "first"}, {"Output": "second"}]});
+        assert_eq!(r("{{(index .Log 1).Output}}", h.clone()), "second");
+        assert_eq!(r("{{(index .Log 0).Output | upper}}", h.clone()), "FIRST");
+        assert!(Template::parse("{{(index .Log 0)x}}").is_err());
         assert_eq!(r("{{join .Config.Env \",\"}}", c.clone()), "A=1,B=2");
         assert_eq!(r("{{index .Config.Labels \"a.b\"}}", c.clone()), "x");
         assert_eq!(

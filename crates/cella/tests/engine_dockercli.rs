@@ -852,3 +852,99 @@ fn system_df_and_prune_as_docker_counts_them() {
         "Images=0\nContainers=0\nLocal Volumes=1\nBuild Cache=0\n"
     );
 }
+
+/// Health checks (podman runs them from systemd timers, which this host
+/// has not: cella alone, on docker's rules and field names).
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn health_checks_run_by_the_monitor_as_docker_runs_them() {
+    let e = Engine::new();
+    let img = e.busybox();
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "echo probing; test -e /tmp/ok",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        &img,
+        "sleep",
+        "300",
+    ]);
+    let status = || e.ok(&["ps", "--format", "{{.Status}}", "--filter", "name=^hc$"]);
+    let health = || {
+        e.ok(&["inspect", "-f", "{{.State.Health.Status}}", "hc"])
+            .trim()
+            .to_string()
+    };
+    let until = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline && health() != want {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        health() == want
+    };
+    assert!(until("unhealthy"), "{}", health());
+    assert!(status().contains("(unhealthy)"), "{}", status());
+    assert_eq!(e.ok(&["ps", "-q", "--filter", "health=unhealthy"]).lines().count(), 1);
+    e.ok(&["exec", "hc", "touch", "/tmp/ok"]);
+    assert!(until("healthy"), "{}", health());
+    assert!(status().contains("(healthy)"), "{}", status());
+    let log = e.ok(&[
+        "inspect",
+        "-f",
+        "{{range .State.Health.Log}}{{.ExitCode}}:{{.Output}}{{end}}",
+        "hc",
+    ]);
+    assert!(log.contains("0:probing") && log.contains("1:probing"), "{log}");
+    // The last five runs are kept, no more.
+    std::thread::sleep(Duration::from_millis(1500));
+    let kept = e.ok(&[
+        "inspect",
+        "-f",
+        "{{len .State.Health.Log}} {{.State.Health.FailingStreak}}",
+        "hc",
+    ]);
+    assert_eq!(kept.trim(), "5 0", "the last five runs");
+    // A check that hangs is killed at its timeout and counts as a failure.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "sleep 5",
+        "--health-interval",
+        "100ms",
+        "--health-timeout",
+        "200ms",
+        "--health-retries",
+        "1",
+        &img,
+        "sleep",
+        "300",
+    ]);
+    let slow = || {
+        e.ok(&["inspect", "-f", "{{.State.Health.Status}}", "slow"])
+            .trim()
+            .to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline && slow() != "unhealthy" {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(slow(), "unhealthy");
+    let out = e.ok(&["inspect", "-f", "{{(index .State.Health.Log 0).Output}}", "slow"]);
+    assert!(out.contains("exceeded timeout"), "{out}");
+    // Bad flags are refused before anything is made.
+    let o = e.out(&["run", "--health-interval", "1s", &img, "true"]);
+    assert_eq!(o.status.code(), Some(125), "{o:?}");
+    let o = e.out(&["run", "--health-cmd", "true", "--health-interval", "soon", &img, "true"]);
+    assert_eq!(o.status.code(), Some(125), "{o:?}");
+    e.ok(&["rm", "-f", "hc", "slow"]);
+    assert_eq!(e.containers_on_disk(), 0);
+}

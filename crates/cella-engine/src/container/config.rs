@@ -86,6 +86,46 @@ pub struct RunConfig {
     /// --volumes-from CONTAINER[:ro|rw] as given (its volumes are in
     /// `volumes` from create on).
     pub volumes_from: Vec<String>,
+    /// --health-cmd and its timing (docker's `Config.Healthcheck`).
+    pub health: Option<HealthConfig>,
+}
+
+/// docker's `Config.Healthcheck`: `Test` is `["CMD-SHELL", cmd]` or
+/// `["CMD", arg…]`; durations in milliseconds here (docker: nanoseconds).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthConfig {
+    pub test: Vec<String>,
+    pub interval_ms: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub start_period_ms: Option<u64>,
+    pub retries: Option<u32>,
+}
+
+impl HealthConfig {
+    /// docker's defaults: 30 s apart, 30 s each, 3 retries, no start period.
+    pub fn interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.interval_ms.unwrap_or(30_000))
+    }
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms.unwrap_or(30_000))
+    }
+    pub fn start_period(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.start_period_ms.unwrap_or(0))
+    }
+    pub fn retries(&self) -> u32 {
+        self.retries.unwrap_or(3).max(1)
+    }
+    /// The command to run in the container.
+    pub fn argv(&self) -> Vec<String> {
+        match self.test.split_first() {
+            Some((kind, rest)) if kind == "CMD-SHELL" => {
+                vec!["/bin/sh".into(), "-c".into(), rest.join(" ")]
+            }
+            Some((kind, rest)) if kind == "CMD" => rest.to_vec(),
+            _ => self.test.clone(),
+        }
+    }
 }
 
 /// docker's `--restart` policies. Kept in records as docker spells them.

@@ -15,6 +15,8 @@ enum Term {
     Status(Option<Status>),
     /// Waiting to be started again by its restart policy.
     Restarting,
+    /// starting, healthy, unhealthy or none (no check).
+    Health(String),
     /// An image reference (name[:tag], id or id prefix).
     Ancestor(String),
     Exited(i32),
@@ -32,6 +34,7 @@ impl Term {
             Term::Ancestor(_) => "ancestor",
             Term::Exited(_) => "exited",
             Term::Label(..) => "label",
+            Term::Health(_) => "health",
         }
     }
 }
@@ -65,12 +68,16 @@ impl Filter {
                     }
                 }),
                 "ancestor" => Term::Ancestor(value.to_string()),
+                "health" => match value {
+                    "starting" | "healthy" | "unhealthy" | "none" => Term::Health(value.to_string()),
+                    _ => return Err(bad("health is one of starting, healthy, unhealthy and none")),
+                },
                 "exited" => Term::Exited(value.parse().map_err(|_| bad("exited takes an exit code"))?),
                 "label" => match value.split_once('=') {
                     Some((k, v)) => Term::Label(k.to_string(), Some(v.to_string())),
                     None => Term::Label(value.to_string(), None),
                 },
-                _ => return Err(bad("keys are name, id, status, ancestor, exited and label")),
+                _ => return Err(bad("keys are name, id, status, ancestor, exited, label and health")),
             });
         }
         Ok(Filter { terms })
@@ -115,6 +122,10 @@ fn term_matches(t: &Term, c: &Container, image_of: &dyn Fn(&str) -> Option<Strin
         Term::Id(prefix) => c.id.starts_with(prefix.as_str()),
         Term::Status(s) => s.is_some_and(|s| s == c.state.status && !c.restarts.restarting),
         Term::Restarting => c.restarts.restarting,
+        Term::Health(want) => match &c.health {
+            Some(h) => h.status == *want,
+            None => want == "none",
+        },
         Term::Ancestor(r) => image_of(r).is_some_and(|id| id == c.image_id),
         Term::Exited(code) => c.state.status == Status::Exited && c.state.exit_code == *code,
         Term::Label(k, v) => c

@@ -173,6 +173,7 @@ pub fn document(paths: &Paths, c: &Container) -> Value {
         "RestartCount": c.restarts.count,
         "State": {
             "Restarting": c.restarts.restarting,
+            "Health": c.health,
             "Status": c.state_word(),
             "Running": c.state.status == Status::Running,
             "Paused": c.state.status == Status::Paused,

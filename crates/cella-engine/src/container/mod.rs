@@ -114,6 +114,9 @@ pub struct Container {
     /// What its restart policy has done (`monitor::restart`).
     #[serde(skip)]
     pub restarts: monitor::restart::Restarts,
+    /// Its health check's record, while it runs with one.
+    #[serde(skip)]
+    pub health: Option<monitor::health::Health>,
 }
 
 impl Container {
@@ -259,8 +262,12 @@ pub fn load(paths: &Paths, id: &str) -> Result<Container> {
         damaged,
         unsettled: false,
         restarts: monitor::restart::read(paths, id),
+        health: None,
     };
     reconcile(paths, &mut c);
+    if c.config.health.is_some() && matches!(c.state.status, Status::Running | Status::Paused) {
+        c.health = monitor::health::read(paths, id);
+    }
     Ok(c)
 }
 
@@ -282,6 +289,7 @@ fn damaged_record(paths: &Paths, id: &str, e: &Error) -> Container {
         damaged: Some(e.to_string()),
         unsettled: false,
         restarts: monitor::restart::read(paths, id),
+        health: None,
     };
     reconcile(paths, &mut c);
     c

@@ -83,6 +83,7 @@ pub fn create(paths: &Paths, mut cfg: RunConfig, name: Option<String>) -> Result
         damaged: None,
         unsettled: false,
         restarts: Default::default(),
+        health: None,
     };
     let dir = c.dir(paths);
     let made = (|| {

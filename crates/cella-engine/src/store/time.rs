@@ -112,7 +112,7 @@ impl Timestamp {
 
 /// A Go duration: numbers (with fractions) each with a unit of ns, us,
 /// ms, s, m or h (`1h30m`, `1.5s`).
-fn go_duration(s: &str) -> Option<Duration> {
+pub fn go_duration(s: &str) -> Option<Duration> {
     let mut rest = s;
     let mut total = 0f64;
     if rest.is_empty() {

@@ -60,6 +60,24 @@ pub struct RunArgs {
     /// DST[:OPTIONS]
     #[arg(long = "tmpfs")]
     tmpfs: Vec<String>,
+    /// A command run in the container to check its health (through sh -c)
+    #[arg(long = "health-cmd")]
+    health_cmd: Option<String>,
+    /// Time between checks (e.g. 30s, 1m30s)
+    #[arg(long = "health-interval")]
+    health_interval: Option<String>,
+    /// Longest a check may take
+    #[arg(long = "health-timeout")]
+    health_timeout: Option<String>,
+    /// Failures in a row that make it unhealthy (default 3)
+    #[arg(long = "health-retries")]
+    health_retries: Option<u32>,
+    /// Time to start during which failures do not count
+    #[arg(long = "health-start-period")]
+    health_start_period: Option<String>,
+    /// No health check
+    #[arg(long = "no-healthcheck")]
+    no_healthcheck: bool,
     /// Mount every volume of CONTAINER[:ro|rw] too
     #[arg(long = "volumes-from")]
     volumes_from: Vec<String>,
@@ -291,6 +309,38 @@ fn mount_flag(spec: &str) -> Result<MountFlag> {
     }
 }
 
+/// A Go duration of a --health-* flag, in milliseconds (more than zero).
+fn health_duration(v: &Option<String>, flag: &str) -> Result<Option<u64>> {
+    v.as_deref()
+        .map(|s| match cella_engine::parse_go_duration(s) {
+            Some(d) if !d.is_zero() => Ok(d.as_millis() as u64),
+            _ => bail!("{flag} {s}: use a duration such as 30s, 1m30s or 500ms"),
+        })
+        .transpose()
+}
+
+fn health(a: &RunArgs) -> Result<Option<cella_engine::HealthConfig>> {
+    if a.no_healthcheck {
+        if a.health_cmd.is_some() {
+            bail!("conflicting options: --no-healthcheck and --health-cmd");
+        }
+        return Ok(None);
+    }
+    let Some(cmd) = &a.health_cmd else {
+        if a.health_interval.is_some() || a.health_timeout.is_some() || a.health_retries.is_some() {
+            bail!("--health-interval, --health-timeout and --health-retries need --health-cmd");
+        }
+        return Ok(None);
+    };
+    Ok(Some(cella_engine::HealthConfig {
+        test: vec!["CMD-SHELL".into(), cmd.clone()],
+        interval_ms: health_duration(&a.health_interval, "--health-interval")?,
+        timeout_ms: health_duration(&a.health_timeout, "--health-timeout")?,
+        start_period_ms: health_duration(&a.health_start_period, "--health-start-period")?,
+        retries: a.health_retries,
+    }))
+}
+
 fn config(a: &RunArgs, cgroup_manager: CgroupManager) -> Result<RunConfig> {
     let network = match &a.network {
         Some(n) => NetworkMode::parse(n)?,
@@ -340,6 +390,7 @@ fn config(a: &RunArgs, cgroup_manager: CgroupManager) -> Result<RunConfig> {
     Ok(RunConfig {
         restart: cella_engine::RestartPolicy::parse(&a.restart)?,
         expose: a.expose.clone(),
+        health: health(a)?,
         volumes_from: a.volumes_from.clone(),
         labels: pairs(label_lines, "--label", true)?,
         annotations: pairs(a.annotation.iter().cloned(), "--annotation", false)?,

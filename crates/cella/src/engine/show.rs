@@ -55,8 +55,13 @@ fn status_text(c: &Container) -> String {
             human_since(c.state.finished_at)
         );
     }
+    let health = match c.health.as_ref().map(|h| h.status.as_str()) {
+        Some("starting") => " (health: starting)".to_string(),
+        Some(s @ ("healthy" | "unhealthy")) => format!(" ({s})"),
+        _ => String::new(),
+    };
     match c.state.status {
-        Status::Running => format!("Up {}", human_since(c.state.started_at)),
+        Status::Running => format!("Up {}{health}", human_since(c.state.started_at)),
         Status::Paused => format!("Up {} (Paused)", human_since(c.state.started_at)),
         Status::Created => "Created".into(),
         Status::Exited if c.state.finished_at.is_none() => format!("Exited ({})", c.state.exit_code),

@@ -10,6 +10,7 @@
 //! afresh by `spawn`: `setup` makes the container, `session` serves it
 //! until it ends, `teardown` gives back what it held.
 
+pub mod health;
 pub mod restart;
 mod session;
 mod setup;

@@ -25,6 +25,11 @@ struct Session {
     init: i32,
     exit: Option<Exit>,
     buf: Vec<u8>,
+    /// The health check, for a container that has one.
+    health: Option<super::health::Checker>,
+    /// What the checker needs to name the container.
+    container: Container,
+    paths: Paths,
 }
 
 fn accept(l: &UnixListener) -> Option<UnixStream> {
@@ -57,6 +62,8 @@ impl Session {
         while let Ok(Some((who, how))) = cella_sys::process::waitpid(-1, true) {
             if who == self.init {
                 self.exit = Some(how);
+            } else if let Some(h) = self.health.as_mut() {
+                h.reaped(&self.paths, &self.container, who, how.shell_code());
             }
         }
     }
@@ -121,12 +128,21 @@ impl Session {
             let mut watch: Vec<RawFd> = vec![self.sigfd.as_raw_fd(), self.listener.as_raw_fd()];
             watch.extend(outs.iter().map(|o| o.1));
             watch.extend(self.clients.iter().map(|s| s.as_raw_fd()));
-            let timeout = if self.exit.is_some() { 100 } else { -1 };
+            let timeout = match (&self.exit, &self.health) {
+                (Some(_), _) => 100,
+                (None, Some(h)) => h.wait_ms(),
+                (None, None) => -1,
+            };
             let Ok(ready) = cella_sys::poll::poll_many(&watch, timeout) else {
                 continue;
             };
             if ready[0] {
                 self.reap();
+            }
+            if self.exit.is_none() {
+                if let Some(h) = self.health.as_mut() {
+                    h.tick(&self.paths, &self.container);
+                }
             }
             if ready[1] {
                 self.clients.extend(accept(&self.listener));
@@ -175,6 +191,9 @@ pub(super) fn serve(
         init: c.state.pid,
         exit: None,
         buf: vec![0u8; 64 * 1024],
+        health: None,
+        container: c.clone(),
+        paths: paths.clone(),
     };
     if wait_for_attach {
         // The client that asked for it connects right away; start regardless after a while.
@@ -187,6 +206,7 @@ pub(super) fn serve(
             s.exit = Some(Exit::Code(e.start_exit_code()));
         }
     }
+    s.health = super::health::Checker::new(paths, &c);
     s.run();
     if let Some(l) = s.log.as_mut() {
         l.flush();
