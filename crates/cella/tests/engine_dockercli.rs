@@ -767,6 +767,26 @@ fn exec_privileged_expose_volumes_from_and_stats_templates_as_podman_has_them() 
         "{out}"
     );
     assert_eq!(vars.get("gw").map(String::as_str), Some("10.77.0.1"), "{out}");
+    // --device: the node where asked, with the access asked.
+    same(
+        &e,
+        &p,
+        &format!(
+            "run --rm --device /dev/zero:/dev/z {RUN_FLAGS} {IMAGE} sh -c 'test -c /dev/z && head -c 3 /dev/z | wc -c'"
+        ),
+    );
+    same_with(
+        &e,
+        &p,
+        &format!("run --rm --device /dev/null:/dev/n:r {RUN_FLAGS} {IMAGE} sh -c 'echo x > /dev/n'"),
+        nothing,
+    );
+    same_with(
+        &e,
+        &p,
+        &format!("run --rm --device /etc/passwd {RUN_FLAGS} {IMAGE} true"),
+        nothing,
+    );
     same_with(&e, &p, "rm -f src", nothing);
 }
 

@@ -88,6 +88,8 @@ pub struct RunConfig {
     pub volumes_from: Vec<String>,
     /// --health-cmd and its timing (docker's `Config.Healthcheck`).
     pub health: Option<HealthConfig>,
+    /// --device HOST[:CONTAINER[:PERMS]] as given.
+    pub devices: Vec<String>,
 }
 
 /// docker's `Config.Healthcheck`: `Test` is `["CMD-SHELL", cmd]` or

@@ -78,6 +78,9 @@ pub struct RunArgs {
     /// No health check
     #[arg(long = "no-healthcheck")]
     no_healthcheck: bool,
+    /// HOST[:CONTAINER[:PERMS]]: a host device node in the container (PERMS some of rwm)
+    #[arg(long = "device")]
+    device: Vec<String>,
     /// Mount every volume of CONTAINER[:ro|rw] too
     #[arg(long = "volumes-from")]
     volumes_from: Vec<String>,
@@ -391,6 +394,7 @@ fn config(a: &RunArgs, cgroup_manager: CgroupManager) -> Result<RunConfig> {
         restart: cella_engine::RestartPolicy::parse(&a.restart)?,
         expose: a.expose.clone(),
         health: health(a)?,
+        devices: a.device.clone(),
         volumes_from: a.volumes_from.clone(),
         labels: pairs(label_lines, "--label", true)?,
         annotations: pairs(a.annotation.iter().cloned(), "--annotation", false)?,

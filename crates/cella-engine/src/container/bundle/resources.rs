@@ -59,7 +59,62 @@ pub(super) fn apply(cfg: &RunConfig, spec: &mut Spec) -> Result<()> {
     if let Some(n) = cfg.pids_limit {
         res.pids = Some(cella_spec::resources::Pids { limit: n });
     }
+    for d in &cfg.devices {
+        let (node, rule) = device(d)?;
+        res.devices.push(rule);
+        linux.devices.retain(|n| n.path != node.path);
+        linux.devices.push(node);
+    }
     Ok(())
+}
+
+/// One `--device HOST[:CONTAINER[:PERMS]]`: the host's device node (its
+/// type and numbers read from the node itself), where the container sees
+/// it, and what it may do with it (some of `rwm`, default all).
+pub fn device(spec_s: &str) -> Result<(cella_spec::Device, cella_spec::resources::DeviceRule)> {
+    let bad = |why: &str| Error::Invalid(format!("--device {spec_s}: {why}"));
+    let mut parts = spec_s.splitn(3, ':');
+    let host = parts.next().unwrap_or_default();
+    let (inside, perms) = match (parts.next(), parts.next()) {
+        (None, _) => (host, "rwm"),
+        (Some(p), None) if !p.starts_with('/') => (host, p),
+        (Some(c), None) => (c, "rwm"),
+        (Some(c), Some(p)) => (c, p),
+    };
+    if !host.starts_with('/') || !inside.starts_with('/') {
+        return Err(bad("use HOST[:CONTAINER[:PERMS]] with absolute paths"));
+    }
+    if perms.is_empty() || !perms.chars().all(|c| "rwm".contains(c)) {
+        return Err(bad("the permissions are some of r, w and m"));
+    }
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = std::fs::metadata(host).map_err(|e| bad(&format!("{host}: {e}")))?;
+    let kind = if m.file_type().is_char_device() {
+        "c"
+    } else if m.file_type().is_block_device() {
+        "b"
+    } else {
+        return Err(bad(&format!("{host} is not a device node")));
+    };
+    let (major, minor) = (libc::major(m.rdev()) as i64, libc::minor(m.rdev()) as i64);
+    Ok((
+        cella_spec::Device {
+            kind: kind.into(),
+            path: inside.into(),
+            major,
+            minor,
+            file_mode: Some(m.mode() & 0o777),
+            uid: Some(0),
+            gid: Some(0),
+        },
+        cella_spec::resources::DeviceRule {
+            allow: true,
+            kind: Some(kind.into()),
+            major: Some(major),
+            minor: Some(minor),
+            access: Some(perms.into()),
+        },
+    ))
 }
 
 /// `--memory-swap`: a size, or -1 for unlimited swap.
@@ -101,6 +156,25 @@ mod tests {
         assert_eq!(parse_memory_swap("-1").unwrap(), -1);
         assert_eq!(parse_memory_swap("128m").unwrap(), 128 << 20);
         assert!(parse_memory_swap("-2").is_err());
+    }
+
+    #[test]
+    fn devices_are_read_from_their_nodes() {
+        let (node, rule) = device("/dev/null").unwrap();
+        assert_eq!(
+            (node.kind.as_str(), node.path.as_str(), node.major, node.minor),
+            ("c", "/dev/null", 1, 3)
+        );
+        assert_eq!(rule.access.as_deref(), Some("rwm"));
+        let (node, rule) = device("/dev/zero:/dev/nothing:r").unwrap();
+        assert_eq!(
+            (node.path.as_str(), rule.access.as_deref()),
+            ("/dev/nothing", Some("r"))
+        );
+        assert_eq!(device("/dev/zero:rw").unwrap().1.access.as_deref(), Some("rw"));
+        for bad in ["/etc/passwd", "/dev/null:/x:q", "dev/null", "/no/such/node"] {
+            assert!(device(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
