@@ -174,6 +174,24 @@ fn detach_keys_leave_the_container_running() {
     let out = through_pty(&cmd, &[0x10, 0x11], 800);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(e.inspect("det")["State"]["Status"], "running");
+    // --detach-keys: ctrl-p ctrl-q are then plain input, ctrl-x x detaches.
+    let cmd = format!(
+        "CELLA_DEFAULT_NETWORK=none {CELLA} --root {} --runroot {} run -it --detach-keys ctrl-x,x --name det2 {bb} sh",
+        e.root.display(),
+        e.runroot.display()
+    );
+    let out = through_pty(&cmd, &[0x10, 0x11, 0x18, b'x'], 800);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(e.inspect("det2")["State"]["Status"], "running");
+    // attach with the default keys again.
+    let cmd = format!(
+        "{CELLA} --root {} --runroot {} attach det2",
+        e.root.display(),
+        e.runroot.display()
+    );
+    let out = through_pty(&cmd, &[0x10, 0x11], 800);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(e.inspect("det2")["State"]["Status"], "running");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The attach client: the terminal (or pipes) of `cella run`, `start -a`
 //! and `attach`, connected to the container's monitor. With a terminal,
-//! ctrl-p ctrl-q detaches and leaves the container running.
+//! the detach keys (ctrl-p ctrl-q unless `--detach-keys` says otherwise)
+//! detach and leave the container running.
 
 use anyhow::Result;
 use cella_engine::{Container, Engine, Frame};
@@ -10,8 +11,79 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-const CTRL_P: u8 = 0x10;
-const CTRL_Q: u8 = 0x11;
+/// docker's `--detach-keys`: a sequence of keys, each a character or
+/// `ctrl-X` (X one of a-z, @, [, \, ], ^, _); empty: no detaching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetachKeys(Vec<u8>);
+
+impl Default for DetachKeys {
+    fn default() -> Self {
+        DetachKeys(vec![0x10, 0x11]) // ctrl-p ctrl-q
+    }
+}
+
+impl DetachKeys {
+    pub fn parse(s: &str) -> Result<DetachKeys> {
+        if s.is_empty() {
+            return Ok(DetachKeys(Vec::new()));
+        }
+        let mut keys = Vec::new();
+        for k in s.split(',') {
+            let key = match k.strip_prefix("ctrl-") {
+                Some(c) if c.len() == 1 => {
+                    let c = c.as_bytes()[0].to_ascii_lowercase();
+                    match c {
+                        b'a'..=b'z' => c - b'a' + 1,
+                        b'@' => 0,
+                        b'[' | b'\\' | b']' | b'^' | b'_' => c & 0x1f,
+                        _ => anyhow::bail!("--detach-keys {s}: ctrl- takes a-z, @, [, \\, ], ^ or _"),
+                    }
+                }
+                None if k.len() == 1 => k.as_bytes()[0],
+                _ => anyhow::bail!("--detach-keys {s}: use keys such as ctrl-p,ctrl-q or a,b"),
+            };
+            keys.push(key);
+        }
+        Ok(DetachKeys(keys))
+    }
+}
+
+/// Watches the input for the detach sequence: bytes that start it are held
+/// until it is complete (detach) or broken (they are passed on).
+struct KeyWatch<'a> {
+    keys: &'a [u8],
+    matched: usize,
+}
+
+impl KeyWatch<'_> {
+    /// Appends what `b` lets through to `out`; true when the sequence is complete.
+    fn feed(&mut self, b: u8, out: &mut Vec<u8>) -> bool {
+        if self.keys.is_empty() {
+            out.push(b);
+            return false;
+        }
+        if b == self.keys[self.matched] {
+            self.matched += 1;
+            if self.matched == self.keys.len() {
+                self.matched = 0;
+                return true;
+            }
+            return false;
+        }
+        out.extend_from_slice(&self.keys[..self.matched]);
+        self.matched = 0;
+        if b == self.keys[0] {
+            self.matched = 1;
+            if self.keys.len() == 1 {
+                self.matched = 0;
+                return true;
+            }
+        } else {
+            out.push(b);
+        }
+        false
+    }
+}
 
 /// Puts the terminal back however the client ends.
 struct RawMode(cella_sys::process::Termios);
@@ -30,11 +102,15 @@ fn send_size(w: &Mutex<UnixStream>) {
     }
 }
 
-/// Copies stdin to the container; with a terminal, watches for ctrl-p ctrl-q.
-fn pump_stdin(w: Arc<Mutex<UnixStream>>, detached: Arc<AtomicBool>, watch_keys: bool) {
+/// Copies stdin to the container; with a terminal, watches for the detach keys.
+fn pump_stdin(w: Arc<Mutex<UnixStream>>, detached: Arc<AtomicBool>, keys: Option<DetachKeys>) {
     let mut stdin = std::io::stdin().lock();
     let mut buf = [0u8; 4096];
-    let mut held_p = false;
+    let keys = keys.unwrap_or(DetachKeys(Vec::new()));
+    let mut watch = KeyWatch {
+        keys: &keys.0,
+        matched: 0,
+    };
     loop {
         let n = match stdin.read(&mut buf) {
             Ok(0) | Err(_) => {
@@ -47,22 +123,13 @@ fn pump_stdin(w: Arc<Mutex<UnixStream>>, detached: Arc<AtomicBool>, watch_keys: 
         };
         let mut out = Vec::with_capacity(n + 1);
         for &b in &buf[..n] {
-            if watch_keys && held_p {
-                held_p = false;
-                if b == CTRL_Q {
-                    detached.store(true, Ordering::SeqCst);
-                    if let Ok(s) = w.lock() {
-                        let _ = s.shutdown(std::net::Shutdown::Both);
-                    }
-                    return;
+            if watch.feed(b, &mut out) {
+                detached.store(true, Ordering::SeqCst);
+                if let Ok(s) = w.lock() {
+                    let _ = s.shutdown(std::net::Shutdown::Both);
                 }
-                out.push(CTRL_P);
+                return;
             }
-            if watch_keys && b == CTRL_P {
-                held_p = true;
-                continue;
-            }
-            out.push(b);
         }
         if !out.is_empty() {
             let Ok(mut s) = w.lock() else { return };
@@ -74,7 +141,14 @@ fn pump_stdin(w: Arc<Mutex<UnixStream>>, detached: Arc<AtomicBool>, watch_keys: 
 }
 
 /// Attaches until the container exits (its exit code) or the user detaches (0).
-pub fn attach(e: &Engine, c: &Container, interactive: bool, tty: bool, proxy_signals: bool) -> Result<i32> {
+pub fn attach(
+    e: &Engine,
+    c: &Container,
+    interactive: bool,
+    tty: bool,
+    proxy_signals: bool,
+    detach_keys: &DetachKeys,
+) -> Result<i32> {
     let mut stream = e.attach(c)?;
     // Before any thread: the signals are blocked in all of them.
     let sigfd = cella_sys::process::signalfd_for(&[libc::SIGWINCH, libc::SIGINT, libc::SIGTERM, libc::SIGHUP])?;
@@ -91,7 +165,8 @@ pub fn attach(e: &Engine, c: &Container, interactive: bool, tty: bool, proxy_sig
     let detached = Arc::new(AtomicBool::new(false));
     if interactive {
         let (w, d) = (writer.clone(), detached.clone());
-        std::thread::spawn(move || pump_stdin(w, d, tty));
+        let keys = tty.then(|| detach_keys.clone());
+        std::thread::spawn(move || pump_stdin(w, d, keys));
     }
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     loop {
@@ -126,5 +201,41 @@ pub fn attach(e: &Engine, c: &Container, interactive: bool, tty: bool, proxy_sig
                 return Ok(after.map(|c| c.state.exit_code).unwrap_or(255));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn through(keys: &str, input: &[u8]) -> (Vec<u8>, bool) {
+        let k = DetachKeys::parse(keys).unwrap();
+        let mut w = KeyWatch { keys: &k.0, matched: 0 };
+        let mut out = Vec::new();
+        for &b in input {
+            if w.feed(b, &mut out) {
+                return (out, true);
+            }
+        }
+        (out, false)
+    }
+
+    #[test]
+    fn detach_keys_as_docker_reads_them() {
+        assert_eq!(DetachKeys::parse("ctrl-p,ctrl-q").unwrap(), DetachKeys::default());
+        assert_eq!(DetachKeys::parse("ctrl-@,a").unwrap().0, vec![0, b'a']);
+        assert!(DetachKeys::parse("ctrl-1").is_err() && DetachKeys::parse("ab").is_err());
+        assert_eq!(through("ctrl-p,ctrl-q", b"hi\x10\x11rest"), (b"hi".to_vec(), true));
+        assert_eq!(
+            through("ctrl-p,ctrl-q", b"a\x10b"),
+            (b"a\x10b".to_vec(), false),
+            "a broken sequence passes on"
+        );
+        assert_eq!(through("x,y,z", b"xxyz"), (b"x".to_vec(), true));
+        assert_eq!(
+            through("", b"\x10\x11"),
+            (b"\x10\x11".to_vec(), false),
+            "empty: no detaching"
+        );
     }
 }

@@ -13,6 +13,9 @@ pub struct StartArgs {
     /// Attach stdin too
     #[arg(short = 'i', long = "interactive")]
     interactive: bool,
+    /// The keys that detach (default ctrl-p,ctrl-q; "" for none)
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     containers: Vec<String>,
 }
 
@@ -23,7 +26,8 @@ pub fn start(e: &Engine, a: StartArgs) -> Result<i32> {
         };
         let c = e.container(name)?;
         e.start(&c, true)?;
-        return super::client::attach(e, &c, a.interactive, c.config.tty, true);
+        let keys = detach_keys(&a.detach_keys)?;
+        return super::client::attach(e, &c, a.interactive, c.config.tty, true, &keys);
     }
     super::each(&a.containers, |n| {
         let c = e.container(n)?;
@@ -39,6 +43,17 @@ pub struct AttachArgs {
     /// Do not send input
     #[arg(long = "no-stdin")]
     no_stdin: bool,
+    /// The keys that detach (default ctrl-p,ctrl-q; "" for none)
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
+}
+
+/// `--detach-keys`, parsed once (docker's default without it).
+pub fn detach_keys(flag: &Option<String>) -> Result<super::client::DetachKeys> {
+    flag.as_deref()
+        .map(super::client::DetachKeys::parse)
+        .transpose()
+        .map(Option::unwrap_or_default)
 }
 
 pub fn attach(e: &Engine, a: AttachArgs) -> Result<i32> {
@@ -46,7 +61,8 @@ pub fn attach(e: &Engine, a: AttachArgs) -> Result<i32> {
     if c.state.status != Status::Running {
         bail!("container {} is not running", c.name);
     }
-    super::client::attach(e, &c, !a.no_stdin && c.config.interactive, c.config.tty, true)
+    let keys = detach_keys(&a.detach_keys)?;
+    super::client::attach(e, &c, !a.no_stdin && c.config.interactive, c.config.tty, true, &keys)
 }
 
 #[derive(Args)]

@@ -81,6 +81,9 @@ pub struct RunArgs {
     /// HOST[:CONTAINER[:PERMS]]: a host device node in the container (PERMS some of rwm)
     #[arg(long = "device")]
     device: Vec<String>,
+    /// The keys that detach from the container's terminal (default ctrl-p,ctrl-q; "" for none)
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     /// Mount every volume of CONTAINER[:ro|rw] too
     #[arg(long = "volumes-from")]
     volumes_from: Vec<String>,
@@ -481,6 +484,7 @@ pub fn run(e: &Engine, mut a: RunArgs, start: bool, cgroup_manager: CgroupManage
             );
         }
     }
+    let keys = super::manage::detach_keys(&a.detach_keys)?;
     resolve_image(e, &mut a)?;
     let c = e.create(config(&a, cgroup_manager)?, a.name.clone())?;
     if let Some(f) = &a.cidfile {
@@ -512,7 +516,7 @@ pub fn run(e: &Engine, mut a: RunArgs, start: bool, cgroup_manager: CgroupManage
         println!("{}", c.id);
         return Ok(0);
     }
-    super::client::attach(e, &c, a.interactive, a.tty, true)
+    super::client::attach(e, &c, a.interactive, a.tty, true, &keys)
 }
 
 #[cfg(test)]
