@@ -342,6 +342,11 @@ impl Engine {
         image::find(&self.paths, reference)
     }
 
+    /// `image history`: the image's steps, newest first.
+    pub fn image_history(&self, img: &Image) -> Result<Vec<image::HistoryEntry>> {
+        image::history(&self.paths, img)
+    }
+
     /// docker's `image inspect` document of an image.
     pub fn inspect_image(&self, img: &Image) -> serde_json::Value {
         image::document(img)

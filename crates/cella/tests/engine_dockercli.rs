@@ -298,6 +298,13 @@ fn container_and_image_groups_prune_cp_wait_and_version_as_podman_has_them() {
     e.ok(&["load", "-i", archive.to_str().unwrap()]);
     same(&e, &p, &format!("run --rm {RUN_FLAGS} shortie:7 echo found"));
     same(&e, &p, "image inspect -f '{{.Id}}' shortie:7 | wc -l");
+    // image history of the same image (the same config): the same steps.
+    same(
+        &e,
+        &p,
+        "image history --no-trunc --format '{{.CreatedBy}}|{{.Comment}}' shortie:7",
+    );
+    same(&e, &p, "image history -q shortie:7 | wc -l");
     same_with(&e, &p, "rmi shortie:7", nothing);
     both_fail(&e, &p, "image inspect shortie:7");
     // The image group.

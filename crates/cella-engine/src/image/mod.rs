@@ -259,6 +259,80 @@ pub fn document(img: &Image) -> serde_json::Value {
     v
 }
 
+/// One row of `image history`: a step of the image's config history, the
+/// layer it made (if any) and that layer's unpacked size.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HistoryEntry {
+    /// The image's id on its top row, `<missing>` below (docker's).
+    pub id: String,
+    pub created: Option<crate::store::time::Timestamp>,
+    pub created_by: String,
+    pub size: u64,
+    pub comment: String,
+}
+
+/// `image history`: newest step first, from the image's config (kept in
+/// the content store); without a stored config, one row per layer.
+pub fn history(paths: &Paths, img: &Image) -> Result<Vec<HistoryEntry>> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Step {
+        created: Option<String>,
+        created_by: String,
+        comment: String,
+        empty_layer: bool,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Config {
+        history: Vec<Step>,
+    }
+    let steps: Vec<Step> = match manifest_of(paths, img) {
+        Ok((_, m)) => {
+            let bytes = content::read(paths, &m.config.digest)?;
+            serde_json::from_slice::<Config>(&bytes)
+                .map(|c| c.history)
+                .unwrap_or_default()
+        }
+        Err(_) => Vec::new(),
+    };
+    let size_of = |l: &String| crate::system_usage::tree_size(&layer::dir(paths, l));
+    let mut layers = img.layers.iter();
+    let mut rows: Vec<HistoryEntry> = if steps.is_empty() {
+        img.layers
+            .iter()
+            .map(|l| HistoryEntry {
+                id: String::new(),
+                created: img.created,
+                created_by: String::new(),
+                size: size_of(l),
+                comment: String::new(),
+            })
+            .collect()
+    } else {
+        steps
+            .iter()
+            .map(|s| HistoryEntry {
+                id: String::new(),
+                created: s.created.as_deref().and_then(crate::store::time::Timestamp::parse),
+                created_by: s.created_by.clone(),
+                size: if s.empty_layer {
+                    0
+                } else {
+                    layers.next().map(size_of).unwrap_or(0)
+                },
+                comment: s.comment.clone(),
+            })
+            .collect()
+    };
+    rows.reverse();
+    for (i, r) in rows.iter_mut().enumerate() {
+        r.id = if i == 0 { img.id.clone() } else { "<missing>".into() };
+    }
+    Ok(rows)
+}
+
 /// Whether a reference names no registry (its first component has no
 /// `.` or `:` and is not `localhost`): a short name.
 fn is_short(tag: &str) -> bool {

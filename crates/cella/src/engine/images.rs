@@ -222,6 +222,19 @@ pub enum ImageCommand {
     Rm(RmiArgs),
     /// Remove images no container uses (without a name, or all with -a)
     Prune(ImagePruneArgs),
+    /// The steps an image was made by, newest first
+    History {
+        /// Only image ids
+        #[arg(short = 'q', long = "quiet")]
+        quiet: bool,
+        /// Whole ids and commands
+        #[arg(long = "no-trunc")]
+        no_trunc: bool,
+        /// table (default), json, or a Go template ('{{.CreatedBy}} {{.Size}}')
+        #[arg(long = "format", default_value = "table")]
+        format: String,
+        image: String,
+    },
     /// Add a name to an image
     Tag { source: String, target: String },
     /// Import a root filesystem as an image
@@ -260,6 +273,12 @@ pub fn image(e: &Engine, cmd: ImageCommand) -> Result<i32> {
             println!("Total reclaimed space: 0B");
             Ok(0)
         }
+        ImageCommand::History {
+            quiet,
+            no_trunc,
+            format,
+            image,
+        } => history(e, &image, quiet, no_trunc, &format),
         ImageCommand::Tag { source, target } => tag(e, &source, &target),
         ImageCommand::Import(a) => import(e, a),
         ImageCommand::Load(a) => load(e, a),
@@ -275,4 +294,55 @@ pub fn image(e: &Engine, cmd: ImageCommand) -> Result<i32> {
             },
         ),
     }
+}
+
+/// `image history`: docker's columns and template fields.
+fn history(e: &Engine, reference: &str, quiet: bool, no_trunc: bool, format: &str) -> Result<i32> {
+    let img = e.image(reference)?;
+    let rows: Vec<serde_json::Value> = e
+        .image_history(&img)?
+        .into_iter()
+        .map(|h| {
+            let id = if no_trunc || h.id == "<missing>" {
+                h.id.clone()
+            } else {
+                h.id.trim_start_matches("sha256:").chars().take(12).collect()
+            };
+            let mut by = h.created_by.clone();
+            if !no_trunc && by.chars().count() > 45 {
+                by = by.chars().take(44).collect::<String>() + "…";
+            }
+            serde_json::json!({
+                "ID": id,
+                "CreatedAt": h.created.map(|t| t.to_string()).unwrap_or_default(),
+                "CreatedSince": h.created.map(|t| format!("{} seconds ago", t.age().as_secs())).unwrap_or_default(),
+                "CreatedBy": by,
+                "Size": crate::table::human_bytes(h.size),
+                "Comment": h.comment,
+            })
+        })
+        .collect();
+    if quiet {
+        for r in &rows {
+            println!("{}", r["ID"].as_str().unwrap_or_default());
+        }
+    } else if format == "table" {
+        let mut t = crate::table::Table::new(
+            &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+            &[false, false, false, true, false],
+        );
+        for r in &rows {
+            let cell = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            t.rows
+                .push(["ID", "CreatedAt", "CreatedBy", "Size", "Comment"].map(cell).to_vec());
+        }
+        t.print(false, false);
+    } else if format == "json" {
+        for r in &rows {
+            println!("{}", serde_json::to_string(r)?);
+        }
+    } else {
+        crate::template::print_all(format, &rows)?;
+    }
+    Ok(0)
 }
