@@ -14,6 +14,7 @@
 pub mod container;
 pub mod distribution;
 pub mod error;
+pub mod events;
 pub mod image;
 pub mod network;
 pub mod safefs;
@@ -301,7 +302,9 @@ impl Engine {
         labels: std::collections::BTreeMap<String, String>,
     ) -> Result<Volume> {
         let _lock = store::lock(&self.paths)?;
-        volume::create(&self.paths, name, labels)
+        let v = volume::create(&self.paths, name, labels)?;
+        events::record(&self.paths, "volume", "create", &v.name, &[("driver", "local")]);
+        Ok(v)
     }
 
     pub fn volumes(&self) -> Result<Vec<Volume>> {
@@ -315,13 +318,19 @@ impl Engine {
     /// Refused while a container (in any state) mounts it.
     pub fn remove_volume(&self, name: &str) -> Result<()> {
         let _lock = store::lock(&self.paths)?;
-        volume::remove(&self.paths, name)
+        volume::remove(&self.paths, name)?;
+        events::record(&self.paths, "volume", "destroy", name, &[("driver", "local")]);
+        Ok(())
     }
 
     /// Unused volumes (anonymous ones only unless `all`): their names.
     pub fn prune_volumes(&self, all: bool) -> Result<Vec<String>> {
         let _lock = store::lock(&self.paths)?;
-        volume::prune(&self.paths, all)
+        let gone = volume::prune(&self.paths, all)?;
+        for n in &gone {
+            events::record(&self.paths, "volume", "destroy", n, &[("driver", "local")]);
+        }
+        Ok(gone)
     }
 
     /// Containers that mount the volume (`volume ls -f dangling=`).
@@ -354,7 +363,17 @@ impl Engine {
 
     pub fn tag(&self, source: &str, target: &str) -> Result<()> {
         let _lock = store::lock(&self.paths)?;
-        image::tag(&self.paths, source, target)
+        image::tag(&self.paths, source, target)?;
+        if let Ok(img) = image::find(&self.paths, target) {
+            events::record(
+                &self.paths,
+                "image",
+                "tag",
+                &img.id,
+                &[("name", &image::normalize(target))],
+            );
+        }
+        Ok(())
     }
 
     /// `rmi`: refused while containers use it, unless `force` (they go
@@ -379,7 +398,20 @@ impl Engine {
             }
         }
         let _lock = store::lock(&self.paths)?;
-        image::remove(&self.paths, reference, force)
+        let lines = image::remove(&self.paths, reference, force)?;
+        self.image_removal_events(&img.id, &lines);
+        Ok(lines)
+    }
+
+    /// `untag` and `delete` events for the lines `image::remove` gave.
+    fn image_removal_events(&self, id: &str, lines: &[String]) {
+        for l in lines {
+            if let Some(name) = l.strip_prefix("Untagged: ") {
+                events::record(&self.paths, "image", "untag", id, &[("name", name)]);
+            } else if l.starts_with("Deleted: ") {
+                events::record(&self.paths, "image", "delete", id, &[]);
+            }
+        }
     }
 
     /// `image prune`: images no container uses, dangling ones (without a
@@ -395,17 +427,32 @@ impl Engine {
             if used.contains(&img.id) || (!all && !img.repo_tags.is_empty()) {
                 continue;
             }
-            lines.extend(image::remove(&self.paths, &img.id, true)?);
+            let removed = image::remove(&self.paths, &img.id, true)?;
+            self.image_removal_events(&img.id, &removed);
+            lines.extend(removed);
         }
         Ok(lines)
     }
 
     pub fn import(&self, source: &str, reference: &str, config: ImageConfig) -> Result<Image> {
-        image::import::import(&self.paths, source, reference, config)
+        let img = image::import::import(&self.paths, source, reference, config)?;
+        events::record(
+            &self.paths,
+            "image",
+            "import",
+            &img.id,
+            &[("name", &image::normalize(reference))],
+        );
+        Ok(img)
     }
 
     pub fn load(&self, source: &str) -> Result<Vec<Image>> {
-        image::load::load(&self.paths, source)
+        let images = image::load::load(&self.paths, source)?;
+        for i in &images {
+            let name = i.repo_tags.first().cloned().unwrap_or_default();
+            events::record(&self.paths, "image", "load", &i.id, &[("name", &name)]);
+        }
+        Ok(images)
     }
 
     pub fn save(&self, images: &[String], format: ArchiveFormat, out: impl std::io::Write) -> Result<()> {
@@ -440,7 +487,9 @@ impl Engine {
         progress: &(dyn Fn(PullEvent) + Sync),
     ) -> Result<Image> {
         let platform = platform.map_or_else(image::platform::default_platform, str::to_string);
-        distribution::pull::pull(&self.paths, reference, &platform, opts, progress)
+        let img = distribution::pull::pull(&self.paths, reference, &platform, opts, progress)?;
+        events::record(&self.paths, "image", "pull", &img.id, &[("name", reference)]);
+        Ok(img)
     }
 
     /// The manifest digest pushed.
@@ -470,7 +519,9 @@ impl Engine {
 
     pub fn create_network(&self, name: &str, subnet: Option<&str>, gateway: Option<&str>) -> Result<Network> {
         let _lock = store::lock(&self.paths)?;
-        network::create(&self.paths, name, subnet, gateway)
+        let n = network::create(&self.paths, name, subnet, gateway)?;
+        events::record(&self.paths, "network", "create", &n.name, &[("type", "bridge")]);
+        Ok(n)
     }
 
     /// The default `bridge` network first.
@@ -484,7 +535,15 @@ impl Engine {
 
     pub fn remove_network(&self, name: &str) -> Result<()> {
         let _lock = store::lock(&self.paths)?;
-        network::remove(&self.paths, name)
+        network::remove(&self.paths, name)?;
+        events::record(&self.paths, "network", "destroy", name, &[("type", "bridge")]);
+        Ok(())
+    }
+
+    /// `events`: the window's events, then (with `follow`) new ones until
+    /// `sink` returns false.
+    pub fn events(&self, w: &events::Window, follow: bool, sink: &mut dyn FnMut(&events::Event) -> bool) -> Result<()> {
+        events::read(&self.paths, w, follow, sink)
     }
 
     /// `network connect`: a further interface in a running container.

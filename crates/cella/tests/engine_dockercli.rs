@@ -975,3 +975,106 @@ fn health_checks_run_by_the_monitor_as_docker_runs_them() {
     e.ok(&["rm", "-f", "hc", "slow"]);
     assert_eq!(e.containers_on_disk(), 0);
 }
+
+/// `events` (podman's come from its own event backend with other field
+/// names: cella alone, on docker's actions and fields).
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn events_record_what_happened_as_docker_names_it() {
+    let e = Engine::new();
+    let img = e.busybox();
+    e.ok(&["run", "--rm", "--name", "ev", &img, "true"]);
+    e.ok(&["run", "-d", "--name", "ev2", &img, "sleep", "300"]);
+    e.ok(&["pause", "ev2"]);
+    e.ok(&["unpause", "ev2"]);
+    e.ok(&["rename", "ev2", "ev3"]);
+    e.ok(&["rm", "-f", "ev3"]);
+    e.ok(&["volume", "create", "evv"]);
+    e.ok(&["volume", "rm", "evv"]);
+    let actions = |filter: &str| {
+        e.ok(&[
+            "events",
+            "--since",
+            "5m",
+            "--until",
+            "0s",
+            "--filter",
+            filter,
+            "--format",
+            "{{.Actor.Attributes.name}}:{{.Action}}",
+        ])
+    };
+    let ev = actions("container=ev");
+    assert_eq!(ev, "ev:create\nev:start\nev:die\nev:destroy\n");
+    let ev3 = actions("type=container");
+    for want in [
+        "ev2:pause",
+        "ev2:unpause",
+        "ev3:rename",
+        "ev3:kill",
+        "ev3:die",
+        "ev3:destroy",
+    ] {
+        assert!(ev3.lines().any(|l| l == want), "{want} in\n{ev3}");
+    }
+    let die = e.ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        "0s",
+        "--filter",
+        "event=die",
+        "--format",
+        "json",
+    ]);
+    let first: serde_json::Value = serde_json::from_str(die.lines().next().unwrap()).unwrap();
+    assert_eq!(first["Actor"]["Attributes"]["exitCode"], "0", "{first}");
+    assert_eq!(first["Type"], "container");
+    let vols = e.ok(&[
+        "events",
+        "--since",
+        "5m",
+        "--until",
+        "0s",
+        "--filter",
+        "type=volume",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert_eq!(vols, "create\ndestroy\n");
+    // Followed: an event after `events` started is printed, and one
+    // before (without --since) is not.
+    let follow = e
+        .cmd(&["events", "--format", "{{.Type}} {{.Action}} {{.Actor.ID}}"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    e.ok(&["volume", "create", "later"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = cella_sys::process::kill(follow.id() as i32, libc::SIGTERM);
+    let out = follow.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "volume create later\n");
+    // Many commands at once: every line whole.
+    let runs: Vec<_> = (0..8)
+        .map(|i| {
+            e.cmd(&["run", "--rm", "--name", &format!("par{i}"), &img, "true"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut r in runs {
+        assert!(r.wait().unwrap().success());
+    }
+    let all = e.ok(&["events", "--since", "5m", "--until", "0s", "--format", "json"]);
+    for l in all.lines() {
+        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|err| panic!("{err}: {l}"));
+    }
+    assert_eq!(
+        all.lines()
+            .filter(|l| l.contains("\"destroy\"") && l.contains("par"))
+            .count(),
+        8
+    );
+}

@@ -114,6 +114,10 @@ pub fn create(paths: &Paths, mut cfg: RunConfig, name: Option<String>) -> Result
         }
         return Err(e);
     }
+    for n in &new_volumes {
+        crate::events::record(paths, "volume", "create", n, &[("driver", "local")]);
+    }
+    crate::events::container(paths, &c, "create", &[]);
     Ok(c)
 }
 
@@ -289,6 +293,7 @@ pub fn kill(paths: &Paths, c: &Container, sig: i32) -> Result<()> {
         crate::container::monitor::restart::mark_stopped(paths, &c.id);
     }
     cella_runtime::lifecycle::kill(&paths.runroot, &c.id, sig, sig == libc::SIGKILL)?;
+    crate::events::container(paths, c, "kill", &[("signal", &sig.to_string())]);
     Ok(())
 }
 
@@ -341,6 +346,7 @@ pub fn stop(paths: &Paths, c: &Container, signal: Option<i32>, grace: Option<Dur
         let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, libc::SIGKILL, true);
         after = wait_exited(paths, &c.id, Some(Duration::from_secs(10)))?;
     }
+    crate::events::container(paths, c, "stop", &[]);
     Ok(settled(paths, after))
 }
 
@@ -356,7 +362,9 @@ pub fn remove(paths: &Paths, c: &Container, force: bool, volumes: bool) -> Resul
         }
         crate::container::monitor::restart::mark_stopped(paths, &c.id);
         let _ = cella_runtime::control::resume(&paths.runroot, &c.id);
-        let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, libc::SIGKILL, true);
+        if cella_runtime::lifecycle::kill(&paths.runroot, &c.id, libc::SIGKILL, true).is_ok() {
+            crate::events::container(paths, c, "kill", &[("signal", "9")]);
+        }
         wait_exited(paths, &c.id, Some(Duration::from_secs(10)))?;
     }
     // One waiting out a restart delay is told not to come back.
@@ -371,7 +379,10 @@ pub fn remove(paths: &Paths, c: &Container, force: bool, volumes: bool) -> Resul
     match crate::container::monitor::remove_files(paths, c) {
         // --rm's monitor may have removed it just now.
         Err(Error::Io { err, .. }) if err.kind() == std::io::ErrorKind::NotFound => {}
-        other => other?,
+        other => {
+            other?;
+            crate::events::container(paths, c, "destroy", &[]);
+        }
     }
     crate::volume::remove_unused(paths, &anonymous)
 }
@@ -395,8 +406,10 @@ pub fn rename(paths: &Paths, c: &Container, new: &str) -> Result<()> {
         )));
     }
     let mut renamed = container::load(paths, &c.id)?;
-    renamed.name = new.to_string();
-    renamed.save_record(paths)
+    let old = std::mem::replace(&mut renamed.name, new.to_string());
+    renamed.save_record(paths)?;
+    crate::events::container(paths, &renamed, "rename", &[("oldName", &old)]);
+    Ok(())
 }
 
 /// `cella update`: new resource limits (and restart policy) for a
@@ -418,7 +431,9 @@ pub fn update(paths: &Paths, c: &Container, change: impl FnOnce(&mut RunConfig))
         let resources = crate::container::bundle::resources_of(&updated.config)?;
         cella_runtime::control::update(&paths.runroot, &c.id, &resources)?;
     }
-    updated.save_record(paths)
+    updated.save_record(paths)?;
+    crate::events::container(paths, &updated, "update", &[]);
+    Ok(())
 }
 
 /// Containers that use an image (rmi refuses while there are any).
@@ -442,6 +457,7 @@ pub fn pause(paths: &Paths, c: &Container, freeze: bool) -> Result<()> {
     } else {
         cella_runtime::control::resume(&paths.runroot, &c.id)?;
     }
+    crate::events::container(paths, c, if freeze { "pause" } else { "unpause" }, &[]);
     Ok(())
 }
 

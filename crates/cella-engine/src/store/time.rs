@@ -102,6 +102,23 @@ impl Timestamp {
         })
     }
 
+    pub fn from_unix_nanos(n: i128) -> Timestamp {
+        Timestamp {
+            secs: n.div_euclid(1_000_000_000) as i64,
+            nanos: n.rem_euclid(1_000_000_000) as u32,
+        }
+    }
+
+    /// Seconds since the epoch.
+    pub fn unix_secs(&self) -> i64 {
+        self.secs
+    }
+
+    /// Nanoseconds since the epoch.
+    pub fn unix_nanos(&self) -> i128 {
+        self.secs as i128 * 1_000_000_000 + self.nanos as i128
+    }
+
     /// How long ago it was (zero for a moment in the future).
     pub fn age(&self) -> Duration {
         let now = Timestamp::now();

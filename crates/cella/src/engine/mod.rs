@@ -105,6 +105,8 @@ pub enum EngineCommand {
         #[command(subcommand)]
         command: network::NetworkCommand,
     },
+    /// What happens to containers, images, volumes and networks (docker's events)
+    Events(show::EventsArgs),
     /// Named volumes: create, ls, inspect, rm, prune
     Volume {
         #[command(subcommand)]
@@ -197,6 +199,7 @@ pub fn run(e: &Engine, cmd: EngineCommand, manager: Option<&str>) -> Result<i32>
         EngineCommand::Image { command } => images::image(e, command),
         EngineCommand::Network { command } => network::run(e, command),
         EngineCommand::Volume { command } => volume::run(e, command),
+        EngineCommand::Events(a) => show::events(e, a),
         EngineCommand::System { command } => system::run(e, command),
         EngineCommand::Version(a) => show::version(e, a),
         EngineCommand::Info(a) => show::info(e, a),

@@ -472,3 +472,94 @@ pub fn port(e: &Engine, name: &str) -> Result<i32> {
     }
     Ok(0)
 }
+
+#[derive(Args)]
+pub struct EventsArgs {
+    /// Events since this moment (RFC 3339, a date, Unix seconds, or a duration ago: 10m); without it, only new ones
+    #[arg(long = "since")]
+    since: Option<String>,
+    /// Events before this moment (same forms); with it, no following
+    #[arg(long = "until")]
+    until: Option<String>,
+    /// type=, event=, container=, image=, volume=, network= (repeatable)
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE")]
+    filter: Vec<String>,
+    /// A Go template over docker's fields ('{{.Type}} {{.Action}} {{.Actor.Attributes.name}}'), or json
+    #[arg(long = "format")]
+    format: Option<String>,
+}
+
+pub fn events(e: &Engine, a: EventsArgs) -> Result<i32> {
+    let moment = |flag: &str, v: &Option<String>| -> Result<Option<Timestamp>> {
+        v.as_deref()
+            .map(|s| {
+                Timestamp::parse_moment(s).ok_or_else(|| {
+                    anyhow::anyhow!("{flag} {s}: use RFC 3339, a date, Unix seconds or a duration such as 10m")
+                })
+            })
+            .transpose()
+    };
+    let mut filters = Vec::new();
+    for f in &a.filter {
+        match f.split_once('=') {
+            Some((k @ ("type" | "event" | "container" | "image" | "volume" | "network"), v)) => {
+                filters.push((k.to_string(), v.to_string()))
+            }
+            _ => anyhow::bail!("invalid filter {f:?}: keys are type, event, container, image, volume and network"),
+        }
+    }
+    let window = cella_engine::events::Window {
+        since: moment("--since", &a.since)?.or_else(|| Some(Timestamp::now())),
+        until: moment("--until", &a.until)?,
+        filters,
+    };
+    let template = match a.format.as_deref() {
+        None | Some("json") => None,
+        Some(t) => Some(crate::template::Template::parse(t)?),
+    };
+    let mut out = std::io::stdout().lock();
+    let mut failed = None;
+    e.events(&window, window.until.is_none(), &mut |ev| {
+        use std::io::Write;
+        let line = match (&template, a.format.as_deref()) {
+            (Some(t), _) => serde_json::to_value(ev)
+                .map_err(anyhow::Error::from)
+                .and_then(|v| t.render(&v)),
+            (None, Some("json")) => serde_json::to_string(ev).map_err(anyhow::Error::from),
+            (None, _) => {
+                let when = Timestamp::from_unix_nanos(ev.time_nano);
+                let attrs: Vec<String> = ev.actor.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                Ok(format!(
+                    "{when} {} {} {} ({})",
+                    ev.kind,
+                    ev.action,
+                    ev.actor.id,
+                    attrs.join(", ")
+                ))
+            }
+        };
+        match line.and_then(|l| {
+            writeln!(out, "{l}")
+                .and_then(|()| out.flush())
+                .map_err(anyhow::Error::from)
+        }) {
+            Ok(()) => true,
+            Err(err) => {
+                failed = Some(err);
+                false
+            }
+        }
+    })?;
+    match failed {
+        // A closed pipe (`events | head`) is the reader's choice, not a failure.
+        Some(err)
+            if err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(0)
+        }
+        Some(err) => Err(err),
+        None => Ok(0),
+    }
+}

@@ -136,6 +136,7 @@ impl Checker {
     }
 
     fn record(&mut self, paths: &Paths, c: &Container, start: Timestamp, code: i32, output: String) {
+        let before = self.health.status.clone();
         let h = &mut self.health;
         h.log.push(Run {
             start,
@@ -156,7 +157,11 @@ impl Checker {
                 h.status = "unhealthy".into();
             }
         }
+        let changed = h.status != before;
         let _ = crate::store::write_json(&paths.container(&c.id).join(FILE), h);
+        if changed {
+            crate::events::container(paths, c, &format!("health_status: {}", self.health.status), &[]);
+        }
     }
 }
 

@@ -185,6 +185,7 @@ fn start(paths: &Paths, c: &mut Container) -> Result<()> {
     c.state.status = Status::Running;
     c.state.started_at = Some(crate::store::time::Timestamp::now());
     c.save_state(paths)?;
+    crate::events::container(paths, c, "start", &[]);
     if !c.state.ip_address.is_empty() {
         crate::network::refresh_hosts(paths);
     }

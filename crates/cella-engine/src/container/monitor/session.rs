@@ -237,18 +237,23 @@ pub(super) fn finish(paths: &Paths, c: &mut Container, code: i32) {
     c.state.finished_at = Some(crate::store::time::Timestamp::now());
     c.state.monitor_pid = 0;
     // `network connect` may have added interfaces since we started.
+    // (and `rename` may have given it a new name).
     if let Ok(fresh) = container::load(paths, &c.id) {
         c.state.attachments = fresh.state.attachments;
+        c.name = fresh.name;
     }
     let _ = std::fs::remove_file(c.dir(paths).join(container::NETWORKS));
     let had_address = !c.addresses().is_empty();
     crate::network::release_attachments(paths, &c.state.attachments, &c.id);
     c.state.attachments.clear();
     teardown::release_address(paths, c);
+    crate::events::container(paths, c, "die", &[("exitCode", &code.to_string())]);
     if c.config.auto_remove {
         crate::container::exits::record(paths, &c.id, code);
         let anonymous = crate::volume::anonymous_of(paths, c);
-        let _ = teardown::remove_files(paths, c);
+        if teardown::remove_files(paths, c).is_ok() {
+            crate::events::container(paths, c, "destroy", &[]);
+        }
         let _ = crate::volume::remove_unused(paths, &anonymous);
     } else {
         let _ = c.save_state(paths);
