@@ -351,6 +351,20 @@ impl Engine {
         image::find(&self.paths, reference)
     }
 
+    /// `commit`: the container's own layer as a new image over its image's.
+    pub fn commit(&self, c: &Container, req: &image::commit::Request) -> Result<Image> {
+        let img = image::commit::commit(&self.paths, c, req)?;
+        let name = req.reference.clone().unwrap_or_default();
+        events::record(
+            &self.paths,
+            "container",
+            "commit",
+            &c.id,
+            &[("name", &c.name), ("image", &name)],
+        );
+        Ok(img)
+    }
+
     /// `image history`: the image's steps, newest first.
     pub fn image_history(&self, img: &Image) -> Result<Vec<image::HistoryEntry>> {
         image::history(&self.paths, img)

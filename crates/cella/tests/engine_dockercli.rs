@@ -713,6 +713,54 @@ fn diff_and_export_as_podman_has_them() {
         .ends_with("hi\n"));
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(e.root.to_str().unwrap()), "export left a mount");
+    // commit: the changes as a new image, with the settings asked.
+    same_with(
+        &e,
+        &p,
+        "commit -c 'CMD [\"cat\", \"/srv/a/new\"]' changed localhost/committed:1",
+        nothing,
+    );
+    same(&e, &p, &format!("run --rm {RUN_FLAGS} localhost/committed:1"));
+    same(
+        &e,
+        &p,
+        &format!(
+            "run --rm {RUN_FLAGS} localhost/committed:1 sh -c 'test -e /etc/group || echo gone; tail -1 /etc/passwd'"
+        ),
+    );
+    same(
+        &e,
+        &p,
+        "image inspect -f '{{.Config.Cmd}} {{len .RootFS.Layers}}' localhost/committed:1",
+    );
+    // (podman takes -m only for docker-format images: cella alone.)
+    e.ok(&[
+        "commit",
+        "-m",
+        "the change",
+        "-a",
+        "me",
+        "changed",
+        "localhost/committed:2",
+    ]);
+    let history = e.ok(&["image", "history", "--format", "{{.Comment}}", "localhost/committed:2"]);
+    assert_eq!(history.lines().next(), Some("the change"));
+    // A running container is frozen while its layer is read, then runs on.
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo x > /f; sleep 300",
+    ]);
+    std::thread::sleep(Duration::from_millis(300));
+    e.ok(&["commit", "live", "localhost/live:1"]);
+    assert_eq!(e.ok(&["inspect", "-f", "{{.State.Status}}", "live"]).trim(), "running");
+    assert_eq!(e.ok(&["run", "--rm", "localhost/live:1", "cat", "/f"]), "x\n");
+    e.ok(&["rm", "-f", "live"]);
 }
 
 #[test]

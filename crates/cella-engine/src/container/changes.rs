@@ -19,6 +19,100 @@ pub fn export(paths: &Paths, c: &Container, out: impl std::io::Write) -> Result<
     crate::container::copy::tar_tree(root.as_fd(), out)
 }
 
+/// The container's own layer as an OCI layer tar (`commit`): its files,
+/// overlayfs's whiteouts as `.wh.NAME` and opaque directories as
+/// `.wh..wh..opq`, without the mount points engine and runtime made.
+pub fn layer_tar(paths: &Paths, c: &Container, out: impl std::io::Write) -> Result<()> {
+    let upper = c.dir(paths).join("diff");
+    let top = cella_sys::fd::open(&upper, libc::O_PATH | libc::O_DIRECTORY, 0).map_err(|_| {
+        Error::Conflict(format!(
+            "container {} has no layer of its own (its root is a copy: rootless or --userns auto); commit needs one",
+            c.name
+        ))
+    })?;
+    let mut b = tar::Builder::new(out);
+    b.follow_symlinks(false);
+    tar_layer_dir(&mut b, top.as_fd(), Path::new(""))?;
+    b.into_inner()
+        .and_then(|mut w| std::io::Write::flush(&mut w))
+        .at("write layer of", &upper)
+}
+
+fn tar_layer_dir<W: std::io::Write>(b: &mut tar::Builder<W>, dir: BorrowedFd<'_>, rel: &Path) -> Result<()> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |e: std::io::Error| Error::Io {
+            what: "write layer entry",
+            path: p.clone(),
+            err: e,
+        }
+    };
+    let listing = cella_sys::fd::reopen(dir, libc::O_RDONLY | libc::O_DIRECTORY).at("open", rel)?;
+    if !rel.as_os_str().is_empty() && cella_sys::fd::fgetxattr_is(listing.as_fd(), "trusted.overlay.opaque", b"y") {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_mode(0o644);
+        b.append_data(&mut h, rel.join(".wh..wh..opq"), std::io::empty())
+            .map_err(io(rel))?;
+    }
+    let mut names: Vec<PathBuf> =
+        std::fs::read_dir(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&listing)))
+            .at("list", rel)?
+            .flatten()
+            .map(|e| PathBuf::from(e.file_name()))
+            .collect();
+    names.sort();
+    for name in names {
+        let path = rel.join(&name);
+        if SETUP.iter().any(|s| Path::new(s.trim_start_matches('/')) == path) {
+            continue;
+        }
+        let fd = cella_sys::fd::openat(listing.as_fd(), &name, libc::O_PATH | libc::O_NOFOLLOW, 0).at("open", &path)?;
+        let st = cella_sys::fd::fstat(fd.as_fd()).at("stat", &path)?;
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(st.st_mode & 0o7777);
+        h.set_uid(st.st_uid as u64);
+        h.set_gid(st.st_gid as u64);
+        h.set_mtime(st.st_mtime.max(0) as u64);
+        h.set_size(0);
+        if is_whiteout(&st) {
+            let wh = rel.join(format!(".wh.{}", name.display()));
+            h.set_mode(0o644);
+            b.append_data(&mut h, wh, std::io::empty()).map_err(io(&path))?;
+            continue;
+        }
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => {
+                h.set_size(st.st_size as u64);
+                let f = std::fs::File::from(cella_sys::fd::reopen(fd.as_fd(), libc::O_RDONLY).at("open", &path)?);
+                b.append_data(&mut h, &path, f).map_err(io(&path))?;
+            }
+            libc::S_IFDIR => {
+                h.set_entry_type(tar::EntryType::Directory);
+                b.append_data(&mut h, &path, std::io::empty()).map_err(io(&path))?;
+                tar_layer_dir(b, fd.as_fd(), &path)?;
+            }
+            libc::S_IFLNK => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                let target = cella_sys::fd::readlinkat(fd.as_fd(), Path::new("")).at("read link", &path)?;
+                b.append_link(&mut h, &path, target).map_err(io(&path))?;
+            }
+            fmt @ (libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO) => {
+                h.set_entry_type(match fmt {
+                    libc::S_IFCHR => tar::EntryType::Char,
+                    libc::S_IFBLK => tar::EntryType::Block,
+                    _ => tar::EntryType::Fifo,
+                });
+                h.set_device_major(libc::major(st.st_rdev)).map_err(io(&path))?;
+                h.set_device_minor(libc::minor(st.st_rdev)).map_err(io(&path))?;
+                b.append_data(&mut h, &path, std::io::empty()).map_err(io(&path))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// One line of `diff`: docker's kind (A added, C changed, D deleted) and path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {

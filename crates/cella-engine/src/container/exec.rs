@@ -68,7 +68,7 @@ fn process(paths: &Paths, c: &Container, req: &ExecRequest) -> Result<cella_spec
             path: root,
             err: source,
         })?;
-        let ids = crate::container::users::resolve(Some(root.as_fd()), u)?;
+        let ids = crate::container::users::resolve(&crate::container::users::Etc::Root(root.as_fd()), u)?;
         process.user.uid = ids.uid;
         process.user.gid = ids.gid;
         process.user.additional_gids = ids.additional_gids;

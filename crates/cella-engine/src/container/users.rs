@@ -13,15 +13,66 @@ pub struct Ids {
     pub home: String,
 }
 
-/// The lines of `etc/NAME` under `root`, split at colons. The file is read
-/// in that root (a symlink planted there cannot point at the host's files)
-/// and only if it is a regular file of at most 16 MiB.
-fn entries(root: Option<BorrowedFd<'_>>, name: &str) -> Result<Vec<Vec<String>>> {
-    let Some(root) = root else {
-        return Ok(Vec::new());
-    };
-    let rel = Path::new("etc").join(name);
-    let bytes = crate::safefs::inroot::read_file(root, &rel, 16 << 20)?.unwrap_or_default();
+/// Where `etc/passwd` and `etc/group` are read: nowhere, a root (the
+/// host's, a running container's), or an image's layers, topmost first
+/// (each file from the first layer that has it or deletes it).
+pub enum Etc<'a> {
+    None,
+    Root(BorrowedFd<'a>),
+    Layers(&'a [std::fs::File]),
+}
+
+/// Whether `layer` deletes `rel` (an overlay whiteout, a character device
+/// 0/0; or an OCI `.wh.NAME` marker, as unprivileged stores keep them), or
+/// hides what is below its directory (an opaque directory).
+fn deleted_in(layer: BorrowedFd<'_>, rel: &Path) -> (bool, bool) {
+    use crate::safefs::inroot::open_path;
+    let whiteout = open_path(layer, rel)
+        .ok()
+        .and_then(|fd| cella_sys::fd::fstat(std::os::fd::AsFd::as_fd(&fd)).ok())
+        .is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == 0);
+    let (dir, name) = (
+        rel.parent().unwrap_or(Path::new("")),
+        rel.file_name().unwrap_or_default(),
+    );
+    let marker = open_path(layer, &dir.join(format!(".wh.{}", name.to_string_lossy()))).is_ok();
+    let opaque = open_path(layer, &dir.join(".wh..wh..opq")).is_ok()
+        || open_path(layer, dir)
+            .is_ok_and(|fd| cella_sys::fd::fgetxattr_is(std::os::fd::AsFd::as_fd(&fd), "trusted.overlay.opaque", b"y"));
+    (whiteout || marker, opaque)
+}
+
+impl Etc<'_> {
+    /// `etc/NAME`, read inside its root (a symlink planted there cannot
+    /// point at the host's files), a regular file of at most 16 MiB.
+    fn read(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        let rel = Path::new("etc").join(name);
+        match self {
+            Etc::None => Ok(None),
+            Etc::Root(root) => crate::safefs::inroot::read_file(*root, &rel, 16 << 20),
+            Etc::Layers(layers) => {
+                for l in *layers {
+                    let fd = std::os::fd::AsFd::as_fd(l);
+                    let (deleted, opaque) = deleted_in(fd, &rel);
+                    if deleted {
+                        return Ok(None);
+                    }
+                    if let Some(bytes) = crate::safefs::inroot::read_file(fd, &rel, 16 << 20)? {
+                        return Ok(Some(bytes));
+                    }
+                    if opaque {
+                        return Ok(None);
+                    }
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The lines of `etc/NAME`, split at colons.
+fn entries(etc: &Etc<'_>, name: &str) -> Result<Vec<Vec<String>>> {
+    let bytes = etc.read(name)?.unwrap_or_default();
     Ok(String::from_utf8_lossy(&bytes)
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
@@ -32,9 +83,9 @@ fn entries(root: Option<BorrowedFd<'_>>, name: &str) -> Result<Vec<Vec<String>>>
 /// Resolves `spec` ("", "name", "uid", "name:group", "uid:gid") against the
 /// /etc of `root` (a container's or an image layer's root directory; None
 /// when there is none). Numeric ids need no entry; names do.
-pub fn resolve(root: Option<BorrowedFd<'_>>, spec: &str) -> Result<Ids> {
-    let passwd = entries(root, "passwd")?;
-    let group = entries(root, "group")?;
+pub fn resolve(etc: &Etc<'_>, spec: &str) -> Result<Ids> {
+    let passwd = entries(etc, "passwd")?;
+    let group = entries(etc, "group")?;
     let (user, grp) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -88,11 +139,11 @@ pub fn resolve(root: Option<BorrowedFd<'_>>, spec: &str) -> Result<Ids> {
 
 /// `--group-add` groups: names looked up in the container's /etc/group,
 /// numbers as they are.
-pub fn group_ids(root: Option<BorrowedFd<'_>>, groups: &[String]) -> Result<Vec<u32>> {
+pub fn group_ids(etc: &Etc<'_>, groups: &[String]) -> Result<Vec<u32>> {
     if groups.is_empty() {
         return Ok(Vec::new());
     }
-    let group = entries(root, "group")?;
+    let group = entries(etc, "group")?;
     groups
         .iter()
         .map(|g| match group.iter().find(|f| f.len() >= 3 && &f[0] == g) {
@@ -126,7 +177,7 @@ mod tests {
         .unwrap();
         std::fs::write(etc.join("group"), "root:x:0:\nwww:x:33:\nlog:x:4:web,other\n").unwrap();
         let root = std::fs::File::open(&base).unwrap();
-        let root = Some(std::os::fd::AsFd::as_fd(&root));
+        let root = &Etc::Root(std::os::fd::AsFd::as_fd(&root));
         let r = resolve(root, "").unwrap();
         assert_eq!((r.uid, r.gid, r.home.as_str()), (0, 0, "/root"));
         let w = resolve(root, "web").unwrap();
@@ -147,10 +198,56 @@ mod tests {
             .to_string()
             .contains("unable to find user"));
         assert!(resolve(root, "web:nogroup").is_err());
-        assert_eq!(resolve(None, "7:8").unwrap().uid, 7, "no /etc: numeric ids only");
-        assert!(resolve(None, "web").is_err());
+        assert_eq!(resolve(&Etc::None, "7:8").unwrap().uid, 7, "no /etc: numeric ids only");
+        assert!(resolve(&Etc::None, "web").is_err());
         assert_eq!(group_ids(root, &["log".into(), "99".into()]).unwrap(), vec![4, 99]);
         assert!(group_ids(root, &["nope".into()]).is_err());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn layers_are_read_topmost_first_with_their_deletions() {
+        let base = std::env::temp_dir().join(format!("cella-users-layers-{}", std::process::id()));
+        let mk = |layer: &str, files: &[(&str, &str)]| {
+            let d = base.join(layer);
+            std::fs::create_dir_all(d.join("etc")).unwrap();
+            for (name, text) in files {
+                std::fs::write(d.join("etc").join(name), text).unwrap();
+            }
+            std::fs::File::open(&d).unwrap()
+        };
+        let bottom = mk(
+            "bottom",
+            &[
+                ("passwd", "root:x:0:0::/root:/bin/sh\n"),
+                ("group", "root:x:0:\nstaff:x:50:\n"),
+            ],
+        );
+        let top = mk(
+            "top",
+            &[
+                ("passwd", "root:x:0:0::/root:/bin/sh\napp:x:10:10::/app:/bin/sh\n"),
+                (".wh.group", ""),
+            ],
+        );
+        let layers = [top, bottom];
+        let etc = Etc::Layers(&layers);
+        assert_eq!(resolve(&etc, "app").unwrap().uid, 10, "the top layer's passwd");
+        assert!(
+            group_ids(&etc, &["staff".into()]).is_err(),
+            "the top layer deleted group"
+        );
+        let top_only_group = mk("top2", &[("group", "root:x:0:\nwheel:x:10:\n")]);
+        std::fs::write(base.join("top2/etc/.wh..wh..opq"), "").unwrap();
+        let layers = [top_only_group, std::fs::File::open(base.join("bottom")).unwrap()];
+        let etc = Etc::Layers(&layers);
+        assert_eq!(group_ids(&etc, &["wheel".into()]).unwrap(), vec![10]);
+        assert!(resolve(&etc, "nobody-here").is_err());
+        assert_eq!(
+            resolve(&etc, "").unwrap().home,
+            "/",
+            "an opaque etc hides the passwd below it"
+        );
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

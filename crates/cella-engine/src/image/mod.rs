@@ -2,6 +2,7 @@
 //! (images/<id>.json naming their layers, bottom first, and their config).
 
 pub mod archive;
+pub mod commit;
 pub mod content;
 pub mod digest;
 pub mod import;

@@ -62,6 +62,8 @@ pub enum ContainerCommand {
     },
     /// What a container changed in its filesystem
     Diff { container: String },
+    /// Make an image of a container's changes
+    Commit(super::images::CommitArgs),
 }
 
 impl ContainerCommand {
@@ -103,6 +105,7 @@ pub fn run(e: &Engine, cmd: ContainerCommand, manager: Option<&str>) -> Result<i
         ContainerCommand::Update(a) => EngineCommand::Update(a),
         ContainerCommand::Export { output, container } => EngineCommand::Export { output, container },
         ContainerCommand::Diff { container } => EngineCommand::Diff { container },
+        ContainerCommand::Commit(a) => EngineCommand::Commit(a),
     };
     super::run(e, same, manager)
 }

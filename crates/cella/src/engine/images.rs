@@ -124,6 +124,62 @@ pub fn import(e: &Engine, a: ImportArgs) -> Result<i32> {
     Ok(0)
 }
 
+#[derive(Args)]
+pub struct CommitArgs {
+    /// Author of the new image
+    #[arg(short = 'a', long = "author", default_value = "")]
+    author: String,
+    /// Message for the new image's history
+    #[arg(short = 'm', long = "message", default_value = "")]
+    message: String,
+    /// Dockerfile-style settings: CMD, ENTRYPOINT, ENV, EXPOSE, WORKDIR, USER
+    #[arg(short = 'c', long = "change")]
+    change: Vec<String>,
+    /// Freeze the container while its layer is read (default true)
+    #[arg(short = 'p', long = "pause", default_value_t = true, action = clap::ArgAction::Set)]
+    pause: bool,
+    container: String,
+    /// REPOSITORY[:TAG] (default: an image without a name)
+    reference: Option<String>,
+}
+
+/// `commit`: the image's settings, then the container's own (its command,
+/// entrypoint, -e variables, working directory, user), then --change.
+pub fn commit(e: &Engine, a: CommitArgs) -> Result<i32> {
+    let c = e.container(&a.container)?;
+    let mut config = e.image(&c.image_id)?.config;
+    let run = &c.config;
+    if !run.cmd.is_empty() {
+        config.cmd = run.cmd.clone();
+    }
+    if let Some(ep) = &run.entrypoint {
+        config.entrypoint = ep.clone();
+    }
+    for kv in &run.env {
+        let key = kv.split('=').next().unwrap_or(kv);
+        config.env.retain(|e| e.split('=').next() != Some(key));
+        config.env.push(kv.clone());
+    }
+    if let Some(w) = run.workdir.clone().filter(|w| !w.is_empty()) {
+        config.working_dir = w;
+    }
+    if let Some(u) = run.user.clone().filter(|u| !u.is_empty()) {
+        config.user = u;
+    }
+    for ch in &a.change {
+        apply_change(&mut config, ch)?;
+    }
+    let req = cella_engine::image::commit::Request {
+        reference: a.reference,
+        config,
+        author: a.author,
+        message: a.message,
+        pause: a.pause,
+    };
+    println!("{}", e.commit(&c, &req)?.id);
+    Ok(0)
+}
+
 /// Dockerfile-style `--change` instructions: CMD, ENTRYPOINT, ENV, WORKDIR, USER.
 fn apply_change(cfg: &mut ImageConfig, change: &str) -> Result<()> {
     let (word, rest) = change.trim().split_once(char::is_whitespace).unwrap_or((change, ""));

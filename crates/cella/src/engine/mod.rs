@@ -53,6 +53,8 @@ pub enum EngineCommand {
         output: Option<std::path::PathBuf>,
         container: String,
     },
+    /// Make an image of a container's changes over its image
+    Commit(images::CommitArgs),
     /// What a container added (A), changed (C) and deleted (D) in its filesystem
     Diff { container: String },
     /// New resource limits (and restart policy) for containers, at once for running ones
@@ -173,6 +175,7 @@ pub fn run(e: &Engine, cmd: EngineCommand, manager: Option<&str>) -> Result<i32>
         EngineCommand::Restart(a) => manage::restart(e, a),
         EngineCommand::Update(a) => manage::update(e, a),
         EngineCommand::Export { output, container } => manage::export(e, &container, output.as_deref()),
+        EngineCommand::Commit(a) => images::commit(e, a),
         EngineCommand::Diff { container } => {
             for ch in e.diff(&e.container(&container)?)? {
                 println!("{} {}", ch.kind, ch.path);

@@ -39,20 +39,21 @@ fn set_env(env: &mut Vec<String>, kv: &str) {
     env.push(kv.to_string());
 }
 
-/// The root whose etc/passwd and etc/group describe the image's users: the
-/// host's for `host`, else the topmost layer that has a passwd file.
-fn image_root(paths: &Paths, image: &Image) -> Result<Option<std::fs::File>> {
+/// The roots whose etc/passwd and etc/group describe the image's users:
+/// the host's for `host`, else the image's layers, topmost first.
+fn image_roots(paths: &Paths, image: &Image) -> Result<Vec<std::fs::File>> {
     if image.id == HOST_ID {
-        return std::fs::File::open("/").at("open", Path::new("/")).map(Some);
+        return std::fs::File::open("/").at("open", Path::new("/")).map(|f| vec![f]);
     }
-    for l in image.layers.iter().rev() {
-        let d = crate::image::layer::dir(paths, l);
-        let root = std::fs::File::open(&d).at("open layer", &d)?;
-        if crate::safefs::inroot::open_path(std::os::fd::AsFd::as_fd(&root), Path::new("etc/passwd")).is_ok() {
-            return Ok(Some(root));
-        }
-    }
-    Ok(None)
+    image
+        .layers
+        .iter()
+        .rev()
+        .map(|l| {
+            let d = crate::image::layer::dir(paths, l);
+            std::fs::File::open(&d).at("open layer", &d)
+        })
+        .collect()
 }
 
 /// `--ulimit NAME=SOFT[:HARD]`.
@@ -78,11 +79,9 @@ fn ulimit(u: &str) -> Result<cella_spec::Rlimit> {
 
 /// The process of `spec` for `cfg` on `image`.
 pub(super) fn apply(paths: &Paths, cfg: &RunConfig, image: &Image, hostname: &str, spec: &mut Spec) -> Result<()> {
-    let root = image_root(paths, image)?;
-    let ids = crate::container::users::resolve(
-        root.as_ref().map(std::os::fd::AsFd::as_fd),
-        cfg.user.as_deref().unwrap_or(&image.config.user),
-    )?;
+    let roots = image_roots(paths, image)?;
+    let etc = crate::container::users::Etc::Layers(&roots);
+    let ids = crate::container::users::resolve(&etc, cfg.user.as_deref().unwrap_or(&image.config.user))?;
     let p = spec.process.as_mut().expect("default has a process");
     p.terminal = cfg.tty;
     p.args = command(cfg, image)?;
@@ -101,7 +100,7 @@ pub(super) fn apply(paths: &Paths, cfg: &RunConfig, image: &Image, hostname: &st
     p.user.uid = ids.uid;
     p.user.gid = ids.gid;
     p.user.additional_gids = ids.additional_gids;
-    for g in crate::container::users::group_ids(root.as_ref().map(std::os::fd::AsFd::as_fd), &cfg.group_add)? {
+    for g in crate::container::users::group_ids(&etc, &cfg.group_add)? {
         if !p.user.additional_gids.contains(&g) {
             p.user.additional_gids.push(g);
         }
