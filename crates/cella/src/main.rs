@@ -132,7 +132,7 @@ fn main() {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("cella: {e:#}");
-                125
+                engine::ENGINE_FAILED
             }
         },
     };

@@ -269,7 +269,7 @@ fn rm_leaves_nothing_behind() {
     let v = e.inspect("later");
     let id = v["Id"].as_str().unwrap().to_string();
     let refused = e.out(&["rm", "later"]);
-    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("is running"));
     e.ok(&["rm", "-f", "later"]);
     assert_eq!(e.containers_on_disk(), 0);

@@ -278,7 +278,7 @@ pub fn prune(e: &Engine, a: PruneArgs) -> Result<i32> {
         println!();
     }
     println!("Total reclaimed space: 0B");
-    Ok(if failed { 1 } else { 0 })
+    Ok(if failed { super::ENGINE_FAILED } else { 0 })
 }
 
 pub fn pause(e: &Engine, names: &[String], freeze: bool) -> Result<i32> {

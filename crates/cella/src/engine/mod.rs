@@ -209,6 +209,12 @@ pub fn run(e: &Engine, cmd: EngineCommand, manager: Option<&str>) -> Result<i32>
     }
 }
 
+/// The exit code of a command the engine could not carry out, whichever
+/// command (issue 20's consistency: a missing container is 125 for `stop`
+/// as for `logs`; podman's convention, where docker's CLI exits 1 for
+/// commands other than run/create).
+pub const ENGINE_FAILED: i32 = 125;
+
 /// Runs `f` on each name, one after the other; reports failures as docker
 /// does (one line each) and fails if any did.
 fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> {
@@ -222,7 +228,7 @@ fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> 
             failed = true;
         }
     }
-    Ok(if failed { 1 } else { 0 })
+    Ok(if failed { ENGINE_FAILED } else { 0 })
 }
 
 /// How many containers `stop`, `rm` and `restart` act on at once: docker's
@@ -268,5 +274,5 @@ fn each_parallel(names: &[String], f: impl Fn(&str) -> Result<Done> + Sync) -> R
             None => failed = true,
         }
     }
-    Ok(if failed { 1 } else { 0 })
+    Ok(if failed { ENGINE_FAILED } else { 0 })
 }

@@ -211,7 +211,7 @@ pub fn inspect(e: &Engine, a: InspectArgs) -> Result<i32> {
         Some("json") => println!("{}", serde_json::to_string(&out)?),
         Some(f) => crate::template::print_all(f, &out)?,
     }
-    Ok(if failed { 1 } else { 0 })
+    Ok(if failed { super::ENGINE_FAILED } else { 0 })
 }
 
 #[derive(Args)]

@@ -135,7 +135,7 @@ pub fn run(e: &Engine, cmd: SystemCommand) -> Result<i32> {
             }
             section("Deleted Images", e.prune_images(a.all)?);
             println!("Total reclaimed space: 0B");
-            Ok(if failed { 1 } else { 0 })
+            Ok(if failed { super::ENGINE_FAILED } else { 0 })
         }
     }
 }

@@ -199,7 +199,7 @@ pub fn run(e: &Engine, cmd: VolumeCommand) -> Result<i32> {
                 Some("json") => println!("{}", serde_json::to_string(&out)?),
                 Some(f) => crate::template::print_all(f, &out)?,
             }
-            Ok(if failed { 1 } else { 0 })
+            Ok(if failed { super::ENGINE_FAILED } else { 0 })
         }
         VolumeCommand::Rm(a) => super::each(&a.names, |n| {
             match e.remove_volume(n) {
