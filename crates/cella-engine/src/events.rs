@@ -69,10 +69,10 @@ pub fn record(paths: &Paths, kind: &str, action: &str, id: &str, attributes: &[(
     }
 }
 
-/// A container's event, with docker's attributes (its image and name).
+/// A container's event, with docker's attributes: the image as it was
+/// asked for (no image lookup on the start path) and the name.
 pub fn container(paths: &Paths, c: &crate::container::Container, action: &str, more: &[(&str, &str)]) {
-    let image = crate::container::inspect::image_name_of(paths, c);
-    let mut attrs = vec![("image", image.as_str()), ("name", c.name.as_str())];
+    let mut attrs = vec![("image", c.config.image.as_str()), ("name", c.name.as_str())];
     attrs.extend_from_slice(more);
     record(paths, "container", action, &c.id, &attrs);
 }

@@ -192,8 +192,18 @@ pub fn list(paths: &Paths) -> Result<Vec<Image>> {
 /// Finds an image by tag (NAME[:TAG]), full id or unique id prefix.
 pub fn find(paths: &Paths, reference: &str) -> Result<Image> {
     let tag = normalize(reference);
-    if tag == "host:latest" {
+    if tag == "host:latest" || reference == HOST_ID {
         return Ok(host_image());
+    }
+    // A full id (what containers record): its one record, not every one.
+    if let Some(hex) = reference.strip_prefix("sha256:") {
+        if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            match store::read_json::<Image>(&record_path(paths, reference)) {
+                Ok(img) if img.id == reference => return Ok(img),
+                Ok(_) | Err(Error::Io { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
     let all = list(paths)?;
     // docker.io/library/busybox is stored as busybox:latest.
