@@ -360,7 +360,12 @@ mod tests {
     #[test]
     fn reads_own_stat() {
         let (state, start) = proc_stat(std::process::id() as i32).unwrap();
-        assert!(state == b'R' || state == b'S');
+        // Running, sleeping, or in a disk wait when the machine is busy.
+        assert!(
+            state.is_ascii_uppercase() && state != b'Z' && state != b'X',
+            "{}",
+            state as char
+        );
         assert!(start > 0);
     }
 
