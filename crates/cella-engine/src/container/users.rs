@@ -36,9 +36,12 @@ fn deleted_in(layer: BorrowedFd<'_>, rel: &Path) -> (bool, bool) {
         rel.file_name().unwrap_or_default(),
     );
     let marker = open_path(layer, &dir.join(format!(".wh.{}", name.to_string_lossy()))).is_ok();
+    // (xattrs cannot be read through an O_PATH descriptor: the directory
+    // is opened for reading first.)
     let opaque = open_path(layer, &dir.join(".wh..wh..opq")).is_ok()
         || open_path(layer, dir)
-            .is_ok_and(|fd| cella_sys::fd::fgetxattr_is(std::os::fd::AsFd::as_fd(&fd), "trusted.overlay.opaque", b"y"));
+            .and_then(|fd| cella_sys::fd::reopen(std::os::fd::AsFd::as_fd(&fd), libc::O_RDONLY | libc::O_DIRECTORY))
+            .is_ok_and(|d| cella_sys::fd::fgetxattr_is(std::os::fd::AsFd::as_fd(&d), "trusted.overlay.opaque", b"y"));
     (whiteout || marker, opaque)
 }
 
@@ -248,6 +251,13 @@ mod tests {
             "/",
             "an opaque etc hides the passwd below it"
         );
+        // overlayfs's own form of an opaque directory (trusted.* needs root,
+        // as the whole suite has).
+        let top3 = mk("top3", &[("group", "root:x:0:\n")]);
+        let etc3 = std::fs::File::open(base.join("top3/etc")).unwrap();
+        cella_sys::fd::fsetxattr(std::os::fd::AsFd::as_fd(&etc3), "trusted.overlay.opaque", b"y").unwrap();
+        let layers = [top3, std::fs::File::open(base.join("bottom")).unwrap()];
+        assert_eq!(resolve(&Etc::Layers(&layers), "").unwrap().home, "/", "opaque by xattr");
         std::fs::remove_dir_all(&base).unwrap();
     }
 }
