@@ -1130,3 +1130,90 @@ fn events_record_what_happened_as_docker_names_it() {
         8
     );
 }
+
+/// The smaller flags and messages of issue 20, each checked: annotations,
+/// --oom-kill-disable, top with ps options, cp -a, load -q, and the words
+/// for a missing object and a paused container.
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn the_smaller_flags_and_messages_as_docker_has_them() {
+    let e = Engine::new();
+    let p = Podman::beside(&e, IMAGE);
+    e.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "small",
+        "--annotation",
+        "org.example.team=blue",
+        "-m",
+        "64m",
+        "--oom-kill-disable",
+        IMAGE,
+        "sh",
+        "-c",
+        "echo owned > /f && chown 1234:5678 /f && sleep 300",
+    ]);
+    std::thread::sleep(Duration::from_millis(400));
+    // --annotation reaches the OCI spec; --oom-kill-disable the memory cgroup.
+    assert_eq!(
+        e.ok(&[
+            "inspect",
+            "-f",
+            "{{index .Spec.annotations \"org.example.team\"}}",
+            "small"
+        ])
+        .trim(),
+        "blue"
+    );
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.HostConfig.OomKillDisable}}", "small"])
+            .trim(),
+        "true"
+    );
+    let oom = e.ok(&["exec", "small", "cat", "/sys/fs/cgroup/memory/memory.oom_control"]);
+    assert!(oom.contains("oom_kill_disable 1"), "{oom}");
+    // top CONTAINER ps-options: the host's ps, the container's rows only.
+    let top = e.ok(&["top", "small", "-o", "pid,comm"]);
+    let rows: Vec<&str> = top.lines().collect();
+    assert!(rows[0].contains("PID") && rows[0].contains("COMMAND"), "{top}");
+    assert!(
+        rows[1..].iter().any(|r| r.ends_with("sleep")) && rows.len() <= 4,
+        "{top}"
+    );
+    assert_eq!(
+        e.out(&["top", "small", "-o", "comm"]).status.code(),
+        Some(125),
+        "no PID column"
+    );
+    // cp -a keeps owners; plain cp gives the copy to the copier.
+    let out = p.work.join("cpa");
+    std::fs::create_dir_all(&out).unwrap();
+    e.ok(&["cp", "-a", "small:/f", out.join("kept").to_str().unwrap()]);
+    e.ok(&["cp", "small:/f", out.join("mine").to_str().unwrap()]);
+    use std::os::unix::fs::MetadataExt;
+    let kept = std::fs::metadata(out.join("kept")).unwrap();
+    assert_eq!((kept.uid(), kept.gid()), (1234, 5678));
+    assert_eq!(std::fs::metadata(out.join("mine")).unwrap().uid(), 0);
+    // load -q: the names loaded, as docker prints them.
+    let archive = p.work.join("q.tar");
+    e.ok(&["save", "-o", archive.to_str().unwrap(), IMAGE]);
+    assert_eq!(
+        e.ok(&["load", "-q", "-i", archive.to_str().unwrap()]),
+        format!("Loaded image: {IMAGE}\n")
+    );
+    // The words: a missing object, and exec into a paused container.
+    let o = e.out(&["inspect", "nosuch"]);
+    assert!(
+        o.status.code() == Some(125) && String::from_utf8_lossy(&o.stderr).contains("no such object: nosuch"),
+        "{o:?}"
+    );
+    e.ok(&["pause", "small"]);
+    let o = e.out(&["exec", "small", "true"]);
+    assert!(
+        o.status.code() == Some(125) && String::from_utf8_lossy(&o.stderr).contains("is paused"),
+        "{o:?}"
+    );
+    same_with(&e, &p, "exec nosuch true", nothing);
+    e.ok(&["rm", "-f", "small"]);
+}
