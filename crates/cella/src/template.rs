@@ -520,6 +520,17 @@ pub fn show(v: &Value) -> String {
 /// Renders `items` with `format` (docker's `--format`): `json` one JSON
 /// document per line, a `table` template with a header and aligned
 /// columns, else one rendered line per item.
+/// An `inspect` command's documents: a pretty JSON array without
+/// `--format`, a compact one with `json`, else the template for each.
+pub fn print_documents(format: Option<&str>, docs: &[Value]) -> Result<()> {
+    match format {
+        None => println!("{}", serde_json::to_string_pretty(docs)?),
+        Some("json") => println!("{}", serde_json::to_string(docs)?),
+        Some(f) => print_all(f, docs)?,
+    }
+    Ok(())
+}
+
 pub fn print_all(format: &str, items: &[Value]) -> Result<()> {
     if format == "json" {
         for i in items {

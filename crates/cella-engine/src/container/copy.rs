@@ -80,16 +80,7 @@ pub fn stopped_root(paths: &crate::store::paths::Paths, c: &crate::container::Co
         // Its root is a copy of the layers (rootless or its own user namespace).
         return open(&rootfs);
     }
-    let os = |what: &'static str| move |err| Error::Os { what, err };
-    cella_sys::ns::unshare(cella_sys::ns::CLONE_NEWNS).map_err(os("unshare a mount namespace for cp"))?;
-    cella_sys::mount::mount(
-        None,
-        &cella_sys::mount::Target::Path(Path::new("/")),
-        None,
-        libc::MS_SLAVE | libc::MS_REC,
-        None,
-    )
-    .map_err(os("make cp's mounts slaves of /"))?;
+    crate::container::monitor::own_mount_namespace()?;
     let mut lower = vec![upper.display().to_string()];
     lower.extend(
         image

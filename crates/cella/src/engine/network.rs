@@ -110,11 +110,7 @@ pub fn run(e: &Engine, cmd: NetworkCommand) -> Result<i32> {
                 v["Containers"] = members.into();
                 out.push(v);
             }
-            match format.as_deref() {
-                None => println!("{}", serde_json::to_string_pretty(&out)?),
-                Some("json") => println!("{}", serde_json::to_string(&out)?),
-                Some(f) => crate::template::print_all(f, &out)?,
-            }
+            crate::template::print_documents(format.as_deref(), &out)?;
         }
         NetworkCommand::Connect { ip, network, container } => {
             e.connect(&container, &network, ip)?;

@@ -206,11 +206,7 @@ pub fn inspect(e: &Engine, a: InspectArgs) -> Result<i32> {
             }
         }
     }
-    match a.format.as_deref() {
-        None => println!("{}", serde_json::to_string_pretty(&out)?),
-        Some("json") => println!("{}", serde_json::to_string(&out)?),
-        Some(f) => crate::template::print_all(f, &out)?,
-    }
+    crate::template::print_documents(a.format.as_deref(), &out)?;
     Ok(if failed { super::ENGINE_FAILED } else { 0 })
 }
 
@@ -234,19 +230,24 @@ pub struct LogsArgs {
     container: String,
 }
 
+/// A `--since`/`--until` value: RFC 3339, a date, Unix seconds or a
+/// duration ago, as docker takes them.
+fn moment(flag: &str, v: &Option<String>) -> Result<Option<Timestamp>> {
+    v.as_deref()
+        .map(|s| {
+            Timestamp::parse_moment(s).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{flag} {s}: use RFC 3339 (2024-05-01T10:00:00Z), a date, Unix seconds, or a duration such as 10m"
+                )
+            })
+        })
+        .transpose()
+}
+
 pub fn logs(e: &Engine, a: LogsArgs) -> Result<i32> {
     use std::io::Write;
     let c = e.container(&a.container)?;
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
-    let moment = |flag: &str, v: &Option<String>| -> Result<Option<Timestamp>> {
-        v.as_deref()
-            .map(|s| {
-                Timestamp::parse_moment(s).ok_or_else(|| {
-                    anyhow::anyhow!("{flag} {s}: use RFC 3339 (2024-05-01T10:00:00Z), a date, Unix seconds, or a duration such as 10m")
-                })
-            })
-            .transpose()
-    };
     let how = cella_engine::LogFollow {
         tail: a.tail,
         follow: a.follow,
@@ -490,15 +491,6 @@ pub struct EventsArgs {
 }
 
 pub fn events(e: &Engine, a: EventsArgs) -> Result<i32> {
-    let moment = |flag: &str, v: &Option<String>| -> Result<Option<Timestamp>> {
-        v.as_deref()
-            .map(|s| {
-                Timestamp::parse_moment(s).ok_or_else(|| {
-                    anyhow::anyhow!("{flag} {s}: use RFC 3339, a date, Unix seconds or a duration such as 10m")
-                })
-            })
-            .transpose()
-    };
     let mut filters = Vec::new();
     for f in &a.filter {
         match f.split_once('=') {

@@ -194,11 +194,7 @@ pub fn run(e: &Engine, cmd: VolumeCommand) -> Result<i32> {
                     }
                 }
             }
-            match a.format.as_deref() {
-                None => println!("{}", serde_json::to_string_pretty(&out)?),
-                Some("json") => println!("{}", serde_json::to_string(&out)?),
-                Some(f) => crate::template::print_all(f, &out)?,
-            }
+            crate::template::print_documents(a.format.as_deref(), &out)?;
             Ok(if failed { super::ENGINE_FAILED } else { 0 })
         }
         VolumeCommand::Rm(a) => super::each(&a.names, |n| {

@@ -16,6 +16,7 @@ mod session;
 mod setup;
 mod teardown;
 
+pub(crate) use setup::own_mount_namespace;
 pub use teardown::remove_files;
 
 use crate::container::{self, Container, Status};

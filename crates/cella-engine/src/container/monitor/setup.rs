@@ -115,11 +115,12 @@ fn fill_new_volumes(paths: &Paths, c: &Container) -> Result<()> {
     Ok(())
 }
 
-/// The monitor's own mount namespace (a slave of the host's), so that the
-/// overlay root never shows in the host's mount table and cannot outlive
-/// the monitor. Unprivileged there is none: image roots are copies.
-fn own_mount_namespace() -> Result<()> {
-    cella_sys::ns::unshare(cella_sys::ns::CLONE_NEWNS).map_err(os("unshare a mount namespace for the monitor"))?;
+/// This process's own mount namespace (a slave of the host's), so that
+/// what it mounts (the monitor's overlay root, `cp`'s and `export`'s view of
+/// a stopped container) never shows in the host's mount table and cannot
+/// outlive it. Unprivileged there is none: image roots are copies.
+pub(crate) fn own_mount_namespace() -> Result<()> {
+    cella_sys::ns::unshare(cella_sys::ns::CLONE_NEWNS).map_err(os("unshare a mount namespace of our own"))?;
     cella_sys::mount::mount(
         None,
         &cella_sys::mount::Target::Path(Path::new("/")),
@@ -127,7 +128,7 @@ fn own_mount_namespace() -> Result<()> {
         libc::MS_SLAVE | libc::MS_REC,
         None,
     )
-    .map_err(os("make the monitor's mounts slaves of /"))
+    .map_err(os("make our mounts slaves of /"))
 }
 
 /// Pipes for the container's stdio (without a terminal): the init gets
