@@ -7,6 +7,7 @@ use cella_engine::Engine;
 use clap::Subcommand;
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum ContainerCommand {
     /// List containers
     #[command(visible_aliases = ["list", "ps"])]

@@ -259,8 +259,9 @@ pub struct ImagePruneArgs {
     force: bool,
 }
 
-/// docker's `image` group (the same commands as the top-level ones).
+// docker's `image` group (the same commands as the top-level ones).
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum ImageCommand {
     /// List images
     #[command(visible_alias = "list")]

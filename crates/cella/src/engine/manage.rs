@@ -119,7 +119,7 @@ pub fn exec(e: &Engine, a: ExecArgs) -> Result<i32> {
     }
 }
 
-/// Containers, by name or id.
+// Containers, by name or id.
 #[derive(Args)]
 pub struct Names {
     pub containers: Vec<String>,

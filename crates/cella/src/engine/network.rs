@@ -6,6 +6,7 @@ use cella_engine::Engine;
 use clap::Subcommand;
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum NetworkCommand {
     /// Make a bridge network (default subnet: the first free 10.89.N.0/24)
     Create {

@@ -10,7 +10,7 @@ use clap::Args;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Plain HTTP or HTTPS, for every registry command.
+// Plain HTTP or HTTPS, for every registry command.
 #[derive(Args, Clone, Default)]
 pub struct TransportArgs {
     /// false: plain HTTP (registries on loopback)
@@ -21,7 +21,7 @@ pub struct TransportArgs {
     insecure_registry: Vec<String>,
 }
 
-/// How to reach registries (podman's flags).
+// How to reach registries (podman's flags).
 #[derive(Args, Clone, Default)]
 pub struct RegistryArgs {
     #[command(flatten)]

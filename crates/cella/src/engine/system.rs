@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum SystemCommand {
     /// Disk use of images, containers and volumes, and what could go
     Df {

@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum VolumeCommand {
     /// Make a volume (a random name when none is given); an existing one is kept
     Create(CreateArgs),

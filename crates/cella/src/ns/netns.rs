@@ -5,6 +5,7 @@ use cella_ns::netns;
 use clap::Subcommand;
 
 #[derive(Subcommand)]
+#[command(defer = true)]
 pub enum NetnsCommand {
     /// Create a network namespace kept at /run/netns/NAME
     Add { name: String },
