@@ -192,15 +192,8 @@ impl Placement {
                 crate::log::warn(&format!("cleanup after failed create: {e}"));
             }
         }
-        if let Some(cg) = &self.cgroup {
-            let removed = if self.systemd.is_some() {
-                cg.remove_leaves()
-            } else {
-                cg.remove()
-            };
-            if let Err(e) = removed {
-                crate::log::warn(&format!("cleanup after failed create: {e}"));
-            }
+        if let Some(Err(e)) = self.cgroup.as_ref().map(|cg| cg.remove()) {
+            crate::log::warn(&format!("cleanup after failed create: {e}"));
         }
     }
 }

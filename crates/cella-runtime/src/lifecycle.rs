@@ -148,12 +148,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
         crate::cgroup::stop_scope(scope);
     }
     if let Some(cg) = &p.cgroup {
-        // systemd's slices above a scope are systemd's to remove.
-        if p.scope.is_some() {
-            cg.remove_leaves()?;
-        } else {
-            cg.remove()?;
-        }
+        cg.remove()?;
     }
     if let Some(h) = &p.hooks {
         if !h.poststop.is_empty() {

@@ -88,6 +88,26 @@ fn delete_force_stops_a_running_container_and_its_children() {
     }
 }
 
+/// Cgroups made below the container's own (a manager inside it, with its
+/// cgroup namespace) go with `delete`; the shared parent (`/cella`) stays
+/// for the next container, as runc's and docker's do.
+#[test]
+fn delete_removes_child_cgroups_and_keeps_the_shared_parent() {
+    let rt = Rt::new();
+    let id = unique("cgchild");
+    rt.create(&sh("echo never"), &id).ok();
+    let dirs = default_cgroup_dirs(&id);
+    assert!(!dirs.is_empty());
+    for d in &dirs {
+        std::fs::create_dir_all(d.join("inner/deeper")).unwrap();
+    }
+    rt.exec(&["delete", "--force", &id]).ok();
+    for d in &dirs {
+        assert!(!d.exists(), "{} is left", d.display());
+        assert!(d.parent().unwrap().exists(), "{} went", d.parent().unwrap().display());
+    }
+}
+
 #[test]
 fn kill_all_signals_every_process_in_the_cgroup() {
     let rt = Rt::new();
