@@ -12,7 +12,7 @@ rounds=${1:-30}
 [ "$(id -u)" = 0 ] || { echo "bench/engine.sh: run as root" >&2; exit 1; }
 command -v podman >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman >/dev/null; }
 [ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
-cargo build --release -q -p cella
+scripts/build-release.sh cella
 cella="$PWD/target/release/cella"
 work=$(mktemp -d /tmp/cella-bench-engine.XXXXXX)
 # runc: crun 1.8 refuses hybrid cgroups.
@@ -25,7 +25,9 @@ cleanup() {
   umount -R "$work/podman" 2>/dev/null || true
   umount -R "$work/podman-run" 2>/dev/null || true
   rm -rf "$work"
-  # podman's cgroup parent, if it is empty now (rmdir refuses otherwise).
+  # cella's shared cgroup parent, which stays for the next container, and
+  # podman's, if they are empty now (rmdir refuses otherwise).
+  rmdir /sys/fs/cgroup/cella /sys/fs/cgroup/*/cella 2>/dev/null || true
   for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/unified/libpod_parent; do
     [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done

@@ -4,7 +4,9 @@
 # Two passes, each round in a shuffled order: every start from an idle
 # machine (50 ms pause before it), then back to back. Prints medians of wall
 # time, CPU time (user + system of all the run waited for) and peak RSS
-# (GNU time's %M), and the ratios against crun.
+# (GNU time's %M), the ratios against crun, and wall time against the
+# kernel's floor: `unshare -m -u -i -p -n -C --fork /bin/true`, the same
+# namespaces with no runtime, timed the same way.
 #
 # All three run inside one private mount namespace where
 # /sys/fs/cgroup/unified is unmounted: crun 1.8 refuses hybrid cgroups, and
@@ -22,10 +24,12 @@ for p in runc crun; do command -v $p >/dev/null || need+=($p); done
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build --release -q -p cella-runtime
+scripts/build-release.sh cella-runtime
 cella="$PWD/target/release/cella-runtime"
 work=$(mktemp -d /tmp/cella-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# cella-runtime leaves the shared /cella cgroup parents (as runc and docker
+# leave theirs); the bench's go with it when empty.
+trap 'rm -rf "$work"; rmdir /sys/fs/cgroup/cella /sys/fs/cgroup/*/cella 2>/dev/null || true' EXIT
 mkdir -p "$work/bundle/rootfs"/{bin,proc,sys,dev,etc,tmp}
 cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
 ln -s busybox "$work/bundle/rootfs/bin/true"
@@ -47,13 +51,20 @@ runtimes = {
     "runc": ["runc", "--root", f"{state}/runc-state"],
     "crun": ["crun", "--root", f"{state}/crun-state"],
 }
+# The kernel's own work for the same namespaces, with no runtime around it.
+FLOOR = ["unshare", "-m", "-u", "-i", "-p", "-n", "-C", "--fork", "/bin/true"]
+names = list(runtimes) + ["floor"]
+def argv_of(name, i):
+    if name == "floor":
+        return FLOOR
+    return runtimes[name] + ["run", "--bundle", bundle, f"bench-{name}-{i}"]
 devnull = os.open(os.devnull, os.O_RDWR)
 rss_file = f"{state}/rss"
 def once(name, i):
     # Peak RSS as GNU time reports it (%M): a small C parent, so the figure is
     # the runtime's own (a spawn from Python would report Python's pages).
     # CPU: user + system of everything the run waited for (wait4's rusage).
-    argv = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + runtimes[name] + ["run", "--bundle", bundle, f"bench-{name}-{i}"]
+    argv = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + argv_of(name, i)
     t0 = time.perf_counter_ns()
     pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[
         (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1)])
@@ -63,15 +74,15 @@ def once(name, i):
         sys.exit(f"{name} run failed with status {status}: rerun by hand: {' '.join(argv)}")
     cpu = (ru.ru_utime + ru.ru_stime) * 1e3
     return ms, cpu, int(open(rss_file).read().split()[-1]) / 1024
-for name in runtimes:            # warm-up: page cache, first cgroup dirs
+for name in names:               # warm-up: page cache, first cgroup dirs
     for i in range(3):
         once(name, f"warm{i}")
 for mode in ("from idle", "back-to-back"):
-    res = {n: ([], [], []) for n in runtimes}
+    res = {n: ([], [], []) for n in names}
     for i in range(rounds):
         # Shuffled each round: a start that follows another runtime's cgroup
         # move within an RCU grace period gets its own move almost free.
-        order = list(runtimes)
+        order = list(names)
         random.shuffle(order)
         for name in order:
             if mode == "from idle":
@@ -80,10 +91,11 @@ for mode in ("from idle", "back-to-back"):
             res[name][0].append(ms); res[name][1].append(cpu); res[name][2].append(mb)
     med = {n: tuple(statistics.median(v) for v in r) for n, r in res.items()}
     bt, bc, bm = med["crun"]
+    floor = med["floor"][0]
     print(f"run of /bin/true, busybox bundle, default spec; {rounds} shuffled rounds, {mode} (medians)")
-    print(f"{'runtime':<15}{'wall ms':>9}{'CPU ms':>9}{'peak RSS MB':>13}{'wall/crun':>11}{'CPU/crun':>10}{'RSS/crun':>10}")
+    print(f"{'runtime':<15}{'wall ms':>9}{'CPU ms':>9}{'peak RSS MB':>13}{'wall/crun':>11}{'CPU/crun':>10}{'RSS/crun':>10}{'wall/floor':>12}")
     for name, (t, c, m) in med.items():
-        print(f"{name:<15}{t:>9.2f}{c:>9.2f}{m:>13.2f}{t / bt:>10.2f}x{c / bc:>9.2f}x{m / bm:>9.2f}x")
+        print(f"{name:<15}{t:>9.2f}{c:>9.2f}{m:>13.2f}{t / bt:>10.2f}x{c / bc:>9.2f}x{m / bm:>9.2f}x{t / floor:>11.2f}x")
     print()
 PY
 unshare -m --propagation private sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; python3 '$work/measure.py' '$rounds' '$work/bundle' '$cella'"

@@ -13,10 +13,10 @@ cd "$(dirname "$0")/.."
 rounds=${1:-30}
 [ "$(id -u)" = 0 ] || { echo "bench/network.sh: run as root" >&2; exit 1; }
 command -v nft >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
-cargo build --release -q -p cella
+scripts/build-release.sh cella
 cella="$PWD/target/release/cella"
 work=$(mktemp -d /tmp/cella-bench-net.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work"; rmdir /sys/fs/cgroup/cella /sys/fs/cgroup/*/cella 2>/dev/null || true' EXIT
 unshare --net python3 - "$rounds" "$cella" "$work" <<'PY'
 import os, statistics, subprocess, sys, time
 rounds, cella, work = int(sys.argv[1]), sys.argv[2], sys.argv[3]

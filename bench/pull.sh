@@ -21,7 +21,7 @@ command -v podman >/dev/null || need+=(podman)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build --release -q -p cella
+scripts/build-release.sh cella
 cella="$PWD/target/release/cella"
 work=$(mktemp -d /tmp/cella-bench-pull.XXXXXX)
 cleanup() {

@@ -16,7 +16,7 @@ jobs=${2:-8}
 command -v podman >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman >/dev/null; }
 command -v runc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc >/dev/null; }
 [ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
-cargo build --release -q -p cella
+scripts/build-release.sh cella
 work=$(mktemp -d /tmp/cella-bench-scale.XXXXXX)
 cella=("$PWD/target/release/cella" --root "$work/cella" --runroot "$work/cella-run")
 pm=(podman --root "$work/podman" --runroot "$work/podman-run" --storage-driver overlay --cgroup-manager cgroupfs --events-backend none --runtime runc)
@@ -28,6 +28,9 @@ cleanup() {
   umount -R "$work/podman" 2>/dev/null || true
   umount -R "$work/podman-run" 2>/dev/null || true
   rm -rf "$work"
+  # cella's shared cgroup parent (it stays for the next container) and
+  # podman's, if they are empty now.
+  rmdir /sys/fs/cgroup/cella /sys/fs/cgroup/*/cella 2>/dev/null || true
   for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/unified/libpod_parent; do
     [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done

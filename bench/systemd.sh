@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-30}
 [ "$(id -u)" = 0 ] || { echo "bench/systemd.sh: run as root" >&2; exit 1; }
-cargo build --release -q -p cella-runtime
+scripts/build-release.sh cella-runtime
 script=$(mktemp)
 trap 'rm -f "$script"' EXIT
 cat > "$script" <<GUEST

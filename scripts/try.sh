@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cargo build --release -q -p cella
+scripts/build-release.sh cella
 cella="$PWD/target/release/cella"
 echo "host: $(hostname), PID $$"
 "$cella" run --rm --network none --hostname cella-try host sh -c '

@@ -18,7 +18,7 @@ enter_test_netns() {
   command -v "$cmd" >/dev/null || {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
   }
-  cargo build --release -q -p cella-runtime
+  scripts/build-release.sh cella-runtime
   exec unshare --net "$SCRIPT" --inside
 }
 
