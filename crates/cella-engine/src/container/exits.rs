@@ -32,7 +32,7 @@ pub fn record(paths: &Paths, id: &str, code: i32) {
             }
         }
     }
-    let _ = crate::store::write_atomic(&d.join(id), code.to_string().as_bytes());
+    let _ = crate::store::write_atomic(&d.join(id), code.to_string().as_bytes(), crate::store::Durability::Live);
 }
 
 /// The kept exit code of a removed container, if there is one.

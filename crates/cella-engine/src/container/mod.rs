@@ -191,7 +191,7 @@ impl Container {
             id_base: self.id_base,
             state: None,
         };
-        store::write_json(&self.dir(paths).join(RECORD), &r)
+        store::write_json(&self.dir(paths).join(RECORD), &r, store::Durability::Synced)
     }
 
     /// Writes state.json: by the container's monitor only.
@@ -201,12 +201,16 @@ impl Container {
         if st.status == Status::Paused {
             st.status = Status::Running;
         }
-        store::write_json(&self.dir(paths).join(STATE), &st)
+        store::write_json(&self.dir(paths).join(STATE), &st, store::Durability::Live)
     }
 
     /// Writes networks.json: by network connect/disconnect, under the lock.
     pub fn save_attachments(&self, paths: &Paths) -> Result<()> {
-        store::write_json(&self.dir(paths).join(NETWORKS), &self.state.attachments)
+        store::write_json(
+            &self.dir(paths).join(NETWORKS),
+            &self.state.attachments,
+            store::Durability::Live,
+        )
     }
 
     pub fn short_id(&self) -> &str {

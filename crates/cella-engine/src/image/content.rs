@@ -96,7 +96,7 @@ pub fn put_bytes(paths: &Paths, bytes: &[u8]) -> Result<String> {
     let digest = format!("sha256:{}", sha256_hex(bytes));
     let p = path(paths, &digest)?;
     if !p.exists() {
-        crate::store::write_atomic(&p, bytes)?;
+        crate::store::write_atomic(&p, bytes, crate::store::Durability::Synced)?;
     }
     Ok(digest)
 }

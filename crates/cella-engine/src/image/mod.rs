@@ -408,10 +408,10 @@ pub fn save(paths: &Paths, image: &Image) -> Result<()> {
             }
         } else if other.repo_tags.iter().any(|t| image.repo_tags.contains(t)) {
             other.repo_tags.retain(|t| !image.repo_tags.contains(t));
-            store::write_json(&record_path(paths, &other.id), &other)?;
+            store::write_json(&record_path(paths, &other.id), &other, store::Durability::Synced)?;
         }
     }
-    store::write_json(&record_path(paths, &image.id), &image)?;
+    store::write_json(&record_path(paths, &image.id), &image, store::Durability::Synced)?;
     // The same config under another manifest (another compression): the old
     // manifest goes, its layers stay while the new one names them.
     collect(paths, &replaced, &list(paths)?);
@@ -468,7 +468,7 @@ pub fn remove(paths: &Paths, reference: &str, force: bool) -> Result<Vec<String>
     let mut removed = Vec::new();
     if only_untags(&image, reference) {
         image.repo_tags.retain(|t| *t != tag);
-        store::write_json(&record_path(paths, &image.id), &image)?;
+        store::write_json(&record_path(paths, &image.id), &image, store::Durability::Synced)?;
         return Ok(vec![format!("Untagged: {tag}")]);
     }
     if !image.repo_tags.contains(&tag) && image.repo_tags.len() > 1 && !force {

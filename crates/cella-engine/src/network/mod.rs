@@ -163,7 +163,7 @@ pub fn create(paths: &Paths, name: &str, subnet: Option<&str>, gateway: Option<&
         path: dir,
         err: e,
     })?;
-    crate::store::write_json(&record(paths, name), &net)?;
+    crate::store::write_json(&record(paths, name), &net, crate::store::Durability::Synced)?;
     Ok(net)
 }
 

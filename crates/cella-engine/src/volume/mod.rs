@@ -85,7 +85,7 @@ pub fn create(paths: &Paths, name: Option<&str>, labels: BTreeMap<String, String
         scope: "local".into(),
         anonymous,
     };
-    if let Err(e) = crate::store::write_json(&d.join(RECORD), &v) {
+    if let Err(e) = crate::store::write_json(&d.join(RECORD), &v, crate::store::Durability::Synced) {
         let _ = std::fs::remove_dir_all(&d);
         return Err(e);
     }

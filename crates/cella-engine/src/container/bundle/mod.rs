@@ -58,6 +58,7 @@ pub fn write_bundle(paths: &Paths, c: &Container, image: &Image) -> Result<Spec>
             .insert(cella_runtime::INIT_ANNOTATION.into(), "true".into());
     }
     namespaces::apply(paths, cfg, c.id_base, &mut spec)?;
-    crate::store::write_json(&dir.join("config.json"), &spec)?;
+    // Derived from the container's record, and written again by every start.
+    crate::store::write_json(&dir.join("config.json"), &spec, crate::store::Durability::Live)?;
     Ok(spec)
 }

@@ -68,7 +68,11 @@ impl Checker {
             status: "starting".into(),
             ..Default::default()
         };
-        let _ = crate::store::write_json(&paths.container(&c.id).join(FILE), &health);
+        let _ = crate::store::write_json(
+            &paths.container(&c.id).join(FILE),
+            &health,
+            crate::store::Durability::Live,
+        );
         Some(Checker {
             next: now + cfg.interval(),
             started: now,
@@ -158,7 +162,7 @@ impl Checker {
             }
         }
         let changed = h.status != before;
-        let _ = crate::store::write_json(&paths.container(&c.id).join(FILE), h);
+        let _ = crate::store::write_json(&paths.container(&c.id).join(FILE), h, crate::store::Durability::Live);
         if changed {
             crate::events::container(paths, c, &format!("health_status: {}", self.health.status), &[]);
         }

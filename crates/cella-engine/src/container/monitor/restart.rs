@@ -33,7 +33,7 @@ pub fn read(paths: &Paths, id: &str) -> Restarts {
 }
 
 fn write(paths: &Paths, id: &str, r: &Restarts) {
-    let _ = crate::store::write_json(&paths.container(id).join(RESTARTS), r);
+    let _ = crate::store::write_json(&paths.container(id).join(RESTARTS), r, crate::store::Durability::Live);
 }
 
 /// Marks a container stopped by its user (before the signal): its monitor
