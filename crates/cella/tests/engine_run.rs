@@ -280,6 +280,31 @@ fn rm_leaves_nothing_behind() {
     }
 }
 
+/// A --rm container's writable layer is volatile (nothing synced when its
+/// root is unmounted; it goes with the container), as podman's; a kept
+/// container's layer is not, and its files survive its end.
+#[test]
+fn only_a_removed_containers_layer_is_volatile() {
+    let e = Engine::new();
+    let bb = e.busybox();
+    let root_line = "grep ' / / ' /proc/self/mountinfo";
+    let gone = e.ok(&["run", "--rm", &bb, "sh", "-c", root_line]);
+    assert!(gone.contains("volatile"), "{gone}");
+    let kept = e.ok(&[
+        "run",
+        "--name",
+        "kept",
+        &bb,
+        "sh",
+        "-c",
+        &format!("{root_line}; echo hi > /f"),
+    ]);
+    assert!(kept.contains("overlay") && !kept.contains("volatile"), "{kept}");
+    // Stopped, its layer still holds what it wrote.
+    assert!(e.ok(&["cp", "kept:/f", "-"]).contains("hi\n"));
+    e.ok(&["rm", "kept"]);
+}
+
 #[test]
 fn twenty_concurrent_runs_leave_a_consistent_store() {
     let e = Engine::new();
