@@ -174,6 +174,35 @@ fn a_run_killed_part_way_leaves_nothing_the_next_command_does_not_clear() {
     assert_eq!(e.containers_on_disk(), 0);
 }
 
+/// A removed container leaves the store's view at once (its directory is
+/// moved into trash/ under the store lock) and its files go right after;
+/// a remover killed in between leaves files that the next command holding
+/// the lock deletes.
+#[test]
+#[cfg_attr(not(cella_test_root), ignore = "needs root, as the whole suite does")]
+fn removed_containers_files_go_even_when_their_remover_dies() {
+    let e = Engine::new();
+    let bb = e.busybox();
+    let trash = e.root.join("trash");
+    let count = |d: &std::path::Path| std::fs::read_dir(d).map(|d| d.count()).unwrap_or(0);
+    e.ok(&["run", "--rm", "--name", "brief", &bb, "sh", "-c", "echo x > /written"]);
+    assert_eq!(e.containers_on_disk(), 0);
+    assert!(!e.ok(&["ps", "-a", "--format", "{{.Names}}"]).contains("brief"));
+    assert!(eventually(|| count(&trash) == 0), "the --rm monitor emptied trash/");
+    e.ok(&["run", "--name", "kept", &bb, "true"]);
+    e.ok(&["rm", "kept"]);
+    assert_eq!((e.containers_on_disk(), count(&trash)), (0, 0));
+    // A remover killed after the move: its PID is gone.
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    let left = trash.join(format!("container-{pid}-0123456789abcdef"));
+    std::fs::create_dir_all(left.join("diff/etc")).unwrap();
+    std::fs::write(left.join("diff/etc/x"), "x").unwrap();
+    e.ok(&["run", "--rm", &bb, "true"]);
+    assert!(!left.exists(), "swept under the store lock");
+}
+
 const SERVE: &str = "sh -c 'mkdir -p /www && echo page > /www/index.html && httpd -f -p 8080 -h /www'";
 
 #[test]

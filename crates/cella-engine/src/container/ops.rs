@@ -380,7 +380,8 @@ pub fn remove(paths: &Paths, c: &Container, force: bool, volumes: bool) -> Resul
         // --rm's monitor may have removed it just now.
         Err(Error::Io { err, .. }) if err.kind() == std::io::ErrorKind::NotFound => {}
         other => {
-            other?;
+            // Its files go now, outside the store lock.
+            drop(other?);
             crate::events::container(paths, c, "destroy", &[]);
         }
     }

@@ -35,6 +35,7 @@ fn make_dirs(paths: &Paths) -> Result<()> {
         paths.images(),
         paths.layers(),
         paths.tmp(),
+        paths.trash(),
         paths.runroot.clone(),
     ] {
         // Parents as usual (0755 after umask); the store's own directories 0700.
@@ -61,24 +62,31 @@ pub fn lock(paths: &Paths) -> Result<StoreLock> {
         .open(&p)
         .at("open lock file", &p)?;
     cella_sys::fd::flock_exclusive(file.as_fd(), false).at("lock", &p)?;
-    // What a killed import, load or pull left in tmp/ goes: entries are
-    // named KIND-PID-RANDOM, and the PID is no longer alive.
-    if let Ok(entries) = std::fs::read_dir(paths.tmp()) {
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let owner_alive = name
-                .split('-')
-                .nth(1)
-                .and_then(|p| p.parse::<u32>().ok())
-                .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
-            if !owner_alive {
-                let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
-            }
-        }
-    }
+    // What a killed import, load or pull left in tmp/, and what a killed
+    // remover left in trash/, goes.
+    sweep_dead_owners(&paths.tmp());
+    sweep_dead_owners(&paths.trash());
     sweep_unrecorded_containers(paths);
     sweep_partials(paths);
     Ok(StoreLock { _file: file })
+}
+
+/// Entries named KIND-PID-RANDOM whose PID is no longer alive.
+fn sweep_dead_owners(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let owner_alive = name
+            .split('-')
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !owner_alive {
+            let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
+        }
+    }
 }
 
 /// What a `cella run`/`create` killed part way left: a container directory

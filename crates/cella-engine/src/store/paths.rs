@@ -75,6 +75,12 @@ impl Paths {
         self.root.join("tmp")
     }
 
+    /// Removed containers' files, deleted by the process that removed them
+    /// once it has answered (see `monitor::Trash`), else by the next sweep.
+    pub fn trash(&self) -> PathBuf {
+        self.root.join("trash")
+    }
+
     /// Blobs part way downloaded, kept for the next pull to resume.
     pub fn partial(&self) -> PathBuf {
         self.root.join("partial")

@@ -177,7 +177,7 @@ fn monitor(paths: &Paths, id: &str, wait_for_attach: bool, report: OwnedFd) -> i
 /// as the monitor would have: its exit code is not known (255).
 pub fn settle(paths: &Paths, c: &mut Container) {
     let code = if c.state.exit_code == 0 { 255 } else { c.state.exit_code };
-    session::finish(paths, c, code);
+    drop(session::finish(paths, c, code));
 }
 
 /// Starts the created container and records it running.

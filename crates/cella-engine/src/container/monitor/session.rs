@@ -213,10 +213,13 @@ pub(super) fn serve(
     }
     let code = s.exit.map(|e| e.shell_code()).unwrap_or(255);
     let ran = c.state.started_at.map(|t| t.age()).unwrap_or_default();
-    finish(paths, &mut c, code);
+    let trash = finish(paths, &mut c, code);
     let _ = std::fs::remove_file(c.dir(paths).join(container::ATTACH));
     s.broadcast(&Frame::Exit(code));
     drop(s);
+    // A --rm container is gone from the store already; its files go once
+    // the clients know how it ended.
+    drop(trash);
     if let Some(delay) = super::restart::next_delay(paths, &c, code, ran) {
         super::restart::restart_after(paths, &c, delay);
     }
@@ -225,8 +228,8 @@ pub(super) fn serve(
 
 /// The container ended with `code`: the runtime's state, the image root
 /// and the network go; the record says how it ended (or, with --rm, the
-/// container goes).
-pub(super) fn finish(paths: &Paths, c: &mut Container, code: i32) {
+/// container goes: its files are in the returned trash).
+pub(super) fn finish(paths: &Paths, c: &mut Container, code: i32) -> Option<teardown::Trash> {
     let oom = teardown::oom_killed(paths, c);
     let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
     teardown::unmount_root(paths, c);
@@ -248,10 +251,12 @@ pub(super) fn finish(paths: &Paths, c: &mut Container, code: i32) {
     c.state.attachments.clear();
     teardown::release_address(paths, c);
     crate::events::container(paths, c, "die", &[("exitCode", &code.to_string())]);
+    let mut trash = None;
     if c.config.auto_remove {
         crate::container::exits::record(paths, &c.id, code);
         let anonymous = crate::volume::anonymous_of(paths, c);
-        if teardown::remove_files(paths, c).is_ok() {
+        trash = teardown::remove_files(paths, c).ok();
+        if trash.is_some() {
             crate::events::container(paths, c, "destroy", &[]);
         }
         let _ = crate::volume::remove_unused(paths, &anonymous);
@@ -261,4 +266,5 @@ pub(super) fn finish(paths: &Paths, c: &mut Container, code: i32) {
     if had_address {
         crate::network::refresh_hosts(paths);
     }
+    trash
 }

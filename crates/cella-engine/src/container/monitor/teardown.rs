@@ -13,13 +13,50 @@ pub(super) fn unmount_root(paths: &Paths, c: &Container) {
     let _ = cella_sys::mount::umount2(&rootfs, libc::MNT_DETACH);
 }
 
-/// Removes a container's files (the caller made sure it no longer runs).
-pub fn remove_files(paths: &Paths, c: &Container) -> Result<()> {
+/// A removed container's files, moved out of the store's view (into
+/// trash/, named as the store's sweep expects: KIND-PID-RANDOM) and deleted
+/// when this is dropped, outside the store lock and, for `--rm`, after the
+/// caller has been told the exit. If this process dies first, the next
+/// store lock sweeps them.
+#[must_use = "dropping it deletes the files now"]
+pub struct Trash(Option<std::path::PathBuf>);
+
+impl Drop for Trash {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+/// Removes a container (the caller made sure it no longer runs): its
+/// runtime state and, under the store lock, its directory, which is gone
+/// from `ps -a` and from its name when this returns; the files themselves
+/// go with the returned `Trash`.
+pub fn remove_files(paths: &Paths, c: &Container) -> Result<Trash> {
     let _lock = crate::store::lock(paths)?;
     let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
     let dir = c.dir(paths);
-    // A monitor the record could not name (a damaged state.json) may still
-    // be writing its last state.json while the tree goes: try again.
+    if !dir.exists() {
+        return Err(Error::Io {
+            what: "remove",
+            path: dir,
+            err: std::io::Error::from_raw_os_error(libc::ENOENT),
+        });
+    }
+    let trash = crate::store::ids::random_id().map(|r| {
+        paths
+            .trash()
+            .join(format!("container-{}-{}", std::process::id(), &r[..16]))
+    });
+    if let Ok(trash) = trash {
+        if std::fs::rename(&dir, &trash).is_ok() {
+            return Ok(Trash(Some(trash)));
+        }
+    }
+    // Not movable (trash/ on another filesystem): removed in place. A monitor
+    // the record could not name (a damaged state.json) may still be writing
+    // its last state.json while the tree goes: try again.
     let mut tries = 0;
     loop {
         match std::fs::remove_dir_all(&dir) {
@@ -28,7 +65,7 @@ pub fn remove_files(paths: &Paths, c: &Container) -> Result<()> {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             r => {
-                return r.map_err(|e| Error::Io {
+                return r.map(|()| Trash(None)).map_err(|e| Error::Io {
                     what: "remove",
                     path: dir,
                     err: e,
