@@ -30,7 +30,7 @@ pub use container::exec::ExecRequest;
 pub use container::filter::Filter as ContainerFilter;
 pub use container::inspect::Process;
 pub use container::logs::{Entry as LogEntry, Follow as LogFollow};
-pub use container::monitor::COMMAND as MONITOR_COMMAND;
+pub use container::monitor::Invocation as MonitorInvocation;
 pub use container::{CgroupManager, Container, NamespaceMode, NetworkMode, Publish, RestartPolicy, RunConfig, Status};
 pub use distribution::pull::{Event as PullEvent, Options as RegistryOptions};
 pub use error::{Error, Result};
@@ -271,8 +271,8 @@ impl Engine {
         container::inspect::runtime_container_pid(&self.paths, id)
     }
 
-    /// The container monitor's process (the hidden `container-monitor`
-    /// command that `start` executes): its exit code.
+    /// The container monitor's process (the command line that `run` and
+    /// `start` execute, `MonitorInvocation`): its exit code.
     pub fn run_monitor(&self, id: &str, wait_for_attach: bool) -> i32 {
         container::monitor::main(&self.paths, id, wait_for_attach)
     }

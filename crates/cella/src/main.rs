@@ -29,7 +29,6 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-#[command(defer = true)]
 enum Command {
     /// Namespace tools: ls, unshare, enter, netns, persist, release, pids
     Ns {
@@ -42,13 +41,6 @@ enum Command {
     /// same definitions as the parser and --help (e.g. `cella completion
     /// bash > /etc/bash_completion.d/cella`)
     Completion { shell: clap_complete::Shell },
-    /// A container's monitor, started by `run`/`start` (not for people)
-    #[command(name = "container-monitor", hide = true)]
-    Monitor {
-        id: String,
-        #[arg(long = "wait-for-attach")]
-        wait_for_attach: bool,
-    },
 }
 
 impl Command {
@@ -59,7 +51,6 @@ impl Command {
         match self {
             Command::Ns { command } => matches!(**command, ns::NsCommand::Enter(_)),
             Command::Engine(c) => c.enters_containers(),
-            Command::Monitor { .. } => true,
             Command::Completion { .. } => false,
         }
     }
@@ -97,7 +88,20 @@ fn first_word(mut args: impl Iterator<Item = String>) -> Option<String> {
 fn main() {
     // `cella ps | head` ends quietly, as other tools do.
     cella_sys::process::set_sigpipe(true);
-    let cli = match Cli::try_parse() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // A container's monitor, executed by run/start: its own command line,
+    // read before (and without) the people's parser.
+    if let Some(m) = cella_engine::MonitorInvocation::parse(argv.get(1..).unwrap_or_default()) {
+        // It creates the container: from a sealed image (run/start execute
+        // it from one, so this does not re-execute).
+        if let Err(e) = cella_engine::seal_self() {
+            eprintln!("cella: {e}");
+            std::process::exit(125);
+        }
+        let engine = cella_engine::Engine::new(Some(m.root), Some(m.runroot));
+        std::process::exit(engine.run_monitor(&m.id, m.wait_for_attach));
+    }
+    let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
         Err(e) => std::process::exit(usage_error(e, std::env::args().skip(1))),
     };
@@ -123,7 +127,6 @@ fn main() {
                 1
             }
         },
-        Command::Monitor { id, wait_for_attach } => engine.run_monitor(&id, wait_for_attach),
         Command::Completion { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "cella", &mut std::io::stdout());
             0
@@ -159,11 +162,12 @@ mod tests {
     }
 
     /// Every command people use says what it does in --help (and so in the
-    /// completions, generated from the same definitions). Subcommands are
-    /// deferred (built only when used, which keeps `run`'s start from
-    /// building the other hundred): building one must not change its
-    /// description (a doc comment on a flattened struct or a group enum
-    /// would replace it).
+    /// completions, generated from the same definitions). The commands of
+    /// the groups (`container ls`, `image rm`…) are deferred, built only
+    /// when used (the groups themselves are not, so that clap's `help`
+    /// subcommand and the completions still list every nested command):
+    /// building one must not change its description (a doc comment on a
+    /// flattened struct or a group enum would replace it).
     #[test]
     fn every_command_has_its_help() {
         fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>, changed: &mut Vec<String>) {
@@ -190,24 +194,9 @@ mod tests {
         Cli::command().debug_assert();
     }
 
-    /// The engine execs this binary with its monitor command: the parser
-    /// must accept exactly what `monitor::spawn` passes.
+    /// The monitor's command line is not one people can give.
     #[test]
-    fn the_monitor_command_the_engine_runs_is_ours() {
-        let argv = [
-            "cella",
-            "--root",
-            "/r",
-            "--runroot",
-            "/rr",
-            cella_engine::MONITOR_COMMAND,
-            "abc",
-            "--wait-for-attach",
-        ];
-        let cli = Cli::try_parse_from(argv).unwrap();
-        match cli.command {
-            Command::Monitor { id, wait_for_attach } => assert!(id == "abc" && wait_for_attach),
-            _ => panic!("{} is not the monitor's command", cella_engine::MONITOR_COMMAND),
-        }
+    fn the_monitor_is_not_a_command_of_the_parser() {
+        assert!(Cli::try_parse_from(["cella", "container-monitor", "abc"]).is_err());
     }
 }

@@ -16,7 +16,6 @@ use cella_engine::{CgroupManager, Engine};
 use clap::Subcommand;
 
 #[derive(Subcommand)]
-#[command(defer = true)]
 pub enum EngineCommand {
     /// Create and start a container (IMAGE may be the built-in `host`)
     Run(Box<run::RunArgs>),

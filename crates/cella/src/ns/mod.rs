@@ -11,7 +11,6 @@ use anyhow::Result;
 use clap::Subcommand;
 
 #[derive(Subcommand)]
-#[command(defer = true)]
 pub enum NsCommand {
     /// List namespaces, as lsns does, plus those only a bind mount keeps alive
     Ls(ls::LsArgs),

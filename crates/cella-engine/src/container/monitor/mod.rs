@@ -25,9 +25,61 @@ use crate::store::paths::Paths;
 use std::io::{BufRead, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-/// The hidden command of the `cella` binary that runs a monitor:
-/// `cella --root R --runroot RR container-monitor ID [--wait-for-attach]`.
-pub const COMMAND: &str = "container-monitor";
+/// The command word of a monitor's command line (see `Invocation`).
+const COMMAND: &str = "container-monitor";
+const WAIT_FOR_ATTACH: &str = "--wait-for-attach";
+
+/// A monitor's command line, written by `spawn` and read back by the
+/// `cella` binary before anything else: `--root R --runroot RR
+/// container-monitor ID [--wait-for-attach]`, exactly. Not for people, so
+/// not clap's: building that parser would cost every container start a
+/// millisecond.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub root: std::path::PathBuf,
+    pub runroot: std::path::PathBuf,
+    pub id: String,
+    pub wait_for_attach: bool,
+}
+
+impl Invocation {
+    /// The arguments after the program's name.
+    pub fn args(&self) -> Vec<std::ffi::OsString> {
+        let mut v: Vec<std::ffi::OsString> = vec![
+            "--root".into(),
+            self.root.clone().into(),
+            "--runroot".into(),
+            self.runroot.clone().into(),
+            COMMAND.into(),
+            self.id.clone().into(),
+        ];
+        if self.wait_for_attach {
+            v.push(WAIT_FOR_ATTACH.into());
+        }
+        v
+    }
+
+    /// The arguments after the program's name, if they are a monitor's.
+    pub fn parse(args: &[std::ffi::OsString]) -> Option<Invocation> {
+        let [root_flag, root, runroot_flag, runroot, command, id, rest @ ..] = args else {
+            return None;
+        };
+        if root_flag != "--root" || runroot_flag != "--runroot" || command != COMMAND {
+            return None;
+        }
+        let wait_for_attach = match rest {
+            [] => false,
+            [flag] if flag == WAIT_FOR_ATTACH => true,
+            _ => return None,
+        };
+        Some(Invocation {
+            root: root.into(),
+            runroot: runroot.into(),
+            id: id.to_str()?.to_string(),
+            wait_for_attach,
+        })
+    }
+}
 
 /// Starts the monitor for a created container record and waits until the
 /// container exists (and, unless `wait_for_attach`, runs). With
@@ -49,15 +101,15 @@ pub fn spawn(paths: &Paths, id: &str, wait_for_attach: bool) -> Result<()> {
         None => "/proc/self/exe".to_string(),
     };
     let mut cmd = std::process::Command::new(program);
-    cmd.arg("--root")
-        .arg(&paths.root)
-        .arg("--runroot")
-        .arg(&paths.runroot)
-        .arg(COMMAND)
-        .arg(id);
-    if wait_for_attach {
-        cmd.arg("--wait-for-attach");
-    }
+    cmd.args(
+        Invocation {
+            root: paths.root.clone(),
+            runroot: paths.runroot.clone(),
+            id: id.to_string(),
+            wait_for_attach,
+        }
+        .args(),
+    );
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::from(w))
         .stderr(std::process::Stdio::null());
@@ -191,4 +243,31 @@ fn start(paths: &Paths, c: &mut Container) -> Result<()> {
         crate::network::refresh_hosts(paths);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_monitor_reads_exactly_the_command_line_spawn_writes() {
+        for wait_for_attach in [false, true] {
+            let inv = Invocation {
+                root: "/r".into(),
+                runroot: "/rr".into(),
+                id: "abc".into(),
+                wait_for_attach,
+            };
+            assert_eq!(Invocation::parse(&inv.args()), Some(inv));
+        }
+        let os = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        for other in [
+            &["--root", "/r", "--runroot", "/rr", COMMAND, "abc", "--bogus"][..],
+            &["--runroot", "/rr", "--root", "/r", COMMAND, "abc"],
+            &["--root", "/r", "--runroot", "/rr", "run", "abc"],
+            &[COMMAND, "abc"],
+        ] {
+            assert_eq!(Invocation::parse(&os(other)), None, "{other:?}");
+        }
+    }
 }
