@@ -50,4 +50,6 @@ done
 for p in "${pids[@]}"; do wait "$p" || failed=1; done
 # The unpacker's sandboxes are mounted inside their own mount namespaces; only the empty directories stay here.
 rmdir /tmp/cella-fuzz-unpack-* 2>/dev/null || true
+# The logs stay only when something crashed (the lines above name them).
+[ "$failed" != 0 ] || rm -rf "$logs"
 exit $failed
