@@ -13,8 +13,16 @@ cargo clippy --all-targets -q -- -D warnings
 # binary even when one fails; the summed result is the last line.
 log=$(mktemp)
 # Containers leave their shared cgroup parent (/cella, as docker leaves
-# /docker) for the next one; the suite's goes when it ends, if empty.
-trap 'rm -f "$log"; rmdir /sys/fs/cgroup/cella /sys/fs/cgroup/*/cella 2>/dev/null || true' EXIT
+# /docker) for the next one, and podman (the differential tests) its
+# libpod_parent/conmon: the suite's go when it ends, if empty.
+cleanup() {
+  rm -f "$log"
+  rmdir /sys/fs/cgroup/cella /sys/fs/cgroup/*/cella 2>/dev/null || true
+  for d in /sys/fs/cgroup/libpod_parent /sys/fs/cgroup/*/libpod_parent; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+}
+trap cleanup EXIT
 set +e
 cargo test --workspace --lib --bins --tests --no-fail-fast -- --test-threads 4 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
