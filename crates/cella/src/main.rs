@@ -85,6 +85,14 @@ fn first_word(mut args: impl Iterator<Item = String>) -> Option<String> {
     None
 }
 
+/// A step without which no command may go on: its failure is the engine's (125).
+fn or_exit<E: std::fmt::Display>(step: Result<(), E>) {
+    if let Err(e) = step {
+        eprintln!("cella: {e}");
+        std::process::exit(engine::ENGINE_FAILED);
+    }
+}
+
 fn main() {
     // `cella ps | head` ends quietly, as other tools do.
     cella_sys::process::set_sigpipe(true);
@@ -94,10 +102,7 @@ fn main() {
     if let Some(m) = cella_engine::MonitorInvocation::parse(argv.get(1..).unwrap_or_default()) {
         // It creates the container: from a sealed image (run/start execute
         // it from one, so this does not re-execute).
-        if let Err(e) = cella_engine::seal_self() {
-            eprintln!("cella: {e}");
-            std::process::exit(125);
-        }
+        or_exit(cella_engine::seal_self());
         let engine = cella_engine::Engine::new(Some(m.root), Some(m.runroot));
         std::process::exit(engine.run_monitor(&m.id, m.wait_for_attach));
     }
@@ -107,15 +112,9 @@ fn main() {
     };
     if cli.command.enters_containers() {
         // Before anything else (see cella_engine::seal_self): re-executes.
-        if let Err(e) = cella_engine::seal_self() {
-            eprintln!("cella: {e}");
-            std::process::exit(125);
-        }
+        or_exit(cella_engine::seal_self());
     } else if matches!(&cli.command, Command::Engine(c) if c.starts_monitors()) {
-        if let Err(e) = cella_engine::become_undumpable() {
-            eprintln!("cella: {e}");
-            std::process::exit(125);
-        }
+        or_exit(cella_engine::become_undumpable());
     }
     let engine = cella_engine::Engine::new(cli.root, cli.runroot);
     target::set_engine(engine.clone());

@@ -259,7 +259,7 @@ pub struct ImagePruneArgs {
     force: bool,
 }
 
-// docker's `image` group (the same commands as the top-level ones).
+/// docker's `image` group (the same commands as the top-level ones).
 #[derive(Subcommand)]
 #[command(defer = true)]
 pub enum ImageCommand {

@@ -2,8 +2,8 @@
 
 use clap::Args;
 
-// Each with an optional =FILE as in util-linux: `enter` joins the target's
-// namespace or FILE; `unshare` creates one and, with =FILE, persists it there.
+/// Each with an optional =FILE as in util-linux: `enter` joins the target's
+/// namespace or FILE; `unshare` creates one and, with =FILE, persists it there.
 #[derive(Args)]
 pub struct NamespaceOptions {
     /// Mount namespace [=FILE]

@@ -37,13 +37,6 @@ pub fn remove_files(paths: &Paths, c: &Container) -> Result<Trash> {
     let _lock = crate::store::lock(paths)?;
     let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
     let dir = c.dir(paths);
-    if !dir.exists() {
-        return Err(Error::Io {
-            what: "remove",
-            path: dir,
-            err: std::io::Error::from_raw_os_error(libc::ENOENT),
-        });
-    }
     let trash = crate::store::ids::random_id().map(|r| {
         paths
             .trash()
@@ -54,7 +47,8 @@ pub fn remove_files(paths: &Paths, c: &Container) -> Result<Trash> {
             return Ok(Trash(Some(trash)));
         }
     }
-    // Not movable (trash/ on another filesystem): removed in place. A monitor
+    // Not movable (gone already: the NotFound below; trash/ on another
+    // filesystem): removed in place. A monitor
     // the record could not name (a damaged state.json) may still be writing
     // its last state.json while the tree goes: try again.
     let mut tries = 0;
