@@ -244,16 +244,44 @@ pub fn read_persisted(dir: &Path) -> Result<Persisted> {
     serde_json::from_slice(&text).map_err(|e| Error::Config(format!("{}: {e}", p.display())))
 }
 
-/// The process state letter and start time from /proc/PID/stat.
-pub fn proc_stat(pid: i32) -> Option<(u8, u64)> {
+/// What /proc/PID/stat says about a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// The state letter (R, S, D, Z, X…).
+    pub state: u8,
+    /// The kernel's PF_* flags.
+    pub flags: u64,
+    /// Start time in clock ticks after boot: with the PID, names one process.
+    pub start: u64,
+}
+
+/// PF_EXITING: set when a process begins to exit, before it leaves its
+/// cgroups (from then on a v1 hierarchy shows it in its root).
+const PF_EXITING: u64 = 0x4;
+
+impl ProcStat {
+    /// Neither a zombie nor dead.
+    pub fn live(&self) -> bool {
+        self.state != b'Z' && self.state != b'X'
+    }
+
+    /// Past the start of its exit.
+    pub fn exiting(&self) -> bool {
+        self.flags & PF_EXITING != 0
+    }
+}
+
+/// The process's state, flags and start time from /proc/PID/stat.
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
     let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
     let close = text.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&text[close + 2..]).ok()?;
     let mut fields = rest.split(' ');
     let state = fields.next()?.bytes().next()?;
-    // Field 3 is `state`; start time is field 22, i.e. 19 fields further.
-    let start = fields.nth(18)?.parse().ok()?;
-    Some((state, start))
+    // Field 3 is `state`, flags field 9 and start time field 22.
+    let flags = fields.nth(5)?.parse().ok()?;
+    let start = fields.nth(12)?.parse().ok()?;
+    Some(ProcStat { state, flags, start })
 }
 
 /// Whether `pid`'s innermost PID (the last of NSpid) is 1, in a namespace
@@ -273,10 +301,7 @@ impl Persisted {
         if self.pid <= 0 {
             return false;
         }
-        match proc_stat(self.pid) {
-            Some((state, start)) => start == self.pid_start && state != b'Z' && state != b'X',
-            None => false,
-        }
+        proc_stat(self.pid).is_some_and(|s| s.start == self.pid_start && s.live())
     }
 
     /// A pidfd of the container's init, once it is proven to be that
@@ -300,6 +325,12 @@ impl Persisted {
         };
         if let Some(cg) = self.cgroup.as_ref().filter(|c| !c.dirs.is_empty()) {
             if !cg.holds(self.pid) {
+                // An exiting init has left its cgroups (v1 shows it in the
+                // root) and is gone for every purpose of a caller; the flag
+                // is set before it leaves, so this read after sees it.
+                if proc_stat(self.pid).is_none_or(|s| s.exiting() || !s.live()) {
+                    return Ok(None);
+                }
                 return Err(refuse("it is not in the container's cgroup"));
             }
         }
@@ -359,14 +390,28 @@ mod tests {
 
     #[test]
     fn reads_own_stat() {
-        let (state, start) = proc_stat(std::process::id() as i32).unwrap();
+        let s = proc_stat(std::process::id() as i32).unwrap();
         // Running, sleeping, or in a disk wait when the machine is busy.
-        assert!(
-            state.is_ascii_uppercase() && state != b'Z' && state != b'X',
-            "{}",
-            state as char
-        );
-        assert!(start > 0);
+        assert!(s.state.is_ascii_uppercase() && s.live(), "{}", s.state as char);
+        assert!(s.start > 0 && !s.exiting(), "{s:?}");
+    }
+
+    #[test]
+    fn an_exited_child_reads_as_exiting_and_not_live() {
+        // A zombie keeps PF_EXITING: the flag an init shows from the start
+        // of its exit, when a v1 hierarchy already puts it in the root.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        let mut s = proc_stat(pid).unwrap();
+        for _ in 0..500 {
+            if !s.live() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            s = proc_stat(pid).unwrap();
+        }
+        child.wait().unwrap();
+        assert!(!s.live() && s.exiting(), "{s:?}");
     }
 
     #[test]

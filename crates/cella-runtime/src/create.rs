@@ -250,7 +250,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         }
     }
     state.pid_start = proc_stat(init_pid)
-        .map(|(_, s)| s)
+        .map(|s| s.start)
         .ok_or_else(|| Error::Init("the container init exited right after setup".into()))?;
     let console_master = match console_keep {
         Some(sock) => Some(crate::console::receive_master(&sock)?),

@@ -88,6 +88,65 @@ fn delete_force_stops_a_running_container_and_its_children() {
     }
 }
 
+/// An init part way through its exit has left its v1 cgroups (the kernel
+/// shows it in each root) while it waits for its PID namespace to empty. It
+/// is a container going away, not a stranger: `kill` says "container not
+/// running" and `delete --force` removes it. A child held frozen keeps the
+/// init in that state for as long as the test needs.
+#[test]
+fn an_init_part_way_through_its_exit_is_gone_not_a_stranger() {
+    let rt = Rt::new();
+    let id = unique("exiting");
+    let b = sh("sleep 300 & wait");
+    b.write();
+    rt.exec(&["run", "-d", "--bundle", b.dir.to_str().unwrap(), &id]).ok();
+    let init = rt.state(&id)["pid"].as_i64().unwrap() as i32;
+    let freezer = default_cgroup_dirs(&id)
+        .into_iter()
+        .find(|d| d.to_string_lossy().contains("/freezer/"))
+        .expect("needs the v1 freezer hierarchy this kind of host has");
+    let procs = || std::fs::read_to_string(freezer.join("cgroup.procs")).unwrap_or_default();
+    assert!(eventually(|| procs().lines().count() == 2), "{}", procs());
+    let child = procs().lines().find(|p| *p != init.to_string()).unwrap().to_string();
+    let hold = freezer.join("hold");
+    std::fs::create_dir(&hold).unwrap();
+    std::fs::write(hold.join("cgroup.procs"), &child).unwrap();
+    std::fs::write(hold.join("freezer.state"), "FROZEN").unwrap();
+    let thaw = || std::fs::write(hold.join("freezer.state"), "THAWED");
+    assert!(eventually(|| std::fs::read_to_string(hold.join("freezer.state"))
+        .unwrap_or_default()
+        .trim()
+        == "FROZEN"));
+    rt.exec(&["kill", &id, "KILL"]).ok();
+    let exiting = || {
+        let stat = std::fs::read_to_string(format!("/proc/{init}/stat")).unwrap_or_default();
+        let flags: u64 = stat
+            .rsplit_once(") ")
+            .and_then(|(_, r)| r.split(' ').nth(6)?.parse().ok())
+            .unwrap_or(0);
+        flags & 0x4 != 0
+    };
+    if !eventually(exiting) {
+        let _ = thaw();
+        panic!("the init never began to exit");
+    }
+    let again = rt.exec(&["kill", &id, "TERM"]);
+    let mut delete = rt.cmd(&["delete", "--force", &id]).spawn().unwrap();
+    // The delete meets the exiting init; the thaw lets it finish.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    thaw().unwrap();
+    let deleted = delete.wait().unwrap();
+    assert!(
+        again.code != 0 && again.stderr.contains("container not running"),
+        "{again:?}"
+    );
+    assert!(deleted.success(), "delete --force of a container whose init is exiting");
+    assert!(eventually(|| !pid_alive(init)));
+    for d in default_cgroup_dirs(&id) {
+        assert!(!d.exists(), "{} is left", d.display());
+    }
+}
+
 /// Cgroups made below the container's own (a manager inside it, with its
 /// cgroup namespace) go with `delete`; the shared parent (`/cella`) stays
 /// for the next container, as runc's and docker's do.

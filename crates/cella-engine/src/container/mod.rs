@@ -221,7 +221,7 @@ impl Container {
     pub fn monitor_alive(&self) -> bool {
         self.state.monitor_pid > 0
             && cella_runtime::container::proc_stat(self.state.monitor_pid)
-                .is_some_and(|(st, start)| start == self.state.monitor_start && st != b'Z' && st != b'X')
+                .is_some_and(|s| s.start == self.state.monitor_start && s.live())
     }
 }
 

@@ -288,7 +288,7 @@ pub(super) fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(St
     c.state.error.clear();
     c.state.monitor_pid = cella_sys::process::getpid();
     c.state.monitor_start = cella_runtime::container::proc_stat(c.state.monitor_pid)
-        .map(|s| s.1)
+        .map(|s| s.start)
         .unwrap_or(0);
     c.save_state(paths)?;
     let _ = sigfd.as_fd();
