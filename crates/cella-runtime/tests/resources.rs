@@ -42,7 +42,12 @@ fn memory_limit_oom_kills_and_events_reports_it() {
         .stdout(std::fs::File::create(&events_out).unwrap())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // `events` counts the OOM kills it starts from before its first stats
+    // line: the hog may start only after that line, or its kill is counted
+    // as the past (a fixed pause was too short for the emulated guest).
+    assert!(eventually(|| std::fs::read_to_string(&events_out)
+        .unwrap()
+        .contains("\"type\":\"stats\"")));
     let pid = rt.state(&id)["pid"].as_i64().unwrap();
     std::fs::write(format!("/proc/{pid}/root/dev/shm/go"), "").unwrap();
     assert!(
