@@ -182,7 +182,7 @@ impl Cgroup {
                     v.sort_unstable();
                     return Ok(v);
                 }
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if removed(&e) => continue,
                 Err(e) => return Err(io_err("read", &p)(e)),
             }
         }
@@ -248,6 +248,13 @@ impl Cgroup {
     pub fn exists(&self) -> bool {
         self.paths().any(|d| d.is_dir())
     }
+}
+
+/// A cgroup's file that is gone: its directory removed before the open
+/// (ENOENT) or between the open and the read (ENODEV), as systemd removes
+/// a scope's cgroup the moment its last process exits.
+fn removed(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENODEV)
 }
 
 fn create_dir(dir: &Path, cpuset: bool) -> Result<()> {
@@ -359,6 +366,16 @@ mod tests {
              41 31 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n",
             "4:memory:/user/shell\n0::/\n",
         )
+    }
+
+    #[test]
+    fn a_removed_cgroup_has_no_processes() {
+        // Removed before the read (no directory) or during it (ENODEV, what
+        // the kernel answers a file opened before its cgroup's rmdir).
+        let gone = Cgroup::resolve(&layout(), "/cella-test-no-such-cgroup/x").unwrap();
+        assert_eq!(gone.pids().unwrap(), Vec::<i32>::new());
+        assert!(removed(&io::Error::from_raw_os_error(libc::ENODEV)));
+        assert!(!removed(&io::Error::from_raw_os_error(libc::EACCES)));
     }
 
     #[test]
