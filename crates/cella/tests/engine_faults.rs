@@ -7,18 +7,7 @@
 mod common;
 use common::*;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
+use std::time::Duration;
 
 fn alive(pid: i64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
@@ -201,6 +190,20 @@ fn removed_containers_files_go_even_when_their_remover_dies() {
     std::fs::write(left.join("diff/etc/x"), "x").unwrap();
     e.ok(&["run", "--rm", &bb, "true"]);
     assert!(!left.exists(), "swept under the store lock");
+    // A --rm monitor deletes the runtime's state with the files, after the
+    // exit is out: killed in between, it leaves a container whose runtime
+    // state, cgroups and files are in trash/ under its dead PID.
+    let (id, pid, monitor) = run_sleeper(&e, &bb, "cut");
+    for p in [monitor, pid] {
+        cella_sys::process::kill(p as i32, libc::SIGKILL).unwrap();
+        assert!(eventually(|| !alive(p)));
+    }
+    assert!(e.runroot.join(&id).exists() && !cgroups_of(&id).is_empty());
+    let moved = trash.join(format!("container-{monitor}-{id}"));
+    std::fs::rename(e.root.join("containers").join(&id), &moved).unwrap();
+    e.ok(&["run", "--rm", &bb, "true"]);
+    assert!(!moved.exists(), "swept under the store lock");
+    assert_gone(&e, &id, &[pid]);
 }
 
 const SERVE: &str = "sh -c 'mkdir -p /www && echo page > /www/index.html && httpd -f -p 8080 -h /www'";

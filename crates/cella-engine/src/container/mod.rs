@@ -191,7 +191,14 @@ impl Container {
             id_base: self.id_base,
             state: None,
         };
-        store::write_json(&self.dir(paths).join(RECORD), &r, store::Durability::Synced)
+        // A --rm container's record lives as long as its volatile layer:
+        // after a crash of the machine, neither is worth a sync now (a
+        // record lost with it is swept, a torn one listed as damaged).
+        let durability = match self.config.auto_remove {
+            true => store::Durability::Live,
+            false => store::Durability::Synced,
+        };
+        store::write_json(&self.dir(paths).join(RECORD), &r, durability)
     }
 
     /// Writes state.json: by the container's monitor only.

@@ -64,15 +64,25 @@ pub fn lock(paths: &Paths) -> Result<StoreLock> {
     cella_sys::fd::flock_exclusive(file.as_fd(), false).at("lock", &p)?;
     // What a killed import, load or pull left in tmp/, and what a killed
     // remover left in trash/, goes.
-    sweep_dead_owners(&paths.tmp());
-    sweep_dead_owners(&paths.trash());
+    sweep_dead_owners(&paths.tmp(), |_| {});
+    sweep_dead_owners(&paths.trash(), |name| {
+        // A removed container's runtime state went with its files.
+        if let Some(id) = name
+            .strip_prefix("container-")
+            .and_then(|r| r.split_once('-'))
+            .map(|(_, id)| id)
+        {
+            let _ = cella_runtime::lifecycle::delete(&paths.runroot, id, true);
+        }
+    });
     sweep_unrecorded_containers(paths);
     sweep_partials(paths);
     Ok(StoreLock { _file: file })
 }
 
-/// Entries named KIND-PID-RANDOM whose PID is no longer alive.
-fn sweep_dead_owners(dir: &Path) {
+/// Entries named KIND-PID-RANDOM whose PID is no longer alive, each after
+/// `before` has seen its name.
+fn sweep_dead_owners(dir: &Path, before: impl Fn(&str)) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -81,9 +91,12 @@ fn sweep_dead_owners(dir: &Path) {
         let owner_alive = name
             .split('-')
             .nth(1)
-            .and_then(|p| p.parse::<u32>().ok())
-            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            .and_then(|p| p.parse::<i32>().ok())
+            // A zombie is dead: its parent may be slow to reap it (an
+            // orphan's is PID 1).
+            .is_some_and(|pid| cella_runtime::container::proc_stat(pid).is_some_and(|s| s.live()));
         if !owner_alive {
+            before(&name);
             let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
         }
     }

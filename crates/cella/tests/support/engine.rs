@@ -130,3 +130,17 @@ impl Drop for Engine {
         }
     }
 }
+
+/// Polls `f` every 50 ms until it holds, for up to 15 s (a bound for a
+/// slow machine, not a timing claim).
+#[allow(dead_code)]
+pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}

@@ -212,11 +212,15 @@ fn monitor(paths: &Paths, id: &str, wait_for_attach: bool, report: OwnedFd) -> i
             c.state.exit_code = e.start_exit_code();
             c.state.monitor_pid = 0;
             teardown::release_address(paths, &mut c);
-            let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
-            teardown::unmount_root(paths, &c);
             if c.config.auto_remove {
-                let _ = remove_files(paths, &c);
+                // Its runtime state and root go with the trash.
+                if remove_files(paths, &c).is_err() {
+                    let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
+                    teardown::unmount_root(paths, &c);
+                }
             } else {
+                let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
+                teardown::unmount_root(paths, &c);
                 let _ = c.save_state(paths);
             }
             say(&format!("error {} {msg}", e.exec_errno().unwrap_or(0)));

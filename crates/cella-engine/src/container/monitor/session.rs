@@ -220,6 +220,9 @@ pub(super) fn serve(
     // A --rm container is gone from the store already; its files go once
     // the clients know how it ended.
     drop(trash);
+    if c.config.auto_remove {
+        crate::container::exits::prune(paths);
+    }
     if let Some(delay) = super::restart::next_delay(paths, &c, code, ran) {
         super::restart::restart_after(paths, &c, delay);
     }
@@ -231,8 +234,12 @@ pub(super) fn serve(
 /// container goes: its files are in the returned trash).
 pub(super) fn finish(paths: &Paths, c: &mut Container, code: i32) -> Option<teardown::Trash> {
     let oom = teardown::oom_killed(paths, c);
-    let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
-    teardown::unmount_root(paths, c);
+    // A --rm container's runtime state and root go with its trash, after
+    // its clients know the exit.
+    if !c.config.auto_remove {
+        let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
+        teardown::unmount_root(paths, c);
+    }
     c.state.status = Status::Exited;
     c.state.exit_code = code;
     c.state.oom_killed = oom;
@@ -258,6 +265,9 @@ pub(super) fn finish(paths: &Paths, c: &mut Container, code: i32) -> Option<tear
         trash = teardown::remove_files(paths, c).ok();
         if trash.is_some() {
             crate::events::container(paths, c, "destroy", &[]);
+        } else {
+            let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
+            teardown::unmount_root(paths, c);
         }
         let _ = crate::volume::remove_unused(paths, &anonymous);
     } else {

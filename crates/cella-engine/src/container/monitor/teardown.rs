@@ -14,43 +14,56 @@ pub(super) fn unmount_root(paths: &Paths, c: &Container) {
 }
 
 /// A removed container's files, moved out of the store's view (into
-/// trash/, named as the store's sweep expects: KIND-PID-RANDOM) and deleted
-/// when this is dropped, outside the store lock and, for `--rm`, after the
+/// trash/, named as the store's sweep expects: container-PID-ID) and
+/// deleted with its runtime state (its cgroups, the runtime's record) when
+/// this is dropped: outside the store lock and, for `--rm`, after the
 /// caller has been told the exit. If this process dies first, the next
-/// store lock sweeps them.
+/// store lock sweeps both (`store::lock`).
 #[must_use = "dropping it deletes the files now"]
-pub struct Trash(Option<std::path::PathBuf>);
+pub struct Trash {
+    dir: Option<std::path::PathBuf>,
+    runtime: Option<(std::path::PathBuf, String)>,
+}
 
 impl Drop for Trash {
     fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
+        if let Some((runroot, id)) = self.runtime.take() {
+            let _ = cella_runtime::lifecycle::delete(&runroot, &id, true);
+        }
+        if let Some(p) = self.dir.take() {
+            // A monitor's image root is mounted in its own namespace.
+            let _ = cella_sys::mount::umount2(&p.join("rootfs"), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW);
             let _ = std::fs::remove_dir_all(p);
         }
     }
 }
 
-/// Removes a container (the caller made sure it no longer runs): its
-/// runtime state and, under the store lock, its directory, which is gone
-/// from `ps -a` and from its name when this returns; the files themselves
-/// go with the returned `Trash`.
+/// The name in trash/ of container `id`'s files, removed by process `pid`.
+fn trash_name(pid: u32, id: &str) -> String {
+    format!("container-{pid}-{id}")
+}
+
+/// Removes a container (the caller made sure it no longer runs): under the
+/// store lock, its directory, which is gone from `ps -a` and from its name
+/// when this returns; the files themselves and the runtime's state go with
+/// the returned `Trash`.
 pub fn remove_files(paths: &Paths, c: &Container) -> Result<Trash> {
     let _lock = crate::store::lock(paths)?;
-    let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
     let dir = c.dir(paths);
-    let trash = crate::store::ids::random_id().map(|r| {
-        paths
-            .trash()
-            .join(format!("container-{}-{}", std::process::id(), &r[..16]))
-    });
-    if let Ok(trash) = trash {
-        if std::fs::rename(&dir, &trash).is_ok() {
-            return Ok(Trash(Some(trash)));
-        }
+    let mut trash = Trash {
+        dir: None,
+        runtime: Some((paths.runroot.clone(), c.id.clone())),
+    };
+    let into = paths.trash().join(trash_name(std::process::id(), &c.id));
+    if std::fs::rename(&dir, &into).is_ok() {
+        trash.dir = Some(into);
+        return Ok(trash);
     }
     // Not movable (gone already: the NotFound below; trash/ on another
     // filesystem): removed in place. A monitor
     // the record could not name (a damaged state.json) may still be writing
     // its last state.json while the tree goes: try again.
+    let _ = cella_sys::mount::umount2(&dir.join("rootfs"), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW);
     let mut tries = 0;
     loop {
         match std::fs::remove_dir_all(&dir) {
@@ -59,7 +72,7 @@ pub fn remove_files(paths: &Paths, c: &Container) -> Result<Trash> {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             r => {
-                return r.map(|()| Trash(None)).map_err(|e| Error::Io {
+                return r.map(|()| trash).map_err(|e| Error::Io {
                     what: "remove",
                     path: dir,
                     err: e,
