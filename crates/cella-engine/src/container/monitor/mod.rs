@@ -215,12 +215,10 @@ fn monitor(paths: &Paths, id: &str, wait_for_attach: bool, report: OwnedFd) -> i
             if c.config.auto_remove {
                 // Its runtime state and root go with the trash.
                 if remove_files(paths, &c).is_err() {
-                    let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
-                    teardown::unmount_root(paths, &c);
+                    teardown::release_runtime(paths, &c);
                 }
             } else {
-                let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
-                teardown::unmount_root(paths, &c);
+                teardown::release_runtime(paths, &c);
                 let _ = c.save_state(paths);
             }
             say(&format!("error {} {msg}", e.exec_errno().unwrap_or(0)));

@@ -237,8 +237,7 @@ pub(super) fn finish(paths: &Paths, c: &mut Container, code: i32) -> Option<tear
     // A --rm container's runtime state and root go with its trash, after
     // its clients know the exit.
     if !c.config.auto_remove {
-        let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
-        teardown::unmount_root(paths, c);
+        teardown::release_runtime(paths, c);
     }
     c.state.status = Status::Exited;
     c.state.exit_code = code;
@@ -266,8 +265,7 @@ pub(super) fn finish(paths: &Paths, c: &mut Container, code: i32) -> Option<tear
         if trash.is_some() {
             crate::events::container(paths, c, "destroy", &[]);
         } else {
-            let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
-            teardown::unmount_root(paths, c);
+            teardown::release_runtime(paths, c);
         }
         let _ = crate::volume::remove_unused(paths, &anonymous);
     } else {

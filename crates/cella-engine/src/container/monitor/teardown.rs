@@ -5,12 +5,20 @@
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::store::paths::Paths;
+use std::path::Path;
 
-/// The image root goes with the monitor's mount namespace; unmounted
-/// first so that nothing holds it meanwhile.
-pub(super) fn unmount_root(paths: &Paths, c: &Container) {
-    let rootfs = c.dir(paths).join("rootfs");
-    let _ = cella_sys::mount::umount2(&rootfs, libc::MNT_DETACH);
+/// What an ended container gives back to the runtime: its state and
+/// cgroups, and the image root.
+pub(super) fn release_runtime(paths: &Paths, c: &Container) {
+    let _ = cella_runtime::lifecycle::delete(&paths.runroot, &c.id, true);
+    unmount_rootfs(&c.dir(paths));
+}
+
+/// The image root in container directory `dir` goes with the monitor's
+/// mount namespace; unmounted first so that nothing holds it meanwhile (a
+/// no-op where it is not mounted, as in the host's namespace).
+fn unmount_rootfs(dir: &Path) {
+    let _ = cella_sys::mount::umount2(&dir.join("rootfs"), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW);
 }
 
 /// A removed container's files, moved out of the store's view (into
@@ -31,8 +39,7 @@ impl Drop for Trash {
             let _ = cella_runtime::lifecycle::delete(&runroot, &id, true);
         }
         if let Some(p) = self.dir.take() {
-            // A monitor's image root is mounted in its own namespace.
-            let _ = cella_sys::mount::umount2(&p.join("rootfs"), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW);
+            unmount_rootfs(&p);
             let _ = std::fs::remove_dir_all(p);
         }
     }
@@ -63,7 +70,7 @@ pub fn remove_files(paths: &Paths, c: &Container) -> Result<Trash> {
     // filesystem): removed in place. A monitor
     // the record could not name (a damaged state.json) may still be writing
     // its last state.json while the tree goes: try again.
-    let _ = cella_sys::mount::umount2(&dir.join("rootfs"), libc::MNT_DETACH | libc::UMOUNT_NOFOLLOW);
+    unmount_rootfs(&dir);
     let mut tries = 0;
     loop {
         match std::fs::remove_dir_all(&dir) {
