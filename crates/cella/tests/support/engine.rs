@@ -126,14 +126,19 @@ impl Drop for Engine {
             let _ = self.out(&["rm", "-f", id]);
         }
         if let Some(base) = self.root.parent() {
-            let _ = std::fs::remove_dir_all(base);
+            // A --rm container's monitor finishes its teardown (its trash,
+            // the runtime's state, the kept exit codes' prune) just after
+            // `run` returns: a removal that meets it fails part way.
+            eventually(|| {
+                let _ = std::fs::remove_dir_all(base);
+                !base.exists()
+            });
         }
     }
 }
 
 /// Polls `f` every 50 ms until it holds, for up to 15 s (a bound for a
 /// slow machine, not a timing claim).
-#[allow(dead_code)]
 pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     while std::time::Instant::now() < deadline {
