@@ -8,6 +8,7 @@
 
 use crate::{io_err, Cgroup, CgroupDir, Error, Result};
 use cella_spec::resources::*;
+use std::io::Write;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
@@ -383,10 +384,36 @@ impl Cgroup {
     fn apply_devices(&self, rules: &[DeviceRule], extra: &[DeviceRule], warnings: &mut Vec<String>) -> Result<()> {
         match self.v1("devices") {
             Some(d) => {
-                write(d, "devices.deny", "a")?;
+                // Each write(2) is one rule; the two files are opened once.
+                let (allow, deny) = (d.join("devices.allow"), d.join("devices.deny"));
+                let open = |p: &Path| {
+                    std::fs::OpenOptions::new().write(true).open(p).map_err(|e| Error::Io {
+                        op: "open",
+                        path: p.to_path_buf(),
+                        err: e,
+                    })
+                };
+                let mut deny_file = open(&deny)?;
+                let mut allow_file = None;
+                let put = |f: &mut std::fs::File, p: &Path, line: &str| {
+                    f.write_all(line.as_bytes()).map_err(|e| Error::Io {
+                        op: "write",
+                        path: p.to_path_buf(),
+                        err: e,
+                    })
+                };
+                put(&mut deny_file, &deny, "a")?;
                 for r in rules.iter().chain(extra) {
-                    let file = if r.allow { "devices.allow" } else { "devices.deny" };
-                    write(d, file, &device_rule_line(r))?;
+                    let line = device_rule_line(r);
+                    if r.allow {
+                        let f = match &mut allow_file {
+                            Some(f) => f,
+                            None => allow_file.insert(open(&allow)?),
+                        };
+                        put(f, &allow, &line)?;
+                    } else {
+                        put(&mut deny_file, &deny, &line)?;
+                    }
                 }
                 Ok(())
             }

@@ -147,6 +147,13 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Creates the v2 directory alone (and missing parents), if there is
+    /// one: what a child started into its cgroup (CLONE_INTO_CGROUP) needs
+    /// before it exists. `create` makes the rest later.
+    pub fn create_v2(&self) -> Result<()> {
+        self.v2().map_or(Ok(()), |d| create_dir(&d.path, false))
+    }
+
     /// Moves process `pid` into the cgroup in every hierarchy.
     pub fn add_pid(&self, pid: i32) -> Result<()> {
         let mut buf = pid.to_string();

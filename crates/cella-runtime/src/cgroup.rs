@@ -39,6 +39,8 @@ pub struct Placement {
     /// cgroupfs: the directories are still to be made (`make`), after the
     /// state recorded where they will be.
     unmade: bool,
+    /// cgroupfs: `make_birthplace` made the v2 directory ahead of the rest.
+    birthplace_made: bool,
 }
 
 /// Not the machine's root: an ordinary user, or uid 0 of a user namespace
@@ -64,6 +66,7 @@ impl Placement {
             scope_dir: String::new(),
             started: false,
             unmade: false,
+            birthplace_made: false,
         };
         let layout = match Layout::detect() {
             Ok(l) => l,
@@ -130,6 +133,21 @@ impl Placement {
         fill(cg, spec)
     }
 
+    /// cgroupfs, for a child that places itself while the runtime makes
+    /// its cgroup (`make` after the clone): only the v2 directory, which
+    /// clone3 needs to start the child in it.
+    pub fn make_birthplace(&mut self) -> Result<()> {
+        let Some(cg) = self.cgroup.as_ref().filter(|_| self.unmade) else {
+            return Ok(());
+        };
+        if cg.v2().is_some() {
+            // From here on undo removes what was made, even part of it.
+            self.birthplace_made = true;
+            cg.create_v2()?;
+        }
+        Ok(())
+    }
+
     /// Puts the child in its cgroup. cgroupfs: writes its PID (unless it
     /// places itself, `self_placed`: born in its v2 cgroup, moving itself
     /// into its v1 ones). systemd: starts the scope with the
@@ -179,7 +197,7 @@ impl Placement {
     /// Undoes a failed create: kills what is in the cgroup, stops the
     /// scope, removes the directories.
     pub fn undo(&mut self) {
-        if (self.systemd.is_some() && !self.started) || self.unmade {
+        if (self.systemd.is_some() && !self.started) || (self.unmade && !self.birthplace_made) {
             // Nothing was made; the cgroup path may be another container's
             // (a scope of the same name), which is not ours to touch.
             return;

@@ -12,6 +12,9 @@ pub enum ToChild {
     Go,
     /// The hooks ran; the state JSON they were given.
     HooksDone(Vec<u8>),
+    /// Start the process (`run`, which starts what it created itself,
+    /// without the start socket).
+    Start,
 }
 
 /// Child → parent.
@@ -26,6 +29,8 @@ pub enum ToParent {
     Hooks,
     /// Set up; waiting for `start` (init) or about to exec (exec).
     Created,
+    /// Start received and the startContainer hooks ran: executing the process.
+    Started,
     /// Setup failed: the errno when the process to run could not be
     /// (`Error::exec_errno`), and the message.
     Failed { errno: Option<i32>, message: String },
@@ -38,6 +43,8 @@ const MAP_ME: u8 = b'M';
 const PID: u8 = b'P';
 const HOOKS: u8 = b'H';
 const CREATED: u8 = b'C';
+const START: u8 = b'S';
+const STARTED: u8 = b's';
 const FAILED: u8 = b'E';
 
 fn malformed(what: &str) -> Error {
@@ -49,6 +56,7 @@ impl ToChild {
         match self {
             ToChild::Go => vec![GO],
             ToChild::HooksDone(json) => [&[HOOKS_DONE][..], json].concat(),
+            ToChild::Start => vec![START],
         }
     }
 
@@ -56,6 +64,7 @@ impl ToChild {
         match msg.split_first() {
             Some((&GO, [])) => Ok(ToChild::Go),
             Some((&HOOKS_DONE, json)) => Ok(ToChild::HooksDone(json.to_vec())),
+            Some((&START, [])) => Ok(ToChild::Start),
             _ => Err(malformed(&format!(
                 "{:?} from the runtime",
                 msg.first().map(|&b| b as char)
@@ -79,6 +88,7 @@ impl ToParent {
             ToParent::Pid(pid) => [&[PID][..], &pid.to_le_bytes()].concat(),
             ToParent::Hooks => vec![HOOKS],
             ToParent::Created => vec![CREATED],
+            ToParent::Started => vec![STARTED],
             ToParent::Failed { errno, message } => {
                 [&[FAILED][..], &errno.unwrap_or(0).to_le_bytes(), message.as_bytes()].concat()
             }
@@ -101,6 +111,7 @@ impl ToParent {
             },
             Some((&HOOKS, [])) => Ok(ToParent::Hooks),
             Some((&CREATED, [])) => Ok(ToParent::Created),
+            Some((&STARTED, [])) => Ok(ToParent::Started),
             Some((&FAILED, rest)) if rest.len() >= 4 => Ok(ToParent::Failed {
                 errno: Some(four(rest)?).filter(|&e| e != 0),
                 message: String::from_utf8_lossy(&rest[4..]).into_owned(),
@@ -216,7 +227,7 @@ mod tests {
 
     #[test]
     fn messages_round_trip_and_malformed_ones_are_errors() {
-        for m in [ToChild::Go, ToChild::HooksDone(b"{}".to_vec())] {
+        for m in [ToChild::Go, ToChild::HooksDone(b"{}".to_vec()), ToChild::Start] {
             assert_eq!(ToChild::decode(&m.encode()).unwrap(), m);
         }
         for m in [
@@ -224,6 +235,7 @@ mod tests {
             ToParent::Pid(4242),
             ToParent::Hooks,
             ToParent::Created,
+            ToParent::Started,
             ToParent::Failed {
                 errno: Some(libc::ENOENT),
                 message: "exec: no such file".into(),
@@ -235,7 +247,7 @@ mod tests {
         ] {
             assert_eq!(ToParent::decode(&m.encode()).unwrap(), m);
         }
-        for bad in [&b""[..], b"P\x01", b"P\x00\x00\x00\x00", b"Gx", b"Q", b"E\x01"] {
+        for bad in [&b""[..], b"P\x01", b"P\x00\x00\x00\x00", b"Gx", b"Sx", b"Q", b"E\x01"] {
             assert!(
                 ToParent::decode(bad).is_err() || ToChild::decode(bad).is_err(),
                 "{bad:?}"

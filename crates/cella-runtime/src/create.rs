@@ -6,7 +6,7 @@ use crate::cgroup::{Driver, Placement};
 use crate::channel::{Channel, ToChild, ToParent};
 use crate::container::{proc_stat, Persisted, StateDir};
 use crate::error::{Context, Error, Result};
-use crate::init::{self, InitContext};
+use crate::init::{self, CgroupEntry, InitContext};
 use crate::nsplan::NsPlan;
 use crate::userns;
 use cella_spec::{NamespaceKind, Spec, Status};
@@ -27,12 +27,47 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub cgroup_driver: Driver,
+    pub started_by: StartedBy,
+}
+
+/// Who starts the created container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartedBy {
+    /// A later `start` command, through the start socket in the state
+    /// directory (`create`; the status reads `created` until then).
+    Command,
+    /// The process that created it, through [`Created::start`] (`run`): no
+    /// start socket is made, nor read back, nor removed.
+    Caller,
 }
 
 pub struct Created {
     pub state: Persisted,
     /// The pty master when `ConsoleTarget::Caller` was asked for.
     pub console_master: Option<OwnedFd>,
+    /// `StartedBy::Caller`: the channel the init waits on for `Start`.
+    start_channel: Option<Channel>,
+}
+
+impl Created {
+    /// Starts a container created with `StartedBy::Caller`: the init runs
+    /// its startContainer hooks and execs the process; then the poststart
+    /// hooks run here, as `start` runs them.
+    pub fn start(&mut self) -> Result<()> {
+        let chan = self
+            .start_channel
+            .take()
+            .ok_or_else(|| Error::Usage("this container waits for a `start` command, not for its creator".into()))?;
+        chan.send_to_child(&ToChild::Start)?;
+        match chan.recv_from_child() {
+            Ok(ToParent::Started) => {}
+            Ok(failed @ ToParent::Failed { .. }) => return Err(failed.into_error()),
+            Ok(other) => return Err(Error::Init(format!("protocol error: {other:?} in answer to Start"))),
+            Err(_) => return Err(Error::Init("the container init exited before it could start".into())),
+        }
+        crate::lifecycle::run_poststart(&self.state);
+        Ok(())
+    }
 }
 
 /// Undoes a partial create unless disarmed.
@@ -91,9 +126,10 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     let state_path = state_dir.dir.clone();
     cleanup.state_dir = Some(state_dir);
 
-    // cgroup: made before the child so that it can be joined before the
-    // cgroup namespace is made (the container then sees its cgroup as /).
-    // systemd makes its scope once the child's PID exists.
+    // cgroup: recorded before anything is made, then made before the child
+    // joins it, which is before it makes its cgroup namespace (the
+    // container then sees its cgroup as /). systemd makes its scope once
+    // the child's PID exists.
     let placement = Placement::prepare(&spec, &opts.id, opts.cgroup_driver)?;
     let (layout, cgroup, scope) = (
         placement.layout.clone(),
@@ -123,13 +159,28 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         // remove it even if this process is killed mid-create.
         cleanup.state_dir.as_ref().expect("set above").save(&state)?;
     }
-    cleanup.cgroup.as_mut().expect("set above").make(&spec)?;
     // With the cgroupfs driver on the simple path no PID is written to a
     // cgroup.procs (each such write waits for an RCU grace period): the
     // child is born in its v2 cgroup (CLONE_INTO_CGROUP; pure v2, or the
     // unified tree of a hybrid layout) and moves itself into its v1 ones
     // (`join_self_v1`). A systemd scope needs the PID first.
     let self_placed = opts.cgroup_driver == Driver::Cgroupfs && plan.is_simple() && cgroup.is_some();
+    // With v1 hierarchies to join, the child joins them only when its
+    // mounts reach the cgroup filesystems (`CgroupEntry::Late`): the
+    // runtime makes and fills the cgroup after the clone, on the other
+    // CPU, while the child mounts its root (a third of a start's cgroup
+    // work, and all of it on v1, overlaps so). Not with a new user
+    // namespace: there the child soon becomes its root, a uid that may not
+    // write the cgroup's files.
+    let late = self_placed
+        && !plan.creates(NamespaceKind::User)
+        && cgroup.as_ref().is_some_and(|cg| cg.dirs.iter().any(|d| !d.is_v2()));
+    let placement = cleanup.cgroup.as_mut().expect("set above");
+    if late {
+        placement.make_birthplace()?;
+    } else {
+        placement.make(&spec)?;
+    }
     let into_cgroup = match (&cgroup, self_placed) {
         (Some(cg), true) => match cg.dirs.iter().find(|d| d.is_v2()) {
             Some(d) => {
@@ -140,9 +191,14 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         _ => None,
     };
 
-    let start_path = state_path.join(crate::container::START_SOCKET);
-    let listener = UnixListener::bind(cleanup.state_dir.as_ref().expect("set above").start_socket_short())
-        .at("listen on", &start_path)?;
+    let listener = match opts.started_by {
+        StartedBy::Command => {
+            let start_path = state_path.join(crate::container::START_SOCKET);
+            let short = cleanup.state_dir.as_ref().expect("set above").start_socket_short();
+            Some(UnixListener::bind(short).at("listen on", &start_path)?)
+        }
+        StartedBy::Caller => None,
+    };
     let (console_sock, console_keep) = crate::launch::console_sockets(&opts.console, process.terminal)?;
     let (ours, theirs) = cella_sys::socket::seqpacket_pair().op(|| "socketpair".into())?;
     let chan = Channel(ours);
@@ -191,7 +247,11 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 seccomp: seccomp.as_ref(),
                 seccomp_listener,
                 undumpable_early: runtime_is_root,
-                join_cgroup_v1_self: self_placed,
+                cgroup_entry: match (self_placed, late) {
+                    (false, _) => CgroupEntry::Placed,
+                    (true, false) => CgroupEntry::Now,
+                    (true, true) => CgroupEntry::Late,
+                },
             };
             init::run(cx)
         }
@@ -213,6 +273,17 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         state.cgroup = placement.cgroup.clone();
     }
     chan.send_to_child(&ToChild::Go)?;
+    if late {
+        placement.make(&spec)?;
+        // The cgroup is ready to be joined. A child that failed meanwhile
+        // has closed its end: what it said comes first.
+        if let Err(e) = chan.send_to_child(&ToChild::Go) {
+            return Err(match chan.recv_from_child() {
+                Ok(failed @ ToParent::Failed { .. }) => failed.into_error(),
+                _ => e,
+            });
+        }
+    }
 
     let mut init_pid = child;
     state.pid = init_pid;
@@ -246,6 +317,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 chan.send_to_child(&ToChild::HooksDone(json))?;
             }
             failed @ ToParent::Failed { .. } => return Err(failed.into_error()),
+            ToParent::Started => return Err(Error::Init("protocol error: Started before Start".into())),
             ToParent::Created => break,
         }
     }
@@ -265,7 +337,12 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     cleanup.state_dir.take();
     cleanup.cgroup = None;
     cleanup.pids.clear();
-    Ok(Created { state, console_master })
+    let start_channel = (opts.started_by == StartedBy::Caller).then_some(chan);
+    Ok(Created {
+        state,
+        console_master,
+        start_channel,
+    })
 }
 
 /// Writes the PID atomically (temporary file and rename), as clients poll it.

@@ -26,7 +26,8 @@ pub struct InitContext<'a> {
     pub rootfs: &'a Path,
     pub plan: &'a NsPlan,
     pub chan: Channel,
-    pub start_listener: UnixListener,
+    /// `start` connects here; None: the runtime sends `Start` on `chan`.
+    pub start_listener: Option<UnixListener>,
     pub console: Option<OwnedFd>,
     pub preserve_fds: u32,
     pub no_pivot: bool,
@@ -45,9 +46,22 @@ pub struct InitContext<'a> {
     /// reach us meanwhile without CAP_SYS_PTRACE in its user namespace: we
     /// hold every capability there).
     pub undumpable_early: bool,
-    /// Move into the v1 hierarchies of `cgroup` ourselves, first thing
-    /// after `Go` (see `cella_cgroups::Cgroup::join_self_v1`).
-    pub join_cgroup_v1_self: bool,
+    /// How and when this process enters its cgroup.
+    pub cgroup_entry: CgroupEntry,
+}
+
+/// How the init gets into its cgroup, which must come before it makes its
+/// cgroup namespace (whose root is the cgroup it is in then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupEntry {
+    /// The runtime put it there (or it has none): nothing to do.
+    Placed,
+    /// It moves itself into its v1 hierarchies (see
+    /// `cella_cgroups::Cgroup::join_self_v1`) first thing after `Go`.
+    Now,
+    /// As `Now`, but only once its mounts reach the cgroup filesystems (or
+    /// end), after a second `Go`: the runtime makes the cgroup meanwhile.
+    Late,
 }
 
 /// The child's entry point.
@@ -65,18 +79,35 @@ pub fn run(cx: InitContext<'_>) -> ! {
 
 enum Never {}
 
-fn setup(cx: &InitContext<'_>) -> Result<Never> {
-    cx.chan.expect_go()?;
-    if let (true, Some(cg)) = (cx.join_cgroup_v1_self, cx.cgroup) {
-        // Before the cgroup namespace is made, so that it is our root there.
+/// Joins the cgroup (when the init places itself) and then makes the cgroup
+/// namespace, so that the cgroup is its root. Once; `Late` waits for the
+/// runtime's second `Go` first.
+fn enter_cgroup(cx: &InitContext<'_>, entered: &std::cell::Cell<bool>) -> Result<()> {
+    if entered.replace(true) {
+        return Ok(());
+    }
+    if cx.cgroup_entry == CgroupEntry::Late {
+        cx.chan.expect_go()?;
+    }
+    if let (CgroupEntry::Now | CgroupEntry::Late, Some(cg)) = (cx.cgroup_entry, cx.cgroup) {
         cg.join_self_v1()?;
     }
+    if cx.plan.is_simple() && cx.plan.creates(NamespaceKind::Cgroup) {
+        cella_sys::ns::unshare(CLONE_NEWCGROUP).op(|| "unshare the cgroup namespace".into())?;
+    }
+    Ok(())
+}
+
+fn setup(cx: &InitContext<'_>) -> Result<Never> {
+    cx.chan.expect_go()?;
     let plan = cx.plan;
+    let cgroup_entered = std::cell::Cell::new(false);
+    let enter_cgroup = || enter_cgroup(cx, &cgroup_entered);
+    if cx.cgroup_entry != CgroupEntry::Late {
+        enter_cgroup()?;
+    }
     if !plan.is_simple() {
         enter_namespaces_slow(cx)?;
-    } else if plan.creates(NamespaceKind::Cgroup) {
-        // Made now, after the runtime put us in our cgroup, so that it is the root.
-        cella_sys::ns::unshare(CLONE_NEWCGROUP).op(|| "unshare the cgroup namespace".into())?;
     }
     let spec = cx.spec;
     let process = cx.process;
@@ -124,6 +155,7 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
         new_cgroupns: plan.creates(NamespaceKind::Cgroup),
         cgroup_layout: cx.cgroup_layout,
         cgroup: cx.cgroup,
+        enter_cgroup: &enter_cgroup,
     };
     // Without a mount namespace of its own the container runs in the one it
     // shares or joined: nothing is mounted there.
@@ -133,6 +165,8 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
     } else {
         None
     };
+    // Without mounts of its own (or a cgroup mount), now.
+    enter_cgroup()?;
 
     let hooks = spec.hooks.as_ref();
     let wants_state = cx.seccomp_listener.is_some()
@@ -146,10 +180,10 @@ fn setup(cx: &InitContext<'_>) -> Result<Never> {
         cx.chan.send_to_parent(&ToParent::Hooks)?;
         match cx.chan.recv_from_parent()? {
             ToChild::HooksDone(json) => json,
-            ToChild::Go => {
-                return Err(crate::Error::Init(
-                    "protocol error: Go while waiting for the hooks".into(),
-                ))
+            other @ (ToChild::Go | ToChild::Start) => {
+                return Err(crate::Error::Init(format!(
+                    "protocol error: {other:?} while waiting for the hooks"
+                )))
             }
         }
     } else {
@@ -247,10 +281,25 @@ fn enter_namespaces_slow(cx: &InitContext<'_>) -> Result<()> {
     crate::channel::fork_reporting_pid(&cx.chan)
 }
 
-/// Blocks until `start` connects to the start socket, runs the
-/// startContainer hooks, and answers `ok` or the error.
+/// Blocks until `start` connects to the start socket (or, without one, the
+/// runtime sends `Start`), runs the startContainer hooks, and answers `ok`
+/// (`Started`) or the error.
 fn wait_for_start(cx: &InitContext<'_>, hooks: &[cella_spec::Hook], state_json: &[u8]) {
-    let (mut conn, _) = match cx.start_listener.accept() {
+    let Some(listener) = &cx.start_listener else {
+        if !matches!(cx.chan.recv_from_parent(), Ok(ToChild::Start)) {
+            cella_sys::process::exit_now(1)
+        }
+        let answer = match crate::hooks::run_all("startContainer", hooks, state_json) {
+            Ok(()) => ToParent::Started,
+            Err(e) => ToParent::failed(&e),
+        };
+        let failed = answer != ToParent::Started;
+        if cx.chan.send_to_parent(&answer).is_err() || failed {
+            cella_sys::process::exit_now(1)
+        }
+        return;
+    };
+    let (mut conn, _) = match listener.accept() {
         Ok(c) => c,
         Err(_) => cella_sys::process::exit_now(1),
     };

@@ -37,13 +37,18 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
             .unwrap_or("the container init exited before it could start");
         return Err(Error::Init(msg.to_string()));
     }
+    run_poststart(&p);
+    Ok(())
+}
+
+/// The poststart hooks of a container just started (failures are warnings).
+pub(crate) fn run_poststart(p: &Persisted) {
     if let Some(h) = &p.hooks {
         if !h.poststart.is_empty() {
             let json = serde_json::to_vec(&p.oci_state(Status::Running)).expect("state serialises");
             crate::hooks::run_all_warn("poststart", &h.poststart, &json);
         }
     }
-    Ok(())
 }
 
 /// The OCI state of a container.

@@ -26,6 +26,9 @@ pub struct RootfsContext<'a> {
     pub new_cgroupns: bool,
     pub cgroup_layout: Option<&'a cella_cgroups::Layout>,
     pub cgroup: Option<&'a cella_cgroups::Cgroup>,
+    /// Puts the init in its cgroup and cgroup namespace, if it is not yet
+    /// (see `init::CgroupEntry`): before a cgroup filesystem is mounted.
+    pub enter_cgroup: &'a dyn Fn() -> Result<()>,
 }
 
 const PROC_SUPER_MAGIC: i64 = 0x9fa0;
@@ -138,6 +141,37 @@ pub fn ensure_target(root: BorrowedFd<'_>, dest: &Path, dir: bool) -> Result<Own
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).at("resolve mount target in rootfs", dest),
     }
+    // Most often only the last component is missing: make it under its
+    // resolved parent. Anything else (a missing parent, a dangling link)
+    // takes the walk below.
+    if let (Some(parent), Some(name)) = (dest.parent(), dest.file_name()) {
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        if let Ok(pfd) = openat2(root, parent, libc::O_PATH, 0, RESOLVE_IN_ROOT) {
+            let made = if dir {
+                match cella_sys::fd::mkdirat(pfd.as_fd(), Path::new(name), 0o755) {
+                    Ok(()) => true,
+                    Err(e) => e.kind() == std::io::ErrorKind::AlreadyExists,
+                }
+            } else {
+                cella_sys::fd::openat(
+                    pfd.as_fd(),
+                    Path::new(name),
+                    libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW,
+                    0o644,
+                )
+                .is_ok()
+            };
+            if made {
+                if let Ok(fd) = openat2(root, dest, libc::O_PATH, 0, RESOLVE_IN_ROOT) {
+                    return Ok(fd);
+                }
+            }
+        }
+    }
     let mut want = dest.to_path_buf();
     'restart: for _ in 0..40 {
         let mut parent =
@@ -209,6 +243,7 @@ fn mount_entry(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, m: &Mount, opts: &m
     }
     let kind = m.kind.as_deref().unwrap_or("");
     if kind == "cgroup" || kind == "cgroup2" {
+        (cx.enter_cgroup)()?;
         return mount_cgroup(cx, root, &dest, opts);
     }
     let bind = opts.bind || kind == "bind";

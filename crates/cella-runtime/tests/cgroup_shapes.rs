@@ -54,6 +54,35 @@ fn pure_v1_view() {
     not(cella_test_hybrid),
     ignore = "needs a hybrid cgroup host (v1 controllers and a v2 tree); this one is not"
 )]
+fn pure_v1_view_joins_before_the_cgroup_namespace_and_mounts() {
+    // The default spec (a cgroup namespace, /sys/fs/cgroup mounted) on pure
+    // v1, where the init joins its v1 cgroups itself while its mounts are
+    // made: it must have joined before making the namespace (so its cgroup
+    // is / there) and before mounting the hierarchies (so they show its
+    // cgroup, holding only the container's processes, not the host's).
+    let rt = Rt::new();
+    let id = unique("v1ns");
+    let b = sh("cat /proc/self/cgroup; echo tasks $(wc -l < /sys/fs/cgroup/memory/tasks)");
+    let o = run_in_view(PURE_V1, &b, &rt, &id).ok();
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    let (tasks, cgroups) = lines.split_last().expect("output");
+    assert!(cgroups.iter().any(|l| l.contains(":memory:")), "{o:?}");
+    assert!(cgroups.iter().all(|l| l.ends_with(":/")), "{o:?}");
+    let n: usize = tasks
+        .strip_prefix("tasks ")
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a count");
+    assert!((1..=3).contains(&n), "the memory hierarchy shows {n} tasks: {o:?}");
+    for d in default_cgroup_dirs(&id) {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(cella_test_hybrid),
+    ignore = "needs a hybrid cgroup host (v1 controllers and a v2 tree); this one is not"
+)]
 fn pure_v2_view() {
     let rt = Rt::new();
     let id = unique("v2");

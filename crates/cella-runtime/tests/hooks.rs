@@ -119,3 +119,27 @@ fn failing_start_container_hook_fails_start() {
     assert!(o.stderr.contains("startContainer hook failed"), "{o:?}");
     assert!(eventually(|| rt.status(&id) == "stopped"));
 }
+
+#[test]
+fn failing_start_container_hook_fails_run_and_leaves_nothing() {
+    // `run` starts what it created over the init's channel, not the start
+    // socket: the hook's failure still comes back as run's error, the
+    // process never runs, and the container is gone.
+    let rt = Rt::new();
+    let id = unique("runstartfail");
+    let mut b = sh("echo never");
+    b.spec.hooks = Some(Hooks {
+        start_container: vec![Hook {
+            path: "/bin/false".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let o = rt.run(&b, &id).failed();
+    assert!(o.stderr.contains("startContainer hook failed"), "{o:?}");
+    assert!(!o.stdout.contains("never"), "{o:?}");
+    assert!(!rt.root.join(&id).exists(), "state of {id} left behind");
+    for d in default_cgroup_dirs(&id) {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}

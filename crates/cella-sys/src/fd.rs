@@ -68,6 +68,23 @@ pub fn mkdirat(dir: BorrowedFd<'_>, name: &Path, mode: u32) -> io::Result<()> {
     check_int(unsafe { libc::mkdirat(dir.as_raw_fd(), c.as_ptr(), mode) }).map(drop)
 }
 
+/// Swaps the names `a` and `b` atomically (renameat2 RENAME_EXCHANGE):
+/// both must exist. EINVAL where the filesystem cannot.
+pub fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    let (ca, cb) = (cpath(a)?, cpath(b)?);
+    // SAFETY: both are valid C strings for the call.
+    check_int(unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    })
+    .map(drop)
+}
+
 pub fn mknodat(dir: BorrowedFd<'_>, name: &Path, mode: u32, dev: u64) -> io::Result<()> {
     let c = cpath(name)?;
     // SAFETY: `c` is a valid C string for the call.

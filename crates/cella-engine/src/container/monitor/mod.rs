@@ -195,16 +195,16 @@ fn monitor(paths: &Paths, id: &str, wait_for_attach: bool, report: OwnedFd) -> i
     };
     // Detached, the container runs before the caller hears "ok", so that
     // whatever it does next (attach, exec, inspect) finds it running.
-    let ready = setup::prepare_and_create(paths, &mut c).and_then(|r| {
+    let ready = setup::prepare_and_create(paths, &mut c).and_then(|mut r| {
         if !wait_for_attach {
-            start(paths, &mut c)?;
+            start(paths, &mut c, &mut r.3)?;
         }
         Ok(r)
     });
     match ready {
-        Ok((stdio, listener, sigfd)) => {
+        Ok((stdio, listener, sigfd, created)) => {
             say("ok");
-            session::serve(paths, c, stdio, listener, sigfd, wait_for_attach)
+            session::serve(paths, c, stdio, listener, sigfd, created, wait_for_attach)
         }
         Err(e) => {
             let msg = e.to_string();
@@ -235,8 +235,8 @@ pub fn settle(paths: &Paths, c: &mut Container) {
 }
 
 /// Starts the created container and records it running.
-fn start(paths: &Paths, c: &mut Container) -> Result<()> {
-    cella_runtime::lifecycle::start(&paths.runroot, &c.id)?;
+fn start(paths: &Paths, c: &mut Container, created: &mut cella_runtime::create::Created) -> Result<()> {
+    created.start()?;
     c.state.status = Status::Running;
     c.state.started_at = Some(crate::store::time::Timestamp::now());
     c.save_state(paths)?;

@@ -174,6 +174,7 @@ pub(super) fn serve(
     stdio: Stdio,
     listener: UnixListener,
     sigfd: OwnedFd,
+    mut created: cella_runtime::create::Created,
     wait_for_attach: bool,
 ) -> i32 {
     let log = std::fs::OpenOptions::new()
@@ -200,7 +201,7 @@ pub(super) fn serve(
         if cella_sys::poll::poll_readable(s.listener.as_fd(), 30_000).unwrap_or(false) {
             s.clients.extend(accept(&s.listener));
         }
-        if let Err(e) = start(paths, &mut c) {
+        if let Err(e) = start(paths, &mut c, &mut created) {
             c.state.error = e.to_string();
             let _ = cella_runtime::lifecycle::kill(&paths.runroot, &c.id, libc::SIGKILL, true);
             s.exit = Some(Exit::Code(e.start_exit_code()));

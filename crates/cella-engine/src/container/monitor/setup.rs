@@ -196,6 +196,8 @@ fn create(paths: &Paths, c: &Container) -> Result<cella_runtime::create::Created
         no_pivot: false,
         no_new_keyring: false,
         cgroup_driver: c.config.cgroup_manager.driver(),
+        // The monitor starts it itself, over the init's channel.
+        started_by: cella_runtime::create::StartedBy::Caller,
     };
     Ok(cella_runtime::create::create(&opts)?)
 }
@@ -265,7 +267,12 @@ fn attach_listener(paths: &Paths, c: &Container) -> Result<UnixListener> {
 
 /// Everything up to a created container: its stdio, the attach socket,
 /// and the signalfd that reports its end. Recorded as created.
-pub(super) fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(Stdio, UnixListener, OwnedFd)> {
+/// Everything the monitor holds once the container is created: its stdio,
+/// the attach socket, the SIGCHLD signalfd, and the runtime's handle that
+/// starts it.
+pub(super) type Prepared = (Stdio, UnixListener, OwnedFd, cella_runtime::create::Created);
+
+pub(super) fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<Prepared> {
     let rootless = cella_sys::process::geteuid() != 0;
     if !rootless {
         own_mount_namespace()?;
@@ -279,8 +286,8 @@ pub(super) fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(St
     // Our copies of the container's ends go, so that its exit closes the pipes.
     null_stdio();
     drop(child_ends);
-    let created = created?;
-    stdio.master = created.console_master;
+    let mut created = created?;
+    stdio.master = created.console_master.take();
     connect_network(paths, c, created.state.pid, rootless)?;
     let listener = attach_listener(paths, c)?;
     c.state.status = Status::Created;
@@ -292,7 +299,7 @@ pub(super) fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<(St
         .unwrap_or(0);
     c.save_state(paths)?;
     let _ = sigfd.as_fd();
-    Ok((stdio, listener, sigfd))
+    Ok((stdio, listener, sigfd, created))
 }
 
 /// Brings up `lo` in the network namespace of process `pid`, from this

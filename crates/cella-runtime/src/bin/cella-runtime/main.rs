@@ -8,7 +8,7 @@ mod update;
 use anyhow::{bail, Context, Result};
 use args::Opt;
 use cella_runtime::cgroup::Driver;
-use cella_runtime::create::CreateOptions;
+use cella_runtime::create::{CreateOptions, StartedBy};
 use cella_runtime::{lifecycle, log};
 use std::io::Write;
 use std::path::PathBuf;
@@ -137,6 +137,11 @@ fn real_main(argv: &[String]) -> Result<i32> {
                     Driver::Systemd
                 } else {
                     Driver::Cgroupfs
+                },
+                started_by: if cmd == "run" {
+                    StartedBy::Caller
+                } else {
+                    StartedBy::Command
                 },
             };
             if cmd == "create" {
