@@ -58,12 +58,13 @@ impl Created {
             .start_channel
             .take()
             .ok_or_else(|| Error::Usage("this container waits for a `start` command, not for its creator".into()))?;
-        chan.send_to_child(&ToChild::Start)?;
+        let gone = || Error::Init("the container init exited before it could start".into());
+        chan.send_to_child(&ToChild::Start).map_err(|_| gone())?;
         match chan.recv_from_child() {
             Ok(ToParent::Started) => {}
             Ok(failed @ ToParent::Failed { .. }) => return Err(failed.into_error()),
             Ok(other) => return Err(Error::Init(format!("protocol error: {other:?} in answer to Start"))),
-            Err(_) => return Err(Error::Init("the container init exited before it could start".into())),
+            Err(_) => return Err(gone()),
         }
         crate::lifecycle::run_poststart(&self.state);
         Ok(())
@@ -168,10 +169,10 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     // With v1 hierarchies to join, the child joins them only when its
     // mounts reach the cgroup filesystems (`CgroupEntry::Late`): the
     // runtime makes and fills the cgroup after the clone, on the other
-    // CPU, while the child mounts its root (a third of a start's cgroup
-    // work, and all of it on v1, overlaps so). Not with a new user
-    // namespace: there the child soon becomes its root, a uid that may not
-    // write the cgroup's files.
+    // CPU, while the child mounts its root (only the v2 directory, which
+    // clone3 needs, is made before). Not with a new user namespace: there
+    // the child soon becomes its root, a uid that may not write the
+    // cgroup's files.
     let late = self_placed
         && !plan.creates(NamespaceKind::User)
         && cgroup.as_ref().is_some_and(|cg| cg.dirs.iter().any(|d| !d.is_v2()));

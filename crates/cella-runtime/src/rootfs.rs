@@ -85,6 +85,9 @@ pub fn prepare(cx: &RootfsContext<'_>) -> Result<OwnedFd> {
     .at("bind-mount rootfs onto itself", cx.rootfs)?;
     let root = cella_sys::fd::open(cx.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).at("open rootfs", cx.rootfs)?;
     for (m, opts) in cx.spec.mounts.iter().zip(cx.mount_options) {
+        if matches!(m.kind.as_deref(), Some("cgroup" | "cgroup2")) {
+            (cx.enter_cgroup)()?;
+        }
         mount_entry(cx, root.as_fd(), m, opts).map_err(|e| Error::Config(format!("mount {:?}: {e}", m.destination)))?;
     }
     let dev_bound = cx.spec.mounts.iter().any(|m| {
@@ -243,7 +246,6 @@ fn mount_entry(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, m: &Mount, opts: &m
     }
     let kind = m.kind.as_deref().unwrap_or("");
     if kind == "cgroup" || kind == "cgroup2" {
-        (cx.enter_cgroup)()?;
         return mount_cgroup(cx, root, &dest, opts);
     }
     let bind = opts.bind || kind == "bind";
