@@ -211,8 +211,10 @@ fn pure_v1_writes_each_controller_and_orders_devices() {
         read(&d("hugetlb"), "hugetlb.2MB.limit_in_bytes"),
         (4u64 << 20).to_string()
     );
-    // deny-all is written last to devices.deny (rule order: "a", then the config's deny).
-    assert_eq!(read(&d("devices"), "devices.deny"), "a");
+    // Each file is opened once and each write(2) is one rule, as the
+    // kernel takes them; this fake keeps every write, in order: deny-all,
+    // then the config's deny (also "a"), then the allow rule.
+    assert_eq!(read(&d("devices"), "devices.deny"), "aa");
     assert_eq!(read(&d("devices"), "devices.allow"), "c 1:3 rwm");
 
     cg.freeze().unwrap();
