@@ -102,10 +102,8 @@ fn failing_poststart_and_poststop_hooks_only_warn() {
     assert!(o.stderr.contains("poststart hook /bin/false failed"), "{o:?}");
 }
 
-#[test]
-fn failing_start_container_hook_fails_start() {
-    let rt = Rt::new();
-    let id = unique("startfail");
+/// A bundle that would print "never" but for its failing startContainer hook.
+fn with_failing_start_container_hook() -> Bundle {
     let mut b = sh("echo never");
     b.spec.hooks = Some(Hooks {
         start_container: vec![Hook {
@@ -114,6 +112,14 @@ fn failing_start_container_hook_fails_start() {
         }],
         ..Default::default()
     });
+    b
+}
+
+#[test]
+fn failing_start_container_hook_fails_start() {
+    let rt = Rt::new();
+    let id = unique("startfail");
+    let b = with_failing_start_container_hook();
     rt.create(&b, &id).ok();
     let o = rt.exec(&["start", &id]).failed();
     assert!(o.stderr.contains("startContainer hook failed"), "{o:?}");
@@ -127,15 +133,7 @@ fn failing_start_container_hook_fails_run_and_leaves_nothing() {
     // process never runs, and the container is gone.
     let rt = Rt::new();
     let id = unique("runstartfail");
-    let mut b = sh("echo never");
-    b.spec.hooks = Some(Hooks {
-        start_container: vec![Hook {
-            path: "/bin/false".into(),
-            ..Default::default()
-        }],
-        ..Default::default()
-    });
-    let o = rt.run(&b, &id).failed();
+    let o = rt.run(&with_failing_start_container_hook(), &id).failed();
     assert!(o.stderr.contains("startContainer hook failed"), "{o:?}");
     assert!(!o.stdout.contains("never"), "{o:?}");
     assert!(!rt.root.join(&id).exists(), "state of {id} left behind");

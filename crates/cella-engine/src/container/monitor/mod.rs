@@ -197,14 +197,14 @@ fn monitor(paths: &Paths, id: &str, wait_for_attach: bool, report: OwnedFd) -> i
     // whatever it does next (attach, exec, inspect) finds it running.
     let ready = setup::prepare_and_create(paths, &mut c).and_then(|mut r| {
         if !wait_for_attach {
-            start(paths, &mut c, &mut r.3)?;
+            start(paths, &mut c, &mut r.created)?;
         }
         Ok(r)
     });
     match ready {
-        Ok((stdio, listener, sigfd, created)) => {
+        Ok(r) => {
             say("ok");
-            session::serve(paths, c, stdio, listener, sigfd, created, wait_for_attach)
+            session::serve(paths, c, r, wait_for_attach)
         }
         Err(e) => {
             let msg = e.to_string();

@@ -168,15 +168,13 @@ impl Session {
 /// Serves the created container `c` until it ends; with
 /// `wait_for_attach`, starts it once the first client is there (or after
 /// 30 s). Records the end and cleans up. The monitor's exit code.
-pub(super) fn serve(
-    paths: &Paths,
-    mut c: Container,
-    stdio: Stdio,
-    listener: UnixListener,
-    sigfd: OwnedFd,
-    mut created: cella_runtime::create::Created,
-    wait_for_attach: bool,
-) -> i32 {
+pub(super) fn serve(paths: &Paths, mut c: Container, prepared: super::setup::Prepared, wait_for_attach: bool) -> i32 {
+    let super::setup::Prepared {
+        stdio,
+        listener,
+        sigfd,
+        mut created,
+    } = prepared;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

@@ -267,10 +267,16 @@ fn attach_listener(paths: &Paths, c: &Container) -> Result<UnixListener> {
 
 /// Everything up to a created container: its stdio, the attach socket,
 /// and the signalfd that reports its end. Recorded as created.
-/// Everything the monitor holds once the container is created: its stdio,
-/// the attach socket, the SIGCHLD signalfd, and the runtime's handle that
-/// starts it.
-pub(super) type Prepared = (Stdio, UnixListener, OwnedFd, cella_runtime::create::Created);
+/// What the monitor holds once the container is created.
+pub(super) struct Prepared {
+    pub(super) stdio: Stdio,
+    /// attach.sock.
+    pub(super) listener: UnixListener,
+    /// SIGCHLD.
+    pub(super) sigfd: OwnedFd,
+    /// The runtime's handle that starts the container.
+    pub(super) created: cella_runtime::create::Created,
+}
 
 pub(super) fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<Prepared> {
     let rootless = cella_sys::process::geteuid() != 0;
@@ -299,7 +305,12 @@ pub(super) fn prepare_and_create(paths: &Paths, c: &mut Container) -> Result<Pre
         .unwrap_or(0);
     c.save_state(paths)?;
     let _ = sigfd.as_fd();
-    Ok((stdio, listener, sigfd, created))
+    Ok(Prepared {
+        stdio,
+        listener,
+        sigfd,
+        created,
+    })
 }
 
 /// Brings up `lo` in the network namespace of process `pid`, from this
