@@ -262,6 +262,16 @@ pub fn load(paths: &Paths, id: &str) -> Result<Container> {
         Err(e @ Error::Corrupt { .. }) => damaged = Some(e.to_string()),
         Err(e) => return Err(e),
     }
+    // `run --rm` moves a container's directory to the trash, never back:
+    // if it is gone now, what was read may be torn (state.json missing
+    // after the move) and must not pass for a record.
+    if !dir.is_dir() {
+        return Err(Error::Io {
+            what: "read",
+            path: dir,
+            err: std::io::ErrorKind::NotFound.into(),
+        });
+    }
     let mut c = Container {
         id: r.id,
         name: r.name,
@@ -397,4 +407,64 @@ pub fn find(paths: &Paths, key: &str) -> Result<Container> {
         }
     }
     Err(Error::NotFound(format!("no container {key:?}: see `cella ps -a`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `run --rm` moves a container's directory to the trash while others
+    /// may be reading it. A read torn by that move (container.json read
+    /// before it, state.json missing after it) once passed for a container
+    /// that had ended with code 0 and its monitor gone: `cella wait` of a
+    /// `--rm` container printed 0 instead of its code. Every read must give
+    /// the whole record or "not found".
+    #[test]
+    fn a_record_moved_to_the_trash_mid_read_is_whole_or_gone() {
+        let base = std::env::temp_dir().join(format!("cella-torn-{}", std::process::id()));
+        let paths = Paths::new(Some(base.join("store")), Some(base.join("run")));
+        let trash = base.join("trash");
+        std::fs::create_dir_all(&trash).unwrap();
+        let (mut whole, mut gone) = (0, 0);
+        for i in 0..300 {
+            let c = Container {
+                id: format!("{i:064x}"),
+                name: format!("c{i}"),
+                created: Timestamp::now(),
+                image_id: String::new(),
+                config: RunConfig::default(),
+                state: State {
+                    status: Status::Running,
+                    exit_code: 5,
+                    ..Default::default()
+                },
+                id_base: None,
+                damaged: None,
+                unsettled: false,
+                restarts: Default::default(),
+                health: None,
+            };
+            std::fs::create_dir_all(c.dir(&paths)).unwrap();
+            c.save_record(&paths).unwrap();
+            c.save_state(&paths).unwrap();
+            let (from, to) = (c.dir(&paths), trash.join(&c.id));
+            let mover = std::thread::spawn(move || std::fs::rename(from, to).unwrap());
+            loop {
+                match load(&paths, &c.id) {
+                    Ok(read) => {
+                        assert_eq!(read.state.exit_code, 5, "a torn read of {}", c.id);
+                        whole += 1;
+                    }
+                    Err(e) if not_found(&e) => {
+                        gone += 1;
+                        break;
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            mover.join().unwrap();
+        }
+        assert_eq!(gone, 300, "({whole} whole reads)");
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }
