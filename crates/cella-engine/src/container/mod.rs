@@ -421,7 +421,15 @@ mod tests {
     /// the whole record or "not found".
     #[test]
     fn a_record_moved_to_the_trash_mid_read_is_whole_or_gone() {
+        /// Removes the test's directory however the test ends.
+        struct Gone(PathBuf);
+        impl Drop for Gone {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
         let base = std::env::temp_dir().join(format!("cella-torn-{}", std::process::id()));
+        let _cleanup = Gone(base.clone());
         let paths = Paths::new(Some(base.join("store")), Some(base.join("run")));
         let trash = base.join("trash");
         std::fs::create_dir_all(&trash).unwrap();
@@ -465,6 +473,5 @@ mod tests {
             mover.join().unwrap();
         }
         assert_eq!(gone, 300, "({whole} whole reads)");
-        std::fs::remove_dir_all(&base).unwrap();
     }
 }
