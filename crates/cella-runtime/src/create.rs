@@ -173,9 +173,15 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     // clone3 needs, is made before). Not with a new user namespace: there
     // the child soon becomes its root, a uid that may not write the
     // cgroup's files.
-    let late = self_placed
-        && !plan.creates(NamespaceKind::User)
-        && cgroup.as_ref().is_some_and(|cg| cg.dirs.iter().any(|d| !d.is_v2()));
+    let cgroup_entry = if !self_placed {
+        CgroupEntry::Placed
+    } else if !plan.creates(NamespaceKind::User) && cgroup.as_ref().is_some_and(|cg| cg.dirs.iter().any(|d| !d.is_v2()))
+    {
+        CgroupEntry::Late
+    } else {
+        CgroupEntry::Now
+    };
+    let late = cgroup_entry == CgroupEntry::Late;
     let placement = cleanup.cgroup.as_mut().expect("set above");
     if late {
         placement.make_birthplace()?;
@@ -248,11 +254,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
                 seccomp: seccomp.as_ref(),
                 seccomp_listener,
                 undumpable_early: runtime_is_root,
-                cgroup_entry: match (self_placed, late) {
-                    (false, _) => CgroupEntry::Placed,
-                    (true, false) => CgroupEntry::Now,
-                    (true, true) => CgroupEntry::Late,
-                },
+                cgroup_entry,
             };
             init::run(cx)
         }

@@ -285,34 +285,31 @@ fn enter_namespaces_slow(cx: &InitContext<'_>) -> Result<()> {
 /// runtime sends `Start`), runs the startContainer hooks, and answers `ok`
 /// (`Started`) or the error.
 fn wait_for_start(cx: &InitContext<'_>, hooks: &[cella_spec::Hook], state_json: &[u8]) {
-    let Some(listener) = &cx.start_listener else {
-        if !matches!(cx.chan.recv_from_parent(), Ok(ToChild::Start)) {
-            cella_sys::process::exit_now(1)
-        }
-        let answer = match crate::hooks::run_all("startContainer", hooks, state_json) {
-            Ok(()) => ToParent::Started,
-            Err(e) => ToParent::failed(&e),
-        };
-        let failed = answer != ToParent::Started;
-        if cx.chan.send_to_parent(&answer).is_err() || failed {
-            cella_sys::process::exit_now(1)
-        }
-        return;
+    // Who asks: a `start` on the socket, or the runtime on the channel.
+    let conn = match &cx.start_listener {
+        Some(listener) => match listener.accept() {
+            Ok((mut conn, _)) => {
+                let _ = conn.read(&mut [0u8; 16]);
+                Some(conn)
+            }
+            Err(_) => cella_sys::process::exit_now(1),
+        },
+        None if matches!(cx.chan.recv_from_parent(), Ok(ToChild::Start)) => None,
+        None => cella_sys::process::exit_now(1),
     };
-    let (mut conn, _) = match listener.accept() {
-        Ok(c) => c,
-        Err(_) => cella_sys::process::exit_now(1),
-    };
-    let mut buf = [0u8; 16];
-    let _ = conn.read(&mut buf);
     let result = crate::hooks::run_all("startContainer", hooks, state_json);
-    match result {
-        Ok(()) => {
-            let _ = conn.write_all(b"ok");
+    // A `start` that went away does not stop the container; a runtime that
+    // cannot hear the answer (it died) does.
+    let answered = match (conn, &result) {
+        (Some(mut conn), r) => {
+            let reply = r.as_ref().map_or_else(|e| format!("error: {e}"), |()| "ok".into());
+            let _ = conn.write_all(reply.as_bytes());
+            true
         }
-        Err(e) => {
-            let _ = conn.write_all(format!("error: {e}").as_bytes());
-            cella_sys::process::exit_now(1)
-        }
+        (None, Ok(())) => cx.chan.send_to_parent(&ToParent::Started).is_ok(),
+        (None, Err(e)) => cx.chan.send_to_parent(&ToParent::failed(e)).is_ok(),
+    };
+    if result.is_err() || !answered {
+        cella_sys::process::exit_now(1)
     }
 }

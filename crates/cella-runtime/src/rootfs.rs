@@ -154,21 +154,7 @@ pub fn ensure_target(root: BorrowedFd<'_>, dest: &Path, dir: bool) -> Result<Own
             parent
         };
         if let Ok(pfd) = openat2(root, parent, libc::O_PATH, 0, RESOLVE_IN_ROOT) {
-            let made = if dir {
-                match cella_sys::fd::mkdirat(pfd.as_fd(), Path::new(name), 0o755) {
-                    Ok(()) => true,
-                    Err(e) => e.kind() == std::io::ErrorKind::AlreadyExists,
-                }
-            } else {
-                cella_sys::fd::openat(
-                    pfd.as_fd(),
-                    Path::new(name),
-                    libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW,
-                    0o644,
-                )
-                .is_ok()
-            };
-            if made {
+            if make_target(pfd.as_fd(), Path::new(name), dir).is_ok() {
                 if let Ok(fd) = openat2(root, dest, libc::O_PATH, 0, RESOLVE_IN_ROOT) {
                     return Ok(fd);
                 }
@@ -203,22 +189,15 @@ pub fn ensure_target(root: BorrowedFd<'_>, dest: &Path, dir: bool) -> Result<Own
                 want = next;
                 continue 'restart;
             }
-            let last = i + 1 == comps.len();
-            if last && !dir {
-                cella_sys::fd::openat(
-                    parent.as_fd(),
-                    c,
-                    libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW,
-                    0o644,
-                )
-                .at("create mount target file", &prefix)?;
-            } else {
-                match cella_sys::fd::mkdirat(parent.as_fd(), c, 0o755) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                    Err(e) => return Err(e).at("create mount target directory", &prefix),
-                }
-            }
+            let file = i + 1 == comps.len() && !dir;
+            make_target(parent.as_fd(), c, !file).at(
+                if file {
+                    "create mount target file"
+                } else {
+                    "create mount target directory"
+                },
+                &prefix,
+            )?;
             parent = openat2(root, &prefix, libc::O_PATH, 0, RESOLVE_IN_ROOT).at("resolve in rootfs", &prefix)?;
         }
         return Ok(parent);
@@ -227,6 +206,19 @@ pub fn ensure_target(root: BorrowedFd<'_>, dest: &Path, dir: bool) -> Result<Own
         "{}: too many levels of symbolic links",
         dest.display()
     )))
+}
+
+/// Makes `name` under `parent`: a directory (one that exists will do) or an
+/// empty file, never through a final symlink.
+fn make_target(parent: BorrowedFd<'_>, name: &Path, dir: bool) -> std::io::Result<()> {
+    if !dir {
+        let flags = libc::O_CREAT | libc::O_RDONLY | libc::O_NOFOLLOW;
+        return cella_sys::fd::openat(parent, name, flags, 0o644).map(drop);
+    }
+    match cella_sys::fd::mkdirat(parent, name, 0o755) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// A recursive bind mount of `src` onto the inode `target` refers to.
