@@ -47,6 +47,9 @@ pub struct Created {
     pub console_master: Option<OwnedFd>,
     /// `StartedBy::Caller`: the channel the init waits on for `Start`.
     start_channel: Option<Channel>,
+    /// `StartedBy::Caller`: the state directory, still locked, and the PID
+    /// file, both written once `Start` is sent (see [`Created::start`]).
+    unrecorded: Option<(StateDir, Option<PathBuf>)>,
 }
 
 impl Created {
@@ -59,7 +62,20 @@ impl Created {
             .take()
             .ok_or_else(|| Error::Usage("this container waits for a `start` command, not for its creator".into()))?;
         let gone = || Error::Init("the container init exited before it could start".into());
-        chan.send_to_child(&ToChild::Start).map_err(|_| gone())?;
+        let sent = chan.send_to_child(&ToChild::Start).map_err(|_| gone());
+        // The record is written while the init runs its startContainer
+        // hooks and execs, not before: the directory's lock, held until
+        // then, keeps every other command (and a `state` that finds the
+        // record unwritten, which reads "creating") from seeing it half
+        // made. The lock goes in any case: a caller removes a container
+        // that failed to start.
+        if let Some((dir, pid_file)) = self.unrecorded.take() {
+            dir.save(&self.state)?;
+            if let Some(p) = &pid_file {
+                write_pid_file(p, self.state.pid)?;
+            }
+        }
+        sent?;
         match chan.recv_from_child() {
             Ok(ToParent::Started) => {}
             Ok(failed @ ToParent::Failed { .. }) => return Err(failed.into_error()),
@@ -331,20 +347,23 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         Some(sock) => Some(crate::console::receive_master(&sock)?),
         None => None,
     };
-    let dir = cleanup.state_dir.as_ref().expect("set above");
-    dir.save(&state)?;
-    if let Some(p) = &opts.pid_file {
-        write_pid_file(p, init_pid)?;
+    let by_caller = opts.started_by == StartedBy::Caller;
+    if !by_caller {
+        let dir = cleanup.state_dir.as_ref().expect("set above");
+        dir.save(&state)?;
+        if let Some(p) = &opts.pid_file {
+            write_pid_file(p, init_pid)?;
+        }
     }
     // Success: keep everything.
-    cleanup.state_dir.take();
+    let state_dir = cleanup.state_dir.take().expect("set above");
     cleanup.cgroup = None;
     cleanup.pids.clear();
-    let start_channel = (opts.started_by == StartedBy::Caller).then_some(chan);
     Ok(Created {
         state,
         console_master,
-        start_channel,
+        start_channel: by_caller.then_some(chan),
+        unrecorded: by_caller.then(|| (state_dir, opts.pid_file.clone())),
     })
 }
 

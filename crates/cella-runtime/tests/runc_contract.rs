@@ -55,6 +55,45 @@ fn kill_of_a_stopped_container_says_not_running() {
     }
 }
 
+/// `run --detach` returns once the container runs and is recorded: its
+/// --pid-file names the init and `state` reads "running" with that PID, as
+/// runc leaves them. (cella-runtime writes both while the init execs; the
+/// state directory's lock holds other commands off until then.)
+#[test]
+fn run_detached_returns_with_the_pid_file_and_the_record_written() {
+    for (name, rt) in with_runc() {
+        let id = unique("rund");
+        let b = sh("sleep 30");
+        b.write();
+        let pid_file = b.dir.join("run.pid");
+        let args = [
+            "run",
+            "--detach",
+            "--bundle",
+            b.dir.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            &id,
+        ];
+        // The container keeps whatever stdio it is given: none, so that
+        // nothing waits on it.
+        let status = rt
+            .cmd(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        let pid = std::fs::read_to_string(&pid_file).map(|p| p.trim().parse::<i64>().ok());
+        let st = rt.state(&id);
+        rt.exec(&["delete", "--force", &id]);
+        assert!(status.success(), "{name}: run --detach: {status}");
+        assert_eq!(st["status"], "running", "{name}: {st}");
+        assert_eq!(pid.ok().flatten(), st["pid"].as_i64(), "{name}: pid file against {st}");
+        assert!(st["pid"].as_i64().is_some_and(|p| p > 0), "{name}: {st}");
+    }
+}
+
 #[test]
 fn options_stand_before_or_after_the_container_id() {
     // go-runc puts flags first; other harnesses put them after the ID.
