@@ -54,8 +54,8 @@ const V1_OPTIONS: [&str; 13] = [
 impl Layout {
     /// Reads /proc/self/mountinfo and /proc/self/cgroup.
     pub fn detect() -> Result<Layout> {
-        let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(Error::Mountinfo)?;
-        let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let mi = cella_sys::fd::read_generated_string("/proc/self/mountinfo").map_err(Error::Mountinfo)?;
+        let cg = cella_sys::fd::read_generated_string("/proc/self/cgroup").unwrap_or_default();
         let l = Layout::parse(&mi, &cg);
         if l.hierarchies.is_empty() {
             return Err(Error::NoCgroupFs);

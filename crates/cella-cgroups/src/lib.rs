@@ -230,7 +230,7 @@ impl Cgroup {
     /// Whether process `pid` is in this cgroup (or below it) in every
     /// hierarchy, by its /proc/PID/cgroup.
     pub fn holds(&self, pid: i32) -> bool {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        let Ok(text) = cella_sys::fd::read_generated_string(format!("/proc/{pid}/cgroup")) else {
             return false;
         };
         !self.dirs.is_empty()

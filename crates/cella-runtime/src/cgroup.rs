@@ -219,7 +219,7 @@ impl Placement {
 /// The cgroup systemd tracks `pid` in: its v2 path (pure v2 and hybrid),
 /// else its name=systemd path (pure v1).
 fn tracked_cgroup(pid: i32) -> Option<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let text = cella_sys::fd::read_generated_string(format!("/proc/{pid}/cgroup")).ok()?;
     let path = |l: &str| l.splitn(3, ':').nth(2).map(str::to_string);
     text.lines()
         .find(|l| l.starts_with("0::"))

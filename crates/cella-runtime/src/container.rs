@@ -252,7 +252,9 @@ pub fn read_persisted(dir: &Path) -> Result<Persisted> {
             fix: "remove the container's state directory",
         });
     }
-    let mut text = Vec::new();
+    // Sized from the stat: `take` hides the file's size from read_to_end,
+    // which would otherwise probe with 32 bytes and double.
+    let mut text = Vec::with_capacity((st.st_size as usize).min(16 << 20) + 1);
     std::io::Read::read_to_end(&mut std::fs::File::from(f).take(16 << 20), &mut text).at("read", &p)?;
     serde_json::from_slice(&text).map_err(|e| Error::Config(format!("{}: {e}", p.display())))
 }
@@ -286,7 +288,7 @@ impl ProcStat {
 
 /// The process's state, flags and start time from /proc/PID/stat.
 pub fn proc_stat(pid: i32) -> Option<ProcStat> {
-    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let text = cella_sys::fd::read_generated(format!("/proc/{pid}/stat")).ok()?;
     let close = text.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(&text[close + 2..]).ok()?;
     let mut fields = rest.split(' ');
@@ -300,7 +302,7 @@ pub fn proc_stat(pid: i32) -> Option<ProcStat> {
 /// Whether `pid`'s innermost PID (the last of NSpid) is 1, in a namespace
 /// other than ours.
 fn pid_one_of_its_namespace(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+    cella_sys::fd::read_generated_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
         s.lines().find_map(|l| l.strip_prefix("NSpid:")).is_some_and(|v| {
             let ids: Vec<&str> = v.split_whitespace().collect();
             ids.len() >= 2 && ids.last() == Some(&"1")

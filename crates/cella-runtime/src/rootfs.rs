@@ -103,7 +103,8 @@ pub fn prepare(cx: &RootfsContext<'_>) -> Result<OwnedFd> {
 /// The mount point of the mount that holds `path` (the longest mount point
 /// of /proc/self/mountinfo that is a prefix of it).
 fn mount_holding(path: &Path) -> Result<PathBuf> {
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").at("read", Path::new("/proc/self/mountinfo"))?;
+    let mi =
+        cella_sys::fd::read_generated_string("/proc/self/mountinfo").at("read", Path::new("/proc/self/mountinfo"))?;
     Ok(mi
         .lines()
         .filter_map(|l| l.split(' ').nth(4))

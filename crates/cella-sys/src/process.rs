@@ -59,7 +59,7 @@ pub fn home_of(uid: u32) -> Option<std::path::PathBuf> {
 /// Whether this process is in a user namespace other than the initial one
 /// (its uid_map is not the identity over every id).
 pub fn in_user_namespace() -> bool {
-    std::fs::read_to_string("/proc/self/uid_map")
+    crate::fd::read_generated_string("/proc/self/uid_map")
         .map(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
         .unwrap_or(false)
 }
@@ -69,7 +69,7 @@ pub fn in_user_namespace() -> bool {
 /// outside, such as the user's own uid for rootless podman's uid 0.
 pub fn geteuid_outside() -> u32 {
     let euid = geteuid();
-    let Ok(map) = std::fs::read_to_string("/proc/self/uid_map") else {
+    let Ok(map) = crate::fd::read_generated_string("/proc/self/uid_map") else {
         return euid;
     };
     for line in map.lines() {
