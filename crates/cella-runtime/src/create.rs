@@ -36,24 +36,37 @@ pub enum StartedBy {
     /// A later `start` command, through the start socket in the state
     /// directory (`create`; the status reads `created` until then).
     Command,
-    /// The process that created it, through [`Created::start`] (`run`): no
-    /// start socket is made, nor read back, nor removed.
+    /// The process that created it, through [`Created::start`], when it is
+    /// ready to (the engine's monitor connects the network and may wait
+    /// for attach clients first): no start socket is made, nor read back,
+    /// nor removed. The record is written at the end of create.
     Caller,
+    /// As `Caller`, with `start` called straight after create (`run`): the
+    /// record and the PID file are written while the init execs, and the
+    /// state directory stays locked until then.
+    CallerAtOnce,
 }
 
 pub struct Created {
     pub state: Persisted,
     /// The pty master when `ConsoleTarget::Caller` was asked for.
     pub console_master: Option<OwnedFd>,
-    /// `StartedBy::Caller`: the channel the init waits on for `Start`.
+    /// `StartedBy::Caller*`: the channel the init waits on for `Start`.
     start_channel: Option<Channel>,
-    /// `StartedBy::Caller`: the state directory, still locked, and the PID
-    /// file, both written once `Start` is sent (see [`Created::start`]).
-    unrecorded: Option<(StateDir, Option<PathBuf>)>,
+    /// `StartedBy::CallerAtOnce`: what `start` writes once `Start` is sent.
+    unrecorded: Option<Unrecorded>,
+}
+
+/// The record of a container its caller starts, written while the init
+/// execs (see [`Created::start`]).
+struct Unrecorded {
+    /// Still locked: other commands wait for the record.
+    dir: StateDir,
+    pid_file: Option<PathBuf>,
 }
 
 impl Created {
-    /// Starts a container created with `StartedBy::Caller`: the init runs
+    /// Starts a container created with `StartedBy::Caller*`: the init runs
     /// its startContainer hooks and execs the process; then the poststart
     /// hooks run here, as `start` runs them.
     pub fn start(&mut self) -> Result<()> {
@@ -69,7 +82,7 @@ impl Created {
         // record unwritten, which reads "creating") from seeing it half
         // made. The lock goes in any case: a caller removes a container
         // that failed to start.
-        if let Some((dir, pid_file)) = self.unrecorded.take() {
+        if let Some(Unrecorded { dir, pid_file }) = self.unrecorded.take() {
             dir.save(&self.state)?;
             if let Some(p) = &pid_file {
                 write_pid_file(p, self.state.pid)?;
@@ -220,7 +233,7 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
             let short = cleanup.state_dir.as_ref().expect("set above").start_socket_short();
             Some(UnixListener::bind(short).at("listen on", &start_path)?)
         }
-        StartedBy::Caller => None,
+        StartedBy::Caller | StartedBy::CallerAtOnce => None,
     };
     let (console_sock, console_keep) = crate::launch::console_sockets(&opts.console, process.terminal)?;
     let (ours, theirs) = cella_sys::socket::seqpacket_pair().op(|| "socketpair".into())?;
@@ -347,8 +360,8 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
         Some(sock) => Some(crate::console::receive_master(&sock)?),
         None => None,
     };
-    let by_caller = opts.started_by == StartedBy::Caller;
-    if !by_caller {
+    let at_once = opts.started_by == StartedBy::CallerAtOnce;
+    if !at_once {
         let dir = cleanup.state_dir.as_ref().expect("set above");
         dir.save(&state)?;
         if let Some(p) = &opts.pid_file {
@@ -362,8 +375,11 @@ pub fn create(opts: &CreateOptions) -> Result<Created> {
     Ok(Created {
         state,
         console_master,
-        start_channel: by_caller.then_some(chan),
-        unrecorded: by_caller.then(|| (state_dir, opts.pid_file.clone())),
+        start_channel: (opts.started_by != StartedBy::Command).then_some(chan),
+        unrecorded: at_once.then(|| Unrecorded {
+            dir: state_dir,
+            pid_file: opts.pid_file.clone(),
+        }),
     })
 }
 

@@ -139,7 +139,7 @@ fn real_main(argv: &[String]) -> Result<i32> {
                     Driver::Cgroupfs
                 },
                 started_by: if cmd == "run" {
-                    StartedBy::Caller
+                    StartedBy::CallerAtOnce
                 } else {
                     StartedBy::Command
                 },
