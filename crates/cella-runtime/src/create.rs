@@ -51,7 +51,8 @@ pub struct Created {
     pub state: Persisted,
     /// The pty master when `ConsoleTarget::Caller` was asked for.
     pub console_master: Option<OwnedFd>,
-    /// `StartedBy::Caller*`: the channel the init waits on for `Start`.
+    /// `StartedBy::Caller` or `CallerAtOnce`: the channel the init waits on
+    /// for `Start`.
     start_channel: Option<Channel>,
     /// `StartedBy::CallerAtOnce`: what `start` writes once `Start` is sent.
     unrecorded: Option<Unrecorded>,
@@ -66,9 +67,9 @@ struct Unrecorded {
 }
 
 impl Created {
-    /// Starts a container created with `StartedBy::Caller*`: the init runs
-    /// its startContainer hooks and execs the process; then the poststart
-    /// hooks run here, as `start` runs them.
+    /// Starts a container created with `StartedBy::Caller` or `CallerAtOnce`:
+    /// the init runs its startContainer hooks and execs the process; then
+    /// the poststart hooks run here, as `start` runs them.
     pub fn start(&mut self) -> Result<()> {
         let chan = self
             .start_channel
