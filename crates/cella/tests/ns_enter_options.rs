@@ -23,7 +23,11 @@ fn first_child(pid: u32) -> u32 {
         let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
         if let Some(c) = text.split_whitespace().next().and_then(|c| c.parse().ok()) {
             // Past the exec: the child is no longer a copy of its parent.
-            if std::fs::read(format!("/proc/{c}/cmdline")).ok() != std::fs::read(format!("/proc/{pid}/cmdline")).ok() {
+            // Not a zombie either (its cmdline reads empty): with id maps,
+            // `unshare` forks a helper that writes them and exits, and a
+            // helper not yet reaped was once taken for the target.
+            let cmdline = std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default();
+            if !cmdline.is_empty() && Some(&cmdline) != std::fs::read(format!("/proc/{pid}/cmdline")).ok().as_ref() {
                 return c;
             }
         }
