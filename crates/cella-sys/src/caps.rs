@@ -66,6 +66,31 @@ pub fn capset(s: CapSets) -> io::Result<()> {
 
 /// Whether the running kernel knows capability number `cap`.
 pub fn kernel_knows(cap: u32) -> bool {
+    cap <= last_cap()
+}
+
+/// The highest capability number the running kernel knows, found once per
+/// process: a start asks about every capability of every set several times,
+/// and one prctl each made a hundred calls of it.
+pub fn last_cap() -> u32 {
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        // Known capabilities are 0..=last: bisect for the boundary
+        // (CAP_CHOWN, 0, always exists; 63 is the most a mask holds).
+        let (mut known, mut unknown) = (0u32, 64u32);
+        while unknown - known > 1 {
+            let mid = (known + unknown) / 2;
+            if bounding_read(mid) {
+                known = mid;
+            } else {
+                unknown = mid;
+            }
+        }
+        known
+    })
+}
+
+fn bounding_read(cap: u32) -> bool {
     // SAFETY: integer arguments; EINVAL for unknown caps.
     unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) >= 0 }
 }
@@ -89,4 +114,16 @@ pub fn ambient_raise(cap: u32) -> io::Result<()> {
         )
     })
     .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_last_capability_is_the_kernels() {
+        let text = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").unwrap();
+        let last: u32 = text.trim().parse().unwrap();
+        assert_eq!(super::last_cap(), last);
+        assert!(super::kernel_knows(last));
+        assert!(!super::kernel_knows(last + 1));
+    }
 }
