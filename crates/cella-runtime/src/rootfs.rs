@@ -354,10 +354,15 @@ fn apply_bind_attrs(root: BorrowedFd<'_>, dest: &Path, o: &MountOptions) -> Resu
 /// bind mounts of the container's own cgroup directories.
 fn mount_cgroup(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, dest: &Path, o: &MountOptions) -> Result<()> {
     let Some(layout) = cx.cgroup_layout else { return Ok(()) };
-    if layout.mode == cella_cgroups::Mode::V2 {
-        return mount_one_hierarchy(cx, root, 0, dest, o.flags, None, "cgroup2");
-    }
     let target = ensure_target(root, dest, true)?;
+    if layout.mode == cella_cgroups::Mode::V2 {
+        let h = HierarchyMount {
+            index: 0,
+            fstype: "cgroup2",
+            data: None,
+        };
+        return mount_one_hierarchy(cx, root, dest, target, o.flags, &h);
+    }
     let flags = o.flags & !libc::MS_RDONLY;
     mount(
         Some(Path::new("tmpfs")),
@@ -367,6 +372,9 @@ fn mount_cgroup(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, dest: &Path, o: &M
         Some("mode=755"),
     )
     .at("mount tmpfs for cgroups", dest)?;
+    // The tmpfs is this process's own and empty: each hierarchy's directory
+    // is made and opened in it directly, with no walk from the root.
+    let tmpfs = reopen(root, dest)?;
     for (i, h) in layout.hierarchies.iter().enumerate() {
         let name = h
             .mountpoint
@@ -374,44 +382,57 @@ fn mount_cgroup(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, dest: &Path, o: &M
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("unified"));
         let sub = dest.join(&name);
-        let (fstype, data) = if h.is_v2() {
-            ("cgroup2", None)
-        } else {
-            ("cgroup", Some(h.controllers.join(",")))
+        let data = (!h.is_v2()).then(|| h.controllers.join(","));
+        let mount_as = HierarchyMount {
+            index: i,
+            fstype: if h.is_v2() { "cgroup2" } else { "cgroup" },
+            data: data.as_deref(),
         };
-        mount_one_hierarchy(cx, root, i, &sub, o.flags, data.as_deref(), fstype)?;
+        make_target(tmpfs.as_fd(), &name, true).at("create cgroup mount point", &sub)?;
+        let target = cella_sys::fd::openat(
+            tmpfs.as_fd(),
+            &name,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        )
+        .at("open cgroup mount point", &sub)?;
+        mount_one_hierarchy(cx, root, &sub, target, o.flags, &mount_as)?;
         // cpu,cpuacct style co-mounts get a link per controller, as on the host.
         if h.controllers.len() > 1 {
-            let parent = reopen(root, dest)?;
             for c in &h.controllers {
-                let _ = cella_sys::fd::symlinkat(&name, parent.as_fd(), Path::new(c));
+                let _ = cella_sys::fd::symlinkat(&name, tmpfs.as_fd(), Path::new(c));
             }
         }
     }
     if o.flags & libc::MS_RDONLY != 0 {
-        let fd = reopen(root, dest)?;
-        mount_setattr(fd.as_fd(), false, cella_sys::mount::MOUNT_ATTR_RDONLY, 0)
+        mount_setattr(tmpfs.as_fd(), false, cella_sys::mount::MOUNT_ATTR_RDONLY, 0)
             .at("make cgroup tmpfs read-only", dest)?;
     }
     Ok(())
 }
 
+/// Which of the layout's hierarchies to mount, and as what.
+struct HierarchyMount<'a> {
+    index: usize,
+    fstype: &'a str,
+    data: Option<&'a str>,
+}
+
+/// Mounts a hierarchy on `target`, the opened mount point `dest`.
 fn mount_one_hierarchy(
     cx: &RootfsContext<'_>,
     root: BorrowedFd<'_>,
-    index: usize,
     dest: &Path,
+    target: OwnedFd,
     flags: u64,
-    data: Option<&str>,
-    fstype: &str,
+    h: &HierarchyMount<'_>,
 ) -> Result<()> {
-    let target = ensure_target(root, dest, true)?;
     if cx.new_cgroupns {
-        let src = Path::new(fstype);
-        return mount(Some(src), &Target::Fd(target.as_fd()), Some(fstype), flags, data)
+        let src = Path::new(h.fstype);
+        return mount(Some(src), &Target::Fd(target.as_fd()), Some(h.fstype), flags, h.data)
             .at("mount cgroup filesystem", dest);
     }
-    let Some(dir) = cx.cgroup.and_then(|c| c.dirs.get(index)).map(|d| d.path.as_path()) else {
+    let Some(dir) = cx.cgroup.and_then(|c| c.dirs.get(h.index)).map(|d| d.path.as_path()) else {
         return Ok(());
     };
     rbind(dir, target.as_fd()).at("bind cgroup", dir)?;
@@ -445,7 +466,7 @@ fn setup_dev(cx: &RootfsContext<'_>, root: BorrowedFd<'_>) -> Result<()> {
             uid: None,
             gid: None,
         };
-        create_device(cx, root, &d)?;
+        create_device_in(cx, root, dev.as_fd(), &d)?;
     }
     for d in &cx.spec.linux().devices {
         create_device(cx, root, d)?;
@@ -469,14 +490,24 @@ fn setup_dev(cx: &RootfsContext<'_>, root: BorrowedFd<'_>) -> Result<()> {
 
 fn create_device(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, d: &Device) -> Result<()> {
     let rel = in_root(&d.path);
-    let (parent_rel, name) = match (rel.parent(), rel.file_name()) {
-        (Some(p), Some(n)) => (p.to_path_buf(), PathBuf::from(n)),
+    let parent_rel = match (rel.parent(), rel.file_name()) {
+        (Some(p), Some(_)) => p,
         _ => return Err(Error::Config(format!("invalid device path {:?}", d.path))),
     };
     let parent = if parent_rel.as_os_str().is_empty() {
         cella_sys::fd::openat(root, Path::new("."), libc::O_PATH | libc::O_DIRECTORY, 0).at("open rootfs", &rel)?
     } else {
-        ensure_target(root, &parent_rel, true)?
+        ensure_target(root, parent_rel, true)?
+    };
+    create_device_in(cx, root, parent.as_fd(), d)
+}
+
+/// Makes the node `d` in `parent`, its path's directory already resolved in
+/// the rootfs.
+fn create_device_in(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, parent: BorrowedFd<'_>, d: &Device) -> Result<()> {
+    let rel = in_root(&d.path);
+    let Some(name) = rel.file_name().map(Path::new) else {
+        return Err(Error::Config(format!("invalid device path {:?}", d.path)));
     };
     if cx.in_userns {
         // mknod is not allowed in a user namespace: bind the host's node.
@@ -492,19 +523,19 @@ fn create_device(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, d: &Device) -> Re
     };
     let perm = d.file_mode.unwrap_or(0o666) & 0o7777;
     let devno = cella_sys::fd::makedev(d.major as u64, d.minor as u64);
-    match cella_sys::fd::mknodat(parent.as_fd(), &name, kind | perm, devno) {
+    match cella_sys::fd::mknodat(parent, name, kind | perm, devno) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            cella_sys::fd::unlinkat(parent.as_fd(), &name, 0).at("replace existing device", &rel)?;
-            cella_sys::fd::mknodat(parent.as_fd(), &name, kind | perm, devno).at("mknod", &rel)?;
+            cella_sys::fd::unlinkat(parent, name, 0).at("replace existing device", &rel)?;
+            cella_sys::fd::mknodat(parent, name, kind | perm, devno).at("mknod", &rel)?;
         }
         Err(e) => return Err(e).at("mknod", &rel),
     }
-    cella_sys::fd::fchmodat(parent.as_fd(), &name, perm).at("chmod device", &rel)?;
+    cella_sys::fd::fchmodat(parent, name, perm).at("chmod device", &rel)?;
     if d.uid.is_some() || d.gid.is_some() {
         let uid = d.uid.unwrap_or(u32::MAX);
         let gid = d.gid.unwrap_or(u32::MAX);
-        cella_sys::fd::fchownat(parent.as_fd(), &name, uid, gid, libc::AT_SYMLINK_NOFOLLOW).at("chown device", &rel)?;
+        cella_sys::fd::fchownat(parent, name, uid, gid, libc::AT_SYMLINK_NOFOLLOW).at("chown device", &rel)?;
     }
     Ok(())
 }

@@ -78,6 +78,40 @@ fn pure_v1_view_joins_before_the_cgroup_namespace_and_mounts() {
     }
 }
 
+/// The cgroup mounts under /sys/fs/cgroup as "mount point, fstype, ro|rw"
+/// (the fstype follows the "-" that ends the optional fields).
+const CGROUP_MOUNTS: &str = "awk '$5 ~ \"^/sys/fs/cgroup\" {i = 7; while ($i != \"-\") i++; \
+    split($6, o, \",\"); print $5, $(i + 1), o[1]}' /proc/self/mountinfo";
+
+#[test]
+#[cfg_attr(
+    not(cella_test_hybrid),
+    ignore = "needs a hybrid cgroup host (v1 controllers and a v2 tree); this one is not"
+)]
+fn pure_v1_view_mounts_every_hierarchy_read_only() {
+    // The default spec's /sys/fs/cgroup on pure v1: a read-only tmpfs with
+    // each of the host's hierarchies mounted read-only at the name it has
+    // on the host (the mount points are made in the runtime's own tmpfs).
+    let rt = Rt::new();
+    let host = rt.sh(&format!("{PURE_V1} && {CGROUP_MOUNTS}"), true).ok();
+    let mut want: Vec<String> = host
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" cgroup "))
+        .map(|l| {
+            let mut f = l.split(' ');
+            format!("{} cgroup ro", f.next().unwrap())
+        })
+        .collect();
+    assert!(want.len() >= 2, "the host's v1 hierarchies: {host:?}");
+    want.push("/sys/fs/cgroup tmpfs ro".into());
+    want.sort();
+    let o = run_in_view(PURE_V1, &sh(CGROUP_MOUNTS), &rt, &unique("v1mnt")).ok();
+    let mut got: Vec<String> = o.stdout.lines().map(str::to_string).collect();
+    got.sort();
+    assert_eq!(got, want, "{o:?}");
+}
+
 #[test]
 #[cfg_attr(
     not(cella_test_hybrid),
