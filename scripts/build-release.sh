@@ -15,6 +15,12 @@
 # crate, rustc refuses to build proc-macros. Where libseccomp.a is missing
 # both are linked dynamically, with a warning.
 #
+# cella-runtime's functions are laid out in the order of
+# crates/cella-runtime/startup.order (lld's --symbol-ordering-file; lld is
+# rustc's linker on x86_64 Linux): the code a start runs sits together, and
+# each of a start's three images faults in a few 64 KiB windows of text
+# instead of most of them. scripts/startup-order.sh regenerates the file.
+#
 #   scripts/build-release.sh [cella-runtime|cella ...]   (default: both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,9 +37,15 @@ if [ -n "$seccomp_a" ] && [ -e "$seccomp_a" ]; then
 else
   echo "build-release: no libseccomp.a (install libseccomp-dev); linking dynamically" >&2
 fi
+order=()
+if [ -s crates/cella-runtime/startup.order ]; then
+  [ ${#static[@]} -gt 0 ] || order=(--)
+  order+=(-C "link-arg=-Wl,--symbol-ordering-file=$PWD/crates/cella-runtime/startup.order"
+    -C link-arg=-Wl,--no-warn-symbol-ordering)
+fi
 for b in "${bins[@]}"; do
   case $b in
-    cella-runtime) cargo rustc --release -q -p cella-runtime --bin cella-runtime "${static[@]}" ;;
+    cella-runtime) cargo rustc --release -q -p cella-runtime --bin cella-runtime "${static[@]}" "${order[@]}" ;;
     cella) cargo rustc --release -q -p cella --bin cella ;;
     *) echo "build-release: unknown binary $b (cella-runtime or cella)" >&2; exit 2 ;;
   esac
