@@ -18,9 +18,23 @@
 # /sys/fs/cgroup/unified is unmounted: crun 1.8 refuses hybrid cgroups, and
 # timing the others in the same namespace keeps the comparison fair.
 #
-#   bench/lifecycle.sh [ROUNDS]      (default 100; root required)
+# The state roots are on a tmpfs mounted there, as clients keep them
+# (/run/runc, /run/crun, containerd's and podman's under /run); the bundle
+# stays on disk. --state-on-disk puts the roots beside the bundle instead:
+# on this machine's ext4 (no journal, mounted with discard) each removed
+# state directory then costs a synchronous discard, 0.4-0.7 ms a start.
+#
+# Back to back, a start is also timed by the command before it: crun's
+# (and runc's) cgroup.procs write waits for an RCU grace period unless
+# another such write came shortly before, so crun's median depends on how
+# often the shuffle puts it after runc or crun. The medians by
+# predecessor show it.
+#
+#   bench/lifecycle.sh [--state-on-disk] [ROUNDS]      (default 100; root required)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+state_on_disk=false
+if [ "${1:-}" = --state-on-disk ]; then state_on_disk=true; shift; fi
 rounds=${1:-100}
 [ "$(id -u)" = 0 ] || { echo "bench/lifecycle.sh: run as root" >&2; exit 1; }
 need=()
@@ -50,8 +64,7 @@ json.dump(c, open(p, "w"), indent=2)
 PY
 cat > "$work/measure.py" <<'PY'
 import os, random, resource, statistics, sys, time
-rounds, bundle, cella = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-state = os.path.dirname(bundle)
+rounds, bundle, cella, state = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 runtimes = {
     "cella-runtime": [cella, "--root", f"{state}/cella-state"],
     "runc": ["runc", "--root", f"{state}/runc-state"],
@@ -88,8 +101,10 @@ for name in names:               # warm-up: page cache, first cgroup dirs
     for i in range(3):
         once(name, f"warm{i}")
 rss = {n: statistics.median(peak_rss(n, f"rss{i}") for i in range(min(rounds, 20))) for n in names}
+after = {}  # back to back: (name, predecessor) -> wall times
 for mode in ("from idle", "back-to-back"):
     res = {n: ([], []) for n in names}
+    before = None
     for i in range(rounds):
         # Shuffled each round: a start that follows another runtime's cgroup
         # move within an RCU grace period gets its own move almost free.
@@ -100,6 +115,9 @@ for mode in ("from idle", "back-to-back"):
                 time.sleep(0.05)     # each start from an idle machine
             ms, cpu = once(name, f"{mode[0]}{i}")
             res[name][0].append(ms); res[name][1].append(cpu)
+            if mode == "back-to-back" and before:
+                after.setdefault((name, before), []).append(ms)
+            before = name
     med = {n: tuple(statistics.median(v) for v in r) + (rss[n],) for n, r in res.items()}
     bt, bc, bm = med["crun"]
     floor = med["floor"][0]
@@ -108,5 +126,13 @@ for mode in ("from idle", "back-to-back"):
     for name, (t, c, m) in med.items():
         print(f"{name:<15}{t:>9.2f}{c:>9.2f}{m:>13.2f}{t / bt:>10.2f}x{c / bc:>9.2f}x{m / bm:>9.2f}x{t / floor:>11.2f}x")
     print()
+print("back to back, wall ms by the command before (median, count):")
+for name in names:
+    cells = [f"{p} {statistics.median(after[(name, p)]):6.2f} ({len(after[(name, p)])})" for p in names if (name, p) in after]
+    print(f"  {name:<15}" + "   ".join(cells))
 PY
-unshare -m --propagation private sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; python3 '$work/measure.py' '$rounds' '$work/bundle' '$cella'"
+mkdir "$work/state"
+mount_state="mount -t tmpfs -o mode=0700 bench-state '$work/state' &&"
+$state_on_disk && mount_state=
+echo "state roots: $($state_on_disk && echo "on disk, beside the bundle" || echo "on a tmpfs, as clients keep them")"
+unshare -m --propagation private sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; $mount_state python3 '$work/measure.py' '$rounds' '$work/bundle' '$cella' '$work/state'"

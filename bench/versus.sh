@@ -8,6 +8,7 @@
 #
 # Runs in a private mount namespace with /sys/fs/cgroup/unified unmounted,
 # the pure v1 view of bench/lifecycle.sh; --hybrid keeps the host's layout.
+# The state roots are on a tmpfs mounted there, as in bench/lifecycle.sh.
 #
 #   bench/versus.sh [--hybrid] OLD_BINARY [NEW_BINARY] [ROUNDS]
 #       NEW_BINARY: default (or "") target/release/cella-runtime, built here
@@ -42,8 +43,7 @@ json.dump(c, open(p, "w"), indent=2)
 PY
 cat > "$work/versus.py" <<'PY'
 import os, random, statistics, sys, time
-rounds, bundle, old, new = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-state = os.path.dirname(bundle)
+rounds, bundle, old, new, state = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
 bins = {"old": old, "new": new}
 devnull = os.open(os.devnull, os.O_RDWR)
 def once(name, i):
@@ -72,9 +72,10 @@ for n in bins:
     print(f"{n:<5}{med[n][0]:>9.2f} ms wall{med[n][1]:>9.2f} ms CPU   {bins[n]}")
 print(f"new/old   wall {med['new'][0] / med['old'][0]:.3f}x   CPU {med['new'][1] / med['old'][1]:.3f}x")
 PY
-run="python3 '$work/versus.py' '$rounds' '$work/bundle' '$old' '$new'"
+mkdir "$work/state"
+run="mount -t tmpfs -o mode=0700 versus-state '$work/state' && python3 '$work/versus.py' '$rounds' '$work/bundle' '$old' '$new' '$work/state'"
 if $hybrid; then
-  sh -c "$run"
+  unshare -m --propagation private sh -c "$run"
 else
   unshare -m --propagation private sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; $run"
 fi
