@@ -9,8 +9,8 @@
 # startup code is spread over the whole 1.6 MiB text, so every image
 # touches most windows; laid out together, first the functions of the
 # first image, then the init's, then the runtime's, each image touches a
-# few. The order is learnt, not written: perf samples the CPU of a few
-# hundred starts of an unstripped release build, and its page faults show
+# few. The order is learnt, not written: perf samples the CPU of 800
+# starts of an unstripped release build, and its page faults show
 # what a start touches outside the listed functions; each round rebuilds
 # with the order so far and adds what still faults (scripts/startup_order.py).
 #
@@ -68,7 +68,7 @@ json.dump(c, open(p, "w"), indent=2)
 PY
     mkdir "$work/state"
   fi
-  [ "$r" = 1 ] && starts clock "$work/r$r/clock" "$bin" 200
+  [ "$r" = 1 ] && starts clock "$work/r$r/clock" "$bin" 400
   starts faults "$work/r$r/faults" "$bin" 3
   echo "round $r: $(python3 scripts/startup_order.py "$order" "${recordings[@]}")"
 done

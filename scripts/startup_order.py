@@ -11,7 +11,9 @@ images of a start:
   init    the container's init, a fork of the parent
 
 The ordering lists the first image's functions, then the init's, then the
-parent's, each once: the first image then touches only the front of the
+parent's, each once, then those of the previous ordering that the samples
+missed this time but the binary still has (a sampler misses rare short
+functions; the list only grows, and what a change removed drops out): the first image then touches only the front of the
 text, the init a compact run after it, and every image fewer 64 KiB
 fault-around windows than with the default layout, which scatters the
 startup code over the whole text.
@@ -117,8 +119,12 @@ for rec in recordings:
                 listed.add((image, sym))
                 groups[image].append(sym)
 
+previous = []
+if os.path.exists(out_order):
+    existing = {sym for _, _, sym in b.symbols}
+    previous = [l.strip() for l in open(out_order) if l.strip() in existing]
 order, once = [], set()
-for sym in resolvers + groups["first"] + groups["init"] + groups["parent"]:
+for sym in resolvers + groups["first"] + groups["init"] + groups["parent"] + previous:
     if sym not in once:
         once.add(sym)
         order.append(sym)
@@ -126,5 +132,6 @@ with open(out_order, "w") as f:
     f.write("\n".join(order) + "\n")
 print(
     f"{len(order)} functions: {len(set(resolvers))} IFUNC resolvers, {len(groups['first'])} in the first "
-    f"image, {len(groups['init'])} in the init, {len(groups['parent'])} in the runtime"
+    f"image, {len(groups['init'])} in the init, {len(groups['parent'])} in the runtime; "
+    f"{len(order) - len(once & set(resolvers + groups['first'] + groups['init'] + groups['parent']))} kept from before"
 )
