@@ -45,7 +45,12 @@ if [ -s crates/cella-runtime/startup.order ]; then
 fi
 for b in "${bins[@]}"; do
   case $b in
-    cella-runtime) cargo rustc --release -q -p cella-runtime --bin cella-runtime "${static[@]}" "${order[@]}" ;;
+    cella-runtime)
+      cargo rustc --release -q -p cella-runtime --bin cella-runtime "${static[@]}" "${order[@]}" || {
+        [ ${#order[@]} -gt 0 ] || exit 1
+        echo "build-release: the build with startup.order's function order (lld's --symbol-ordering-file) failed; building in the default order" >&2
+        cargo rustc --release -q -p cella-runtime --bin cella-runtime "${static[@]}"
+      } ;;
     cella) cargo rustc --release -q -p cella --bin cella ;;
     *) echo "build-release: unknown binary $b (cella-runtime or cella)" >&2; exit 2 ;;
   esac

@@ -50,10 +50,17 @@ class Binary:
             if f and f[0] == "LOAD" and "E" in f[6:-1]:
                 self.text = (int(f[1], 16), int(f[2], 16), int(f[4], 16))
         assert self.text, f"{path}: no executable segment"
+        # Functions of .text only: .init and .fini are assembled from
+        # fragments (crti.o, crtn.o) whose order must not change.
+        text_index = next(
+            f[0].strip("[]")
+            for f in (l.replace("[ ", "[").split() for l in self.run("readelf", "-SW"))
+            if len(f) > 1 and f[0].startswith("[") and f[1] == ".text"
+        )
         self.symbols = sorted(
-            (int(f[0], 16), int(f[1], 16), f[3])
-            for f in map(str.split, self.run("nm", "-S", "--defined-only"))
-            if len(f) == 4 and f[2] in "tTwWiI"
+            (int(f[1], 16), int(f[2]), f[7])
+            for f in map(str.split, self.run("readelf", "-sW"))
+            if len(f) == 8 and f[3] in ("FUNC", "IFUNC") and f[6] == text_index
         )
         self.starts = [s[0] for s in self.symbols]
 
