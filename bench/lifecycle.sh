@@ -50,18 +50,7 @@ work=$(mktemp -d /tmp/cella-bench.XXXXXX)
 # cella-runtime leaves the shared /cella cgroup parents (as runc and docker
 # leave theirs); the bench's go with it when empty.
 trap 'rm -rf "$work"; rmdir /sys/fs/cgroup/cella /sys/fs/cgroup/*/cella 2>/dev/null || true' EXIT
-mkdir -p "$work/bundle/rootfs"/{bin,proc,sys,dev,etc,tmp}
-cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
-ln -s busybox "$work/bundle/rootfs/bin/true"
-(cd "$work/bundle" && "$cella" spec)
-python3 - "$work/bundle/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]; c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-c["ociVersion"] = "1.0.2"  # crun 1.8 accepts only 1.0.x
-json.dump(c, open(p, "w"), indent=2)
-PY
+bench/bundle.sh --oci-1.0 "$cella" "$work/bundle"
 cat > "$work/measure.py" <<'PY'
 import os, random, resource, statistics, sys, time
 rounds, bundle, cella, state = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]

@@ -30,17 +30,7 @@ rounds=${3:-60}
 [ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; }
 work=$(mktemp -d /tmp/cella-versus.XXXXXX)
 trap 'rm -rf "$work"; rmdir /sys/fs/cgroup/cella /sys/fs/cgroup/*/cella 2>/dev/null || true' EXIT
-mkdir -p "$work/bundle/rootfs"/{bin,proc,sys,dev,etc,tmp}
-cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
-ln -s busybox "$work/bundle/rootfs/bin/true"
-(cd "$work/bundle" && "$new" spec)
-python3 - "$work/bundle/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]; c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-json.dump(c, open(p, "w"), indent=2)
-PY
+bench/bundle.sh "$new" "$work/bundle"
 cat > "$work/versus.py" <<'PY'
 import os, random, statistics, sys, time
 rounds, bundle, old, new, state = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]

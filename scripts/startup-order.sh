@@ -32,9 +32,6 @@ fi
 order=crates/cella-runtime/startup.order
 work=$(mktemp -d /tmp/cella-order.XXXXXX)
 trap 'rm -rf "$work"; rmdir /sys/fs/cgroup/cella /sys/fs/cgroup/*/cella 2>/dev/null || true' EXIT
-mkdir -p "$work/bundle/rootfs"/{bin,proc,sys,dev,etc,tmp}
-cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
-ln -s busybox "$work/bundle/rootfs/bin/true"
 
 # Starts of /bin/true in the default spec, on the pure v1 view the benches
 # use and on the host's own (hybrid) layout, whose cgroup code differs.
@@ -58,14 +55,7 @@ for r in $(seq "$rounds"); do
   bin="$work/r$r/cella-runtime"
   cp target/startup-order/release/cella-runtime "$bin"
   if [ ! -d "$work/state" ]; then
-    (cd "$work/bundle" && "$bin" spec)
-    python3 - "$work/bundle/config.json" <<'PY'
-import json, sys
-p = sys.argv[1]; c = json.load(open(p))
-c["process"]["terminal"] = False
-c["process"]["args"] = ["/bin/true"]
-json.dump(c, open(p, "w"), indent=2)
-PY
+    bench/bundle.sh "$bin" "$work/bundle"
     mkdir "$work/state"
   fi
   [ "$r" = 1 ] && starts clock "$work/r$r/clock" "$bin" 400
