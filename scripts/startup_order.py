@@ -27,11 +27,10 @@ sealed re-exec). The recordings of every round are given each time: the
 ordering is recomputed from all of them.
 """
 import bisect
+import os
 import re
 import subprocess
 import sys
-
-import os
 
 out_order, recordings = sys.argv[1], sys.argv[2:]
 MMAP = re.compile(r"^\s*(\d+)\s+PERF_RECORD_MMAP2 \d+/\d+: \[0x([0-9a-f]+)\(0x([0-9a-f]+)\) @ 0x([0-9a-f]+) [^\]]*\]: r-xp (\S+)$")
@@ -58,7 +57,7 @@ class Binary:
             if len(f) > 1 and f[0].startswith("[") and f[1] == ".text"
         )
         self.symbols = sorted(
-            (int(f[1], 16), int(f[2]), f[7])
+            (int(f[1], 16), int(f[2], 0), f[7])
             for f in map(str.split, self.run("readelf", "-sW"))
             if len(f) == 8 and f[3] in ("FUNC", "IFUNC") and f[6] == text_index
         )
