@@ -466,7 +466,8 @@ fn setup_dev(cx: &RootfsContext<'_>, root: BorrowedFd<'_>) -> Result<()> {
             uid: None,
             gid: None,
         };
-        create_device_in(cx, root, dev.as_fd(), &d)?;
+        let rel = Path::new("dev").join(name);
+        create_device_in(cx, root, dev.as_fd(), &rel, Path::new(name), &d)?;
     }
     for d in &cx.spec.linux().devices {
         create_device(cx, root, d)?;
@@ -490,8 +491,8 @@ fn setup_dev(cx: &RootfsContext<'_>, root: BorrowedFd<'_>) -> Result<()> {
 
 fn create_device(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, d: &Device) -> Result<()> {
     let rel = in_root(&d.path);
-    let parent_rel = match (rel.parent(), rel.file_name()) {
-        (Some(p), Some(_)) => p,
+    let (parent_rel, name) = match (rel.parent(), rel.file_name()) {
+        (Some(p), Some(n)) => (p, Path::new(n)),
         _ => return Err(Error::Config(format!("invalid device path {:?}", d.path))),
     };
     let parent = if parent_rel.as_os_str().is_empty() {
@@ -499,19 +500,22 @@ fn create_device(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, d: &Device) -> Re
     } else {
         ensure_target(root, parent_rel, true)?
     };
-    create_device_in(cx, root, parent.as_fd(), d)
+    create_device_in(cx, root, parent.as_fd(), &rel, name, d)
 }
 
-/// Makes the node `d` in `parent`, its path's directory already resolved in
-/// the rootfs.
-fn create_device_in(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, parent: BorrowedFd<'_>, d: &Device) -> Result<()> {
-    let rel = in_root(&d.path);
-    let Some(name) = rel.file_name().map(Path::new) else {
-        return Err(Error::Config(format!("invalid device path {:?}", d.path)));
-    };
+/// Makes the node `d` as `name` in `parent`: its path `rel` in the rootfs,
+/// the directory already resolved there.
+fn create_device_in(
+    cx: &RootfsContext<'_>,
+    root: BorrowedFd<'_>,
+    parent: BorrowedFd<'_>,
+    rel: &Path,
+    name: &Path,
+    d: &Device,
+) -> Result<()> {
     if cx.in_userns {
         // mknod is not allowed in a user namespace: bind the host's node.
-        let target = ensure_target(root, &rel, false)?;
+        let target = ensure_target(root, rel, false)?;
         let host = Path::new(&d.path);
         return mount(Some(host), &Target::Fd(target.as_fd()), None, libc::MS_BIND, None).at("bind device", host);
     }
@@ -526,16 +530,16 @@ fn create_device_in(cx: &RootfsContext<'_>, root: BorrowedFd<'_>, parent: Borrow
     match cella_sys::fd::mknodat(parent, name, kind | perm, devno) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            cella_sys::fd::unlinkat(parent, name, 0).at("replace existing device", &rel)?;
-            cella_sys::fd::mknodat(parent, name, kind | perm, devno).at("mknod", &rel)?;
+            cella_sys::fd::unlinkat(parent, name, 0).at("replace existing device", rel)?;
+            cella_sys::fd::mknodat(parent, name, kind | perm, devno).at("mknod", rel)?;
         }
-        Err(e) => return Err(e).at("mknod", &rel),
+        Err(e) => return Err(e).at("mknod", rel),
     }
-    cella_sys::fd::fchmodat(parent, name, perm).at("chmod device", &rel)?;
+    cella_sys::fd::fchmodat(parent, name, perm).at("chmod device", rel)?;
     if d.uid.is_some() || d.gid.is_some() {
         let uid = d.uid.unwrap_or(u32::MAX);
         let gid = d.gid.unwrap_or(u32::MAX);
-        cella_sys::fd::fchownat(parent, name, uid, gid, libc::AT_SYMLINK_NOFOLLOW).at("chown device", &rel)?;
+        cella_sys::fd::fchownat(parent, name, uid, gid, libc::AT_SYMLINK_NOFOLLOW).at("chown device", rel)?;
     }
     Ok(())
 }
