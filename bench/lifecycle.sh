@@ -14,9 +14,18 @@
 # its exec, fork and wait (2.5 ms here) to every figure, floor included,
 # and pull every ratio toward 1.
 #
-# All three run inside one private mount namespace where
-# /sys/fs/cgroup/unified is unmounted: crun 1.8 refuses hybrid cgroups, and
+# All run inside one private mount namespace with the v1 view of
+# bench/in-view.sh (cgroup2 unmounted): crun 1.8 refuses hybrid cgroups, and
 # timing the others in the same namespace keeps the comparison fair.
+#
+# --v2 gives that namespace in-view.sh's v2 view instead: cgroup v2 alone.
+# There no runtime moves a PID through the v1 threadgroup lock: the
+# runtimes' own work is what differs. crun 1.8.1 raises RLIMIT_MEMLOCK to
+# infinity before it loads its device filter and gives up when that fails,
+# and this machine has no CAP_SYS_RESOURCE; since kernel 5.11 BPF charges
+# memory to the memory cgroup and not to that limit, so the bench preloads
+# into crun a shim that lets that one setrlimit's EPERM pass. The shim costs crun one
+# more library to load; --v2 prints that cost, timed on `crun --version`.
 #
 # The state roots are on a tmpfs mounted there, as clients keep them
 # (/run/runc, /run/crun, containerd's and podman's under /run); the bundle
@@ -30,11 +39,18 @@
 # often the shuffle puts it after runc or crun. The medians by
 # predecessor show it.
 #
-#   bench/lifecycle.sh [--state-on-disk] [ROUNDS]      (default 100; root required)
+#   bench/lifecycle.sh [--state-on-disk] [--v2] [ROUNDS]      (default 100; root required)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 state_on_disk=false
-if [ "${1:-}" = --state-on-disk ]; then state_on_disk=true; shift; fi
+v2=false
+while [ $# -gt 0 ]; do
+  case $1 in
+    --state-on-disk) state_on_disk=true; shift ;;
+    --v2) v2=true; shift ;;
+    *) break ;;
+  esac
+done
 rounds=${1:-100}
 [ "$(id -u)" = 0 ] || { echo "bench/lifecycle.sh: run as root" >&2; exit 1; }
 need=()
@@ -54,6 +70,7 @@ bench/bundle.sh --oci-1.0 "$cella" "$work/bundle"
 cat > "$work/measure.py" <<'PY'
 import os, random, resource, statistics, sys, time
 rounds, bundle, cella, state = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+shim = sys.argv[5] if len(sys.argv) > 5 else ""   # --v2: crun's memlock shim
 runtimes = {
     "cella-runtime": [cella, "--root", f"{state}/cella-state"],
     "runc": ["runc", "--root", f"{state}/runc-state"],
@@ -67,8 +84,10 @@ def argv_of(name, i):
         return FLOOR
     return runtimes[name] + ["run", "--bundle", bundle, f"bench-{name}-{i}"]
 devnull = os.open(os.devnull, os.O_RDWR)
-def spawn(argv):
-    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=[
+def env_of(name):
+    return dict(os.environ, LD_PRELOAD=shim) if shim and name == "crun" else os.environ
+def spawn(argv, env=os.environ):
+    pid = os.posix_spawnp(argv[0], argv, env, file_actions=[
         (os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1)])
     _, status, ru = os.wait4(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
@@ -78,14 +97,24 @@ def once(name, i):
     # Wall: spawn to reaped. CPU: user + system of everything the run
     # waited for (wait4's rusage).
     t0 = time.perf_counter_ns()
-    ru = spawn(argv_of(name, i))
+    ru = spawn(argv_of(name, i), env_of(name))
     ms = (time.perf_counter_ns() - t0) / 1e6
     return ms, (ru.ru_utime + ru.ru_stime) * 1e3
 rss_file = f"{state}/rss"
 def peak_rss(name, i):
     # GNU time's %M: a spawn from Python would report Python's pages.
-    spawn(["/usr/bin/time", "-f", "%M", "-o", rss_file] + argv_of(name, i))
+    spawn(["/usr/bin/time", "-f", "%M", "-o", rss_file] + argv_of(name, i), env_of(name))
     return int(open(rss_file).read().split()[-1]) / 1024
+if shim:
+    # What the shim adds to crun: one more library for its loader.
+    plain, shimmed = [], []
+    for i in range(200):
+        for env, out in ((os.environ, plain), (env_of("crun"), shimmed)):
+            t0 = time.perf_counter_ns()
+            spawn(["crun", "--version"], env)
+            out.append((time.perf_counter_ns() - t0) / 1e6)
+    print(f"crun's memlock shim: `crun --version` {statistics.median(shimmed):.2f} ms with it, "
+          f"{statistics.median(plain):.2f} ms without (medians of 200)")
 for name in names:               # warm-up: page cache, first cgroup dirs
     for i in range(3):
         once(name, f"warm{i}")
@@ -124,4 +153,27 @@ mkdir "$work/state"
 mount_state="mount -t tmpfs -o mode=0700 bench-state '$work/state' &&"
 $state_on_disk && mount_state=
 echo "state roots: $($state_on_disk && echo "on disk, beside the bundle" || echo "on a tmpfs, as clients keep them")"
-unshare -m --propagation private sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; $mount_state python3 '$work/measure.py' '$rounds' '$work/bundle' '$cella' '$work/state'"
+shim=
+if $v2; then
+  # crun gets the memlock shim (see the top).
+  shim="$work/memlock.so"
+  cat > "$work/memlock.c" <<'C'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <sys/resource.h>
+/* crun 1.8.1 sets RLIMIT_MEMLOCK to infinity before loading BPF; without
+   CAP_SYS_RESOURCE that fails, and since 5.11 the limit is not used. */
+static int pass_memlock(const char *sym, int resource, const void *limit) {
+  int (*real)(int, const void *) = (int (*)(int, const void *))dlsym(RTLD_NEXT, sym);
+  int ret = real(resource, limit);
+  return ret < 0 && errno == EPERM && resource == RLIMIT_MEMLOCK ? 0 : ret;
+}
+int setrlimit(__rlimit_resource_t r, const struct rlimit *l) { return pass_memlock("setrlimit", r, l); }
+int setrlimit64(__rlimit_resource_t r, const struct rlimit64 *l) { return pass_memlock("setrlimit64", r, l); }
+C
+  cc -O2 -shared -fPIC -o "$shim" "$work/memlock.c" -ldl
+fi
+view=$($v2 && echo v2 || echo v1)
+echo "cgroups: $($v2 && echo "v2 alone (cgroup2 at /sys/fs/cgroup)" || echo "v1 alone (cgroup2 unmounted)")"
+bench/in-view.sh $view sh -c "$mount_state python3 '$work/measure.py' '$rounds' '$work/bundle' '$cella' '$work/state' '$shim'"

@@ -6,18 +6,22 @@
 # waited for, from wait4) and NEW/OLD. Pairs of one window: the machine's
 # speed drifts too much here for figures taken minutes apart.
 #
-# Runs in a private mount namespace with /sys/fs/cgroup/unified unmounted,
-# the pure v1 view of bench/lifecycle.sh; --hybrid keeps the host's layout.
-# The state roots are on a tmpfs mounted there, as in bench/lifecycle.sh.
+# Runs in a private mount namespace with bench/in-view.sh's v1 view, that of
+# bench/lifecycle.sh; --v2 gives it cgroup v2 alone, --hybrid keeps the
+# host's layout. The state roots are on a tmpfs mounted there, as in
+# bench/lifecycle.sh.
 #
-#   bench/versus.sh [--hybrid] OLD_BINARY [NEW_BINARY] [ROUNDS]
+#   bench/versus.sh [--v2 | --hybrid] OLD_BINARY [NEW_BINARY] [ROUNDS]
 #       NEW_BINARY: default (or "") target/release/cella-runtime, built here
 #       ROUNDS: default 60 (root required)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-hybrid=false
-if [ "${1:-}" = --hybrid ]; then hybrid=true; shift; fi
-[ $# -ge 1 ] || { sed -n 2,14p "$0" >&2; exit 2; }
+view=v1
+case ${1:-} in
+  --v2) view=v2; shift ;;
+  --hybrid) view=hybrid; shift ;;
+esac
+[ $# -ge 1 ] || { sed -n 2,15p "$0" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench/versus.sh: run as root" >&2; exit 1; }
 old=$(realpath "$1")
 if [ -n "${2:-}" ]; then
@@ -63,9 +67,5 @@ for n in bins:
 print(f"new/old   wall {med['new'][0] / med['old'][0]:.3f}x   CPU {med['new'][1] / med['old'][1]:.3f}x")
 PY
 mkdir "$work/state"
-run="mount -t tmpfs -o mode=0700 versus-state '$work/state' && python3 '$work/versus.py' '$rounds' '$work/bundle' '$old' '$new' '$work/state'"
-if $hybrid; then
-  unshare -m --propagation private sh -c "$run"
-else
-  unshare -m --propagation private sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; $run"
-fi
+echo "cgroups: the $view view of bench/in-view.sh"
+bench/in-view.sh $view sh -c "mount -t tmpfs -o mode=0700 versus-state '$work/state' && python3 '$work/versus.py' '$rounds' '$work/bundle' '$old' '$new' '$work/state'"

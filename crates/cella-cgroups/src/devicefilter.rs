@@ -6,16 +6,38 @@
 //! 2 char; access: 1 mknod, 2 read, 4 write), and returns 1 to allow. The last
 //! matching rule wins, as with the v1 lists, so the rules are emitted in
 //! reverse and the first match returns; nothing matching is denied.
+//!
+//! The program is shaped for the verifier, which runs at every start: one
+//! branch on the type leads to the character rules or the block rules, so no
+//! rule tests the type again, and a rule naming both numbers compares one
+//! register holding `major << 20 | minor` (the kernel's dev_t: 12 and 20
+//! bits) with one immediate. The default rules then verify in one pass over
+//! the instructions (5 states) instead of 231 instructions and 25 states, and
+//! a load takes a third of the time (see bench/lifecycle.sh --v2).
 
 use cella_spec::resources::DeviceRule;
 
 const LDX_W: u8 = 0x61; // dst = *(u32 *)(src + off)
 const AND_K: u8 = 0x57; // dst &= imm
 const RSH_K: u8 = 0x77; // dst >>= imm
+const LSH_K: u8 = 0x67; // dst <<= imm
+const OR_X: u8 = 0x4f; // dst |= src
 const MOV_X: u8 = 0xbf; // dst = src
 const MOV_K: u8 = 0xb7; // dst = imm
 const JNE_K: u8 = 0x55; // if dst != imm goto +off
 const EXIT: u8 = 0x95;
+
+/// The largest major and minor a dev_t holds (`MINORBITS` is 20).
+const MAX_MAJOR: i64 = (1 << 12) - 1;
+const MAX_MINOR: i64 = (1 << 20) - 1;
+
+/// Registers: r2 type, r3 access, r4 major, r5 minor, r6 the device as
+/// `major << 20 | minor`; r1 scratch.
+const TYPE: u8 = 2;
+const ACCESS: u8 = 3;
+const MAJOR: u8 = 4;
+const MINOR: u8 = 5;
+const DEVICE: u8 = 6;
 
 /// One instruction as the kernel's 8-byte `struct bpf_insn` (little endian).
 fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
@@ -26,15 +48,17 @@ fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> u64 {
         | (u64::from(imm as u32) << 32)
 }
 
-/// Registers: r2 type, r3 access, r4 major, r5 minor; r1 scratch.
 fn prologue() -> Vec<u64> {
     vec![
-        insn(LDX_W, 2, 1, 0, 0),
-        insn(AND_K, 2, 0, 0, 0xffff),
-        insn(LDX_W, 3, 1, 0, 0),
-        insn(RSH_K, 3, 0, 0, 16),
-        insn(LDX_W, 4, 1, 4, 0),
-        insn(LDX_W, 5, 1, 8, 0),
+        insn(LDX_W, TYPE, 1, 0, 0),
+        insn(AND_K, TYPE, 0, 0, 0xffff),
+        insn(LDX_W, ACCESS, 1, 0, 0),
+        insn(RSH_K, ACCESS, 0, 0, 16),
+        insn(LDX_W, MAJOR, 1, 4, 0),
+        insn(LDX_W, MINOR, 1, 8, 0),
+        insn(MOV_X, DEVICE, MAJOR, 0, 0),
+        insn(LSH_K, DEVICE, 0, 0, 20),
+        insn(OR_X, DEVICE, MINOR, 0, 0),
     ]
 }
 
@@ -50,34 +74,54 @@ fn access_bits(access: Option<&str>) -> i32 {
     })
 }
 
-/// The checks of one rule; each failed check jumps past the block.
-fn rule_block(r: &DeviceRule) -> Vec<u64> {
-    // Conditions as (register or scratch computation, immediate); -1 = next block.
-    let mut checks: Vec<Vec<u64>> = Vec::new();
+/// Which device types a rule covers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Char,
+    Block,
+}
+
+fn covers(r: &DeviceRule, kind: Kind) -> bool {
     match r.kind.as_deref().unwrap_or("a") {
-        "c" => checks.push(vec![insn(JNE_K, 2, 0, -1, 2)]),
-        "b" => checks.push(vec![insn(JNE_K, 2, 0, -1, 1)]),
-        _ => {}
+        "c" => kind == Kind::Char,
+        "b" => kind == Kind::Block,
+        _ => true,
     }
+}
+
+/// The checks of one rule; each failed check jumps past the block. None for
+/// a rule whose numbers no device can have.
+fn rule_block(r: &DeviceRule) -> Option<Vec<u64>> {
+    let major = r.major.filter(|&m| m >= 0);
+    let minor = r.minor.filter(|&m| m >= 0);
+    if major.is_some_and(|m| m > MAX_MAJOR) || minor.is_some_and(|m| m > MAX_MINOR) {
+        return None;
+    }
+    // Each check ends in a JNE whose offset (-1) means "past this block".
+    let mut block = Vec::new();
     let bits = access_bits(r.access.as_deref());
     if bits != 7 {
         // Requested access must be a subset of the rule's: (access & ~bits) == 0.
-        checks.push(vec![
-            insn(MOV_X, 1, 3, 0, 0),
-            insn(AND_K, 1, 0, 0, !bits & 7),
-            insn(JNE_K, 1, 0, -1, 0),
-        ]);
+        block.push(insn(MOV_X, 1, ACCESS, 0, 0));
+        block.push(insn(AND_K, 1, 0, 0, !bits & 7));
+        block.push(insn(JNE_K, 1, 0, -1, 0));
     }
-    if let Some(m) = r.major.filter(|&m| m >= 0) {
-        checks.push(vec![insn(JNE_K, 4, 0, -1, m as i32)]);
+    match (major, minor) {
+        // JNE's immediate is sign-extended: one compare while bit 31 is clear.
+        (Some(ma), Some(mi)) if ma << 20 | mi <= i64::from(i32::MAX) => {
+            block.push(insn(JNE_K, DEVICE, 0, -1, (ma << 20 | mi) as i32));
+        }
+        (ma, mi) => {
+            if let Some(m) = ma {
+                block.push(insn(JNE_K, MAJOR, 0, -1, m as i32));
+            }
+            if let Some(m) = mi {
+                block.push(insn(JNE_K, MINOR, 0, -1, m as i32));
+            }
+        }
     }
-    if let Some(m) = r.minor.filter(|&m| m >= 0) {
-        checks.push(vec![insn(JNE_K, 5, 0, -1, m as i32)]);
-    }
-    let mut block: Vec<u64> = checks.into_iter().flatten().collect();
     block.push(insn(MOV_K, 0, 0, 0, i32::from(r.allow)));
     block.push(insn(EXIT, 0, 0, 0, 0));
-    // Resolve the "next block" jumps: to just past this block.
     let len = block.len();
     for (i, w) in block.iter_mut().enumerate() {
         if (*w & 0xff) as u8 == JNE_K && ((*w >> 16) & 0xffff) as u16 == 0xffff {
@@ -85,15 +129,14 @@ fn rule_block(r: &DeviceRule) -> Vec<u64> {
             *w = (*w & !(0xffff << 16)) | (u64::from(off) << 16);
         }
     }
-    block
+    Some(block)
 }
 
-/// The whole program for `rules` (in config order). A rule that matches
-/// everything ends it: the verifier refuses unreachable instructions.
-pub fn program(rules: &[DeviceRule]) -> Vec<u64> {
-    let mut p = prologue();
-    for r in rules.iter().rev() {
-        let block = rule_block(r);
+/// The rules for one device type, last first. A rule that matches everything
+/// ends it: the verifier refuses unreachable instructions.
+fn section(rules: &[DeviceRule], kind: Kind) -> Vec<u64> {
+    let mut p = Vec::new();
+    for block in rules.iter().rev().filter(|r| covers(r, kind)).filter_map(rule_block) {
         let unconditional = block.len() == 2;
         p.extend(block);
         if unconditional {
@@ -102,6 +145,18 @@ pub fn program(rules: &[DeviceRule]) -> Vec<u64> {
     }
     p.push(insn(MOV_K, 0, 0, 0, 0));
     p.push(insn(EXIT, 0, 0, 0, 0));
+    p
+}
+
+/// The whole program for `rules` (in config order): character devices (type
+/// 2) fall into their rules; anything else jumps to the block rules.
+pub fn program(rules: &[DeviceRule]) -> Vec<u64> {
+    let chars = section(rules, Kind::Char);
+    let blocks = section(rules, Kind::Block);
+    let mut p = prologue();
+    p.push(insn(JNE_K, TYPE, 0, chars.len() as i16, 2));
+    p.extend(chars);
+    p.extend(blocks);
     p
 }
 
@@ -120,6 +175,8 @@ pub fn evaluate(prog: &[u64], kind: char, major: u32, minor: u32, access: &str) 
             LDX_W => r[dst] = i64::from(ctx[off as usize / 4]),
             AND_K => r[dst] &= i64::from(imm),
             RSH_K => r[dst] >>= imm,
+            LSH_K => r[dst] <<= imm,
+            OR_X => r[dst] |= r[src],
             MOV_X => r[dst] = r[src],
             MOV_K => r[dst] = i64::from(imm),
             JNE_K if r[dst] != i64::from(imm) => pc = (pc as i64 + i64::from(off)) as usize,
@@ -179,10 +236,79 @@ mod tests {
             ..Default::default()
         };
         let p = program(&[deny_all.clone(), rule(true, "c", 1, 3, "rwm")]);
-        // prologue, the c 1:3 block (4 checks + 2), the deny-all block (2): no epilogue.
-        assert_eq!(p.len(), 6 + 5 + 2);
+        // The prologue (9) and the type branch; for character devices the
+        // 1:3 block (one compare, 2) and deny-all (2); for block devices
+        // deny-all (2). No epilogue after either deny-all.
+        assert_eq!(p.len(), 9 + 1 + 3 + 2 + 2);
         assert!(evaluate(&p, 'c', 1, 3, "r"));
         assert!(!evaluate(&p, 'c', 1, 5, "r"));
+        assert!(!evaluate(&p, 'b', 1, 3, "r"));
+    }
+
+    /// The rules read as the OCI spec and the v1 lists read them: the last
+    /// rule that covers the type, both numbers and the whole access decides;
+    /// none denies.
+    fn reference(rules: &[DeviceRule], kind: char, major: u32, minor: u32, access: &str) -> bool {
+        let want = access_bits(Some(access));
+        let matches = |r: &&DeviceRule| {
+            let k = r.kind.as_deref().unwrap_or("a");
+            (k == "a" || k.starts_with(kind))
+                && r.major.is_none_or(|m| m < 0 || m == i64::from(major))
+                && r.minor.is_none_or(|m| m < 0 || m == i64::from(minor))
+                && want & !access_bits(r.access.as_deref()) == 0
+        };
+        rules.iter().rev().find(matches).is_some_and(|r| r.allow)
+    }
+
+    #[test]
+    fn every_rule_set_reads_as_the_reference() {
+        // Deterministic pseudo-random rule sets over numbers that collide,
+        // wildcards, majors whose packed form sets bit 31, and numbers no
+        // dev_t holds.
+        let majors = [-1, 1, 5, 136, 2048, 4095, 4096];
+        let minors = [-1, 0, 3, 5, 0xfffff, 0x100000];
+        let kinds = [None, Some("a"), Some("c"), Some("b")];
+        let accesses = [
+            None,
+            Some("r"),
+            Some("w"),
+            Some("m"),
+            Some("rw"),
+            Some("rwm"),
+            Some("wm"),
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for _ in 0..400 {
+            let rules: Vec<DeviceRule> = (0..next(7))
+                .map(|_| DeviceRule {
+                    allow: next(2) == 1,
+                    kind: kinds[next(4)].map(str::to_string),
+                    major: Some(majors[next(majors.len())]).filter(|_| next(5) != 0),
+                    minor: Some(minors[next(minors.len())]).filter(|_| next(5) != 0),
+                    access: accesses[next(accesses.len())].map(str::to_string),
+                })
+                .collect();
+            let p = program(&rules);
+            for kind in ['c', 'b'] {
+                for major in [0, 1, 5, 136, 2048, 4095] {
+                    for minor in [0, 3, 5, 0xfffff] {
+                        for access in ["r", "w", "m", "rw", "rwm"] {
+                            assert_eq!(
+                                evaluate(&p, kind, major, minor, access),
+                                reference(&rules, kind, major, minor, access),
+                                "{kind} {major}:{minor} {access} under {rules:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
